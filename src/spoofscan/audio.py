@@ -1,0 +1,71 @@
+"""Audio in: decode any file soundfile reads, mix to mono, resample, trim silence, reject unusable clips."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .config import FeatureConfig
+from .errors import SpoofscanError
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+SILENCE_PEAK = 1e-4  # a clip whose peak is below -80 dBFS is silent
+
+
+def load_audio(path: str | Path, *, sample_rate: int = 22050) -> np.ndarray:
+    """Decode path to a mono float32 waveform at sample_rate (soxr resampling)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpoofscanError(f"{path}: file not found; check the path")
+    try:
+        data, rate = sf.read(path, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise SpoofscanError(f"{path}: cannot decode audio ({exc}); the file is corrupt or not wav/flac/ogg/mp3") from None
+    if data.shape[0] == 0:
+        raise SpoofscanError(f"{path}: empty audio (0 samples); remove the file or replace it")
+    return resample(data.mean(axis=1), rate, sample_rate, name=str(path))
+
+
+def resample(wave: np.ndarray, rate: int, sample_rate: int, *, name: str = "waveform") -> np.ndarray:
+    """Mono float32 at sample_rate; NaN or infinite samples are an error."""
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim == 2:  # (samples, channels)
+        wave = wave.mean(axis=1)
+    if wave.ndim != 1 or wave.size == 0:
+        raise SpoofscanError(f"{name}: expected a non-empty 1-D (or samples x channels) waveform, got shape {wave.shape}")
+    if not np.isfinite(wave).all():
+        raise SpoofscanError(f"{name}: audio contains NaN or infinite samples; re-export the file")
+    if rate != sample_rate:
+        wave = soxr.resample(wave, rate, sample_rate, quality="HQ").astype(np.float32, copy=False)
+    return wave
+
+
+def trim_silence(wave: np.ndarray, *, top_db: float = 40.0, frame_length: int = 1024, hop_length: int = 256) -> np.ndarray:
+    """Cut leading and trailing frames whose RMS is more than top_db below the loudest frame."""
+    if wave.size < frame_length:
+        return wave
+    frames = np.lib.stride_tricks.sliding_window_view(wave, frame_length)[::hop_length]
+    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    loud = np.flatnonzero(rms >= rms.max() * 10 ** (-top_db / 20))
+    return wave[loud[0] * hop_length: loud[-1] * hop_length + frame_length]
+
+
+def clean_waveform(wave: np.ndarray, config: FeatureConfig, *, name: str) -> np.ndarray:
+    """Reject silent audio, trim silence (same rule for both classes), reject clips left too short."""
+    if float(np.abs(wave).max()) < SILENCE_PEAK:
+        raise SpoofscanError(f"{name}: silent audio (peak below -80 dBFS); remove the file or check the recording")
+    if config.trim_silence:
+        wave = trim_silence(wave, top_db=config.trim_db, frame_length=config.win_length, hop_length=config.hop_length)
+    seconds = wave.size / config.sample_rate
+    if seconds < config.min_duration:
+        raise SpoofscanError(
+            f"{name}: too short ({seconds:.3f} s of sound, min_duration is {config.min_duration} s); "
+            "use a longer clip or lower min_duration")
+    return wave
+
+
+def read_clip(path: str | Path, config: FeatureConfig) -> np.ndarray:
+    """load_audio + clean_waveform with the settings of config."""
+    return clean_waveform(load_audio(path, sample_rate=config.sample_rate), config, name=str(path))

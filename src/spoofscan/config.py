@@ -1,0 +1,146 @@
+"""Configuration: two plain dataclasses, saved with every store, run and checkpoint.
+
+FeatureConfig says how audio becomes a model input; TrainConfig says how a model is trained.
+Both round-trip through dicts (JSON/TOML) and are checked when a store or checkpoint is reused.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import SpoofscanError
+
+CLASS_NAMES = ("real", "fake")  # label 0 = real (bona fide), label 1 = fake (spoof); score = P(fake)
+
+
+@dataclass
+class FeatureConfig:
+    """Audio -> spectrogram -> fixed-size uint8 image. Defaults follow the LJSpeech vocoder convention."""
+
+    sample_rate: int = 22050
+    n_fft: int = 1024
+    hop_length: int = 256
+    win_length: int = 1024
+    spectrogram: str = "mel"  # "mel" (log-mel) or "linear" (log-magnitude STFT)
+    n_mels: int = 80
+    fmin: float = 0.0
+    fmax: float | None = None  # None = Nyquist: vocoder artifacts live in the high band
+    log_floor: float = 1e-5  # ln(clamp(magnitude, log_floor))
+    trim_silence: bool = True  # the same energy rule for real and fake clips
+    trim_db: float = 40.0  # edge frames quieter than (peak - trim_db) are cut
+    min_duration: float = 0.25  # seconds of audio left after trimming, else the clip is "too short"
+    input_mode: str = "window"  # "window": fixed windows, no time stretch; "resize": whole clip resized (seed)
+    window_frames: int = 128  # window length in STFT frames (128 x 256 / 22050 = 1.49 s)
+    window_hop_frames: int = 64  # hop between windows of one clip
+    image_size: int = 224  # the model sees image_size x image_size
+
+    def __post_init__(self) -> None:
+        choices = {"spectrogram": ("mel", "linear"), "input_mode": ("window", "resize")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise SpoofscanError(f"FeatureConfig.{name}={getattr(self, name)!r}: use one of {allowed}")
+        for name in ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels", "window_frames",
+                     "window_hop_frames", "image_size"):
+            if int(getattr(self, name)) <= 0:
+                raise SpoofscanError(f"FeatureConfig.{name} must be positive, got {getattr(self, name)}")
+        if self.win_length > self.n_fft:
+            raise SpoofscanError(f"FeatureConfig.win_length ({self.win_length}) must be <= n_fft ({self.n_fft})")
+
+    @property
+    def n_bins(self) -> int:
+        """Rows of the spectrogram."""
+        return self.n_mels if self.spectrogram == "mel" else self.n_fft // 2 + 1
+
+    @property
+    def stored_shape(self) -> tuple[int, int]:
+        """Shape of one stored uint8 image: windows keep their native size, resized clips are square."""
+        if self.input_mode == "window":
+            return (self.n_bins, self.window_frames)
+        return (self.image_size, self.image_size)
+
+
+@dataclass
+class TrainConfig:
+    """The seed report's two-phase ResNet-18 recipe; every field can be set from TOML or flags."""
+
+    epochs: int = 15
+    batch_size: int = 32
+    lr: float = 2e-4  # phase 1 (frozen backbone); phase 2 starts a fresh Adam at lr * finetune_lr_factor
+    finetune_lr_factor: float = 0.1
+    weight_decay: float = 1e-4
+    unfreeze_epoch: int = 4  # 1-based: epochs before it train only the fc layer
+    plateau_patience: int = 2
+    plateau_factor: float = 0.5
+    early_stopping: int = 0  # stop after this many epochs without val-loss improvement; 0 = off
+    weights: str = "imagenet"  # "imagenet", "none" or a path to a state dict
+    seed: int = 0
+    # train-only augmentation, on the training device, with the seed's probabilities
+    aug_crop_p: float = 0.5
+    aug_flip_p: float = 0.5
+    aug_jitter_p: float = 0.4
+    aug_blur_p: float = 0.3
+    aug_specaugment: bool = False  # opt-in time/frequency masking
+    # speed
+    amp: str = "auto"  # "auto" (bf16 on CUDA if supported else fp16), "bf16", "fp16", "off"; never on CPU
+    channels_last: bool = True
+    compile: bool = False
+    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
+    threads: int = 0  # CPU threads for torch; 0 = torch's default
+    max_train_batches: int = 0  # cap batches per epoch (quick experiments); 0 = all
+
+    def __post_init__(self) -> None:
+        if self.amp not in ("auto", "bf16", "fp16", "off"):
+            raise SpoofscanError(f"TrainConfig.amp={self.amp!r}: use auto, bf16, fp16 or off")
+        for name in ("epochs", "batch_size", "unfreeze_epoch"):
+            if int(getattr(self, name)) < 1:
+                raise SpoofscanError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise SpoofscanError(f"TrainConfig.lr must be > 0, got {self.lr}")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def from_dict(cls: type, values: dict[str, Any], *, source: str = "config") -> Any:
+    """Build a config dataclass from a dict; unknown keys are an error, missing keys take defaults."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise SpoofscanError(f"{source}: unknown {cls.__name__} field(s) {unknown}; known fields: {sorted(known)}")
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise SpoofscanError(f"{source}: {exc}") from exc
+
+
+def load_toml(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Read a TOML file with optional [features] and [train] tables."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise SpoofscanError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpoofscanError(f"{path}: not valid TOML ({exc})") from None
+    unknown = sorted(set(data) - {"features", "train"})
+    if unknown:
+        raise SpoofscanError(f"{path}: unknown table(s) {unknown}; use [features] and [train]")
+    return data
+
+
+def check_same(expected: Any, found: dict[str, Any], *, what: str, fix: str) -> None:
+    """Raise a clear error when a saved config differs from the one asked for."""
+    expected_dict = to_dict(expected)
+    diffs = [f"{k}: saved {found.get(k)!r} vs asked {v!r}" for k, v in expected_dict.items() if found.get(k) != v]
+    if diffs:
+        raise SpoofscanError(f"{what} was made with another {type(expected).__name__} ({'; '.join(diffs)}); {fix}")
+
+
+def with_overrides(config: Any, overrides: dict[str, Any]) -> Any:
+    """A copy of config with the non-None overrides applied."""
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return from_dict(type(config), {**to_dict(config), **values}, source="command-line options")

@@ -1,0 +1,102 @@
+"""Spectrograms in torch (batched, CPU or GPU) and the fixed-size uint8 images the model is fed.
+
+log_spectrogram matches librosa.feature.melspectrogram(power=1, center=True, pad_mode="constant")
+followed by ln(clamp(x, 1e-5)). Two ways to turn a clip's spectrogram into images:
+- window: fixed-length windows (no time stretching, so clip length is no cue); short clips are tiled;
+- resize: the seed's whole-spectrogram image, resized to image_size x image_size.
+Each image is min-max normalized to 0..255 on its own, as in the seed.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+
+import librosa
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .audio import read_clip
+from .config import FeatureConfig
+from .errors import SpoofscanError
+
+
+@functools.lru_cache(maxsize=16)
+def _mel_basis(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> torch.Tensor:
+    return torch.from_numpy(librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax))
+
+
+def log_spectrogram(wave: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
+    """(..., samples) float waveform -> (..., n_bins, frames) natural-log magnitude spectrogram."""
+    window = torch.hann_window(config.win_length, device=wave.device, dtype=wave.dtype)
+    magnitude = torch.stft(wave, n_fft=config.n_fft, hop_length=config.hop_length, win_length=config.win_length,
+                           window=window, center=True, pad_mode="constant", return_complex=True).abs()
+    if config.spectrogram == "mel":
+        basis = _mel_basis(config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)
+        magnitude = basis.to(device=wave.device, dtype=magnitude.dtype) @ magnitude
+    return torch.log(torch.clamp(magnitude, min=config.log_floor))
+
+
+def window_starts(n_frames: int, window: int, hop: int) -> list[int]:
+    """Start frames of the windows covering n_frames; the last window ends at the clip's end."""
+    if n_frames <= window:
+        return [0]
+    starts = list(range(0, n_frames - window + 1, hop))
+    if starts[-1] + window < n_frames:
+        starts.append(n_frames - window)
+    return starts
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Per-image min-max to 0..255 over the last two dims (the seed's normalization)."""
+    low = images.amin(dim=(-2, -1), keepdim=True)
+    high = images.amax(dim=(-2, -1), keepdim=True)
+    return ((images - low) / (high - low + 1e-9) * 255).round().clamp(0, 255).to(torch.uint8)
+
+
+def spectrogram_images(spec: torch.Tensor, config: FeatureConfig) -> tuple[np.ndarray, list[int]]:
+    """(n_bins, frames) spectrogram -> (uint8 images of config.stored_shape, start frame of each)."""
+    if config.input_mode == "resize":
+        unit = to_uint8(spec).float()[None, None]
+        image = F.interpolate(unit, size=(config.image_size,) * 2, mode="bilinear", align_corners=False, antialias=True)
+        return image[0].round().clamp(0, 255).to(torch.uint8).numpy(), [0]
+    if spec.shape[0] != config.n_bins:
+        raise SpoofscanError(f"spectrogram has {spec.shape[0]} rows but the FeatureConfig expects {config.n_bins}; "
+                             "set n_mels (or spectrogram) to match the data")
+    window = config.window_frames
+    if spec.shape[1] < window:  # tile short clips instead of stretching them
+        spec = spec.repeat(1, math.ceil(window / spec.shape[1]))[:, :window]
+    starts = window_starts(spec.shape[1], window, config.window_hop_frames)
+    windows = torch.stack([spec[:, s:s + window] for s in starts])
+    return to_uint8(windows).numpy(), starts
+
+
+def load_spectrogram(path: str | Path, config: FeatureConfig) -> torch.Tensor:
+    """A clip's spectrogram: computed from audio, or read from a seed-style 2-D .npy mel array."""
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise SpoofscanError(f"{path}: cannot read .npy ({exc}); the file is corrupt") from None
+        if array.ndim == 3 and array.shape[-1] in (1, 3):  # an (H, W, C) image saved by the seed's pipeline
+            array = array[..., 0]
+        if array.ndim != 2 or min(array.shape) < 2:
+            raise SpoofscanError(f"{path}: expected a 2-D (frequency x time) array, got shape {array.shape}")
+        if not np.isfinite(array).all():
+            raise SpoofscanError(f"{path}: array contains NaN or infinite values; regenerate the file")
+        if float(array.max() - array.min()) == 0.0:
+            raise SpoofscanError(f"{path}: constant array (silent or empty spectrogram); remove the file")
+        return torch.from_numpy(array.astype(np.float32))
+    wave = torch.from_numpy(read_clip(path, config))
+    return log_spectrogram(wave, config)
+
+
+def clip_images(path: str | Path, config: FeatureConfig) -> tuple[np.ndarray, list[int]]:
+    """Everything deterministic from a file to its stored uint8 images (and their start frames)."""
+    try:
+        return spectrogram_images(load_spectrogram(path, config), config)
+    except SpoofscanError as exc:
+        message = str(exc)
+        raise SpoofscanError(message if message.startswith(str(path)) else f"{path}: {message}") from None

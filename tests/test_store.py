@@ -1,0 +1,124 @@
+import json
+
+import numpy as np
+import pytest
+
+from conftest import speechlike, write
+from spoofscan import store as store_module
+from spoofscan.cli import run
+from spoofscan.config import FeatureConfig
+from spoofscan.errors import SpoofscanError
+from spoofscan.layouts import load_items
+from spoofscan.splits import grouped_split
+from spoofscan.store import Store, prepare
+
+SMALL = FeatureConfig(sample_rate=16000, n_fft=512, win_length=512, hop_length=128, n_mels=40,
+                      window_frames=32, window_hop_frames=32, image_size=32)
+
+
+def split_items(root):
+    return grouped_split(load_items(root), seed=0)[0]
+
+
+def test_prepare_and_load(generic_tree, tmp_path):
+    items = split_items(generic_tree)
+    path = prepare(items, tmp_path / "store", SMALL, workers=1, progress=False)
+    store = Store(path, feature_config=SMALL)
+    store.verify()
+    train = store.split("train")
+    assert train.images.shape[1:] == (40, 32) and train.images.dtype == np.uint8
+    assert isinstance(train.images, np.memmap)
+    assert len(train.labels) == len(train.images) == len(train.clip_of_window)
+    assert sum(int(c["n_windows"]) for c in train.clips) == len(train.images)
+    assert set(train.labels) == {0, 1}
+    header = store.header
+    assert header["feature_config"]["n_mels"] == 40 and header["versions"]["torch"]
+    total = sum(c["clips"] for c in header["counts"].values())
+    assert total == len(items) and header["skipped"] == 0
+    # the stored windows are exactly what the feature code gives for that file
+    from spoofscan.features import clip_images
+    first = train.clips[0]
+    expected, _ = clip_images(first["path"], SMALL)
+    assert np.array_equal(train.images[:len(expected)], expected)
+
+
+def test_prepare_in_parallel_equals_serial(generic_tree, tmp_path):
+    items = split_items(generic_tree)
+    serial = Store(prepare(items, tmp_path / "a", SMALL, workers=1, progress=False))
+    parallel = Store(prepare(items, tmp_path / "b", SMALL, workers=2, progress=False))
+    assert serial.header["files"] == parallel.header["files"]  # same SHA-256 of every data file
+
+
+def test_bad_files_are_skipped_with_reasons_or_fatal_with_strict(generic_tree, tmp_path):
+    (generic_tree / "real" / "broken.wav").write_bytes(b"RIFF....garbage")
+    write(generic_tree / "real" / "quiet.wav", np.zeros(16000, np.float32))
+    items = split_items(generic_tree)
+    store = Store(prepare(items, tmp_path / "store", SMALL, workers=1, progress=False))
+    skipped = (store.path / "skipped.csv").read_text()
+    assert store.header["skipped"] == 2 and "cannot decode" in skipped and "silent audio" in skipped
+    with pytest.raises(SpoofscanError, match="--strict"):
+        prepare(items, tmp_path / "strict", SMALL, workers=1, strict=True, progress=False)
+    assert not (tmp_path / "strict").exists()
+
+
+def test_existing_store_needs_force_and_config_mismatch_is_an_error(generic_tree, tmp_path):
+    items = split_items(generic_tree)
+    path = prepare(items, tmp_path / "store", SMALL, workers=1, progress=False)
+    with pytest.raises(SpoofscanError, match="--force"):
+        prepare(items, path, SMALL, workers=1, progress=False)
+    other = FeatureConfig(**{**SMALL.__dict__, "n_mels": 64})
+    prepare(items, path, other, workers=1, force=True, progress=False)
+    with pytest.raises(SpoofscanError, match="n_mels: saved 64 vs asked 40"):
+        Store(path, feature_config=SMALL)
+
+
+def test_interrupted_prepare_leaves_no_store_and_resumes(generic_tree, tmp_path, monkeypatch):
+    items = split_items(generic_tree)
+    calls = {"n": 0}
+    real_extract = store_module._extract
+
+    def dying_extract(args):
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise KeyboardInterrupt
+        return real_extract(args)
+
+    monkeypatch.setattr(store_module, "_extract", dying_extract)
+    with pytest.raises(KeyboardInterrupt):
+        prepare(items, tmp_path / "store", SMALL, workers=1, progress=False)
+    assert not (tmp_path / "store").exists()
+    with pytest.raises(SpoofscanError, match="unfinished prepare"):
+        Store(tmp_path / "store")
+    progress = (tmp_path / "store.partial" / "progress.jsonl").read_text().splitlines()
+    assert len(progress) == 9
+    calls["n"] = -1000
+    resumed = Store(prepare(items, tmp_path / "store", SMALL, workers=1, progress=False))
+    assert calls["n"] == -1000 + len(items) - 9  # only the unfinished items were extracted again
+    clean = Store(prepare(items, tmp_path / "clean", SMALL, workers=1, progress=False))
+    assert resumed.header["files"] == clean.header["files"]
+    assert not (tmp_path / "store.partial").exists()
+
+
+def test_cli_prepare_seed_npy_and_unsplit_data(combined_leaky, generic_tree, tmp_path, capsys):
+    fixed = tmp_path / "fixed.csv"
+    assert run(["audit", str(combined_leaky), "--fix", str(fixed)]) == 0
+    assert run(["prepare", str(fixed), "--out", str(tmp_path / "s"), "--image-size", "48", "--workers", "1"]) == 0
+    store = Store(tmp_path / "s")
+    assert store.feature_config.input_mode == "resize"  # the seed's .npy mels default to resize
+    assert store.split("train").images.shape[1:] == (48, 48)
+    assert run(["prepare", str(generic_tree), "--out", str(tmp_path / "t")]) == 2
+    assert "spoofscan split" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[features]\nn_mells = 3\n")
+    assert run(["prepare", str(fixed), "--out", str(tmp_path / "u"), "--config", str(bad)]) == 2
+    assert "unknown FeatureConfig field(s) ['n_mells']" in capsys.readouterr().err
+
+
+def test_corrupt_store_header_is_a_clear_error(generic_tree, tmp_path):
+    path = prepare(split_items(generic_tree), tmp_path / "store", SMALL, workers=1, progress=False)
+    (path / "header.json").write_text("{ broken")
+    with pytest.raises(SpoofscanError, match="corrupt header"):
+        Store(path)
+    (path / "header.json").write_text(json.dumps({"format": "other"}))
+    with pytest.raises(SpoofscanError, match="store format"):
+        Store(path)
