@@ -82,3 +82,32 @@ def combined_leaky(tmp_path: Path) -> Path:
     # 3. a real clip in train (LJ001-0005) with its vocoded copy in test
     np.save(root / "test" / "mel" / "fake" / "LJ001-0005_gen.npy", mel_like(7005))
     return root
+
+
+SMALL_FEATURES = dict(sample_rate=16000, n_fft=512, win_length=512, hop_length=128, n_mels=40,
+                      window_frames=32, window_hop_frames=32, image_size=32)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A generic-layout corpus, its split, a packed store and a 3-epoch CPU run (phase change at epoch 2)."""
+    from spoofscan.config import FeatureConfig, TrainConfig
+    from spoofscan.layouts import load_items
+    from spoofscan.splits import grouped_split, write_manifest
+    from spoofscan.store import prepare
+    from spoofscan.train import train
+
+    root = tmp_path_factory.mktemp("tiny")
+    data = root / "data"
+    for n in range(30):
+        real = speechlike(1.2, seed=200 + n)
+        write(data / "real" / f"u{n:03d}.wav", real)
+        write(data / "fake" / ("buzz" if n % 2 else "hiss") / f"u{n:03d}_gen.wav", vocode(real, seed=n))
+    items, _ = grouped_split(load_items(data), fractions=(0.6, 0.2, 0.2), seed=0)
+    manifest = write_manifest(root / "split.csv", items)
+    features = FeatureConfig(**SMALL_FEATURES)
+    store = prepare(items, root / "store", features, workers=1, progress=False)
+    config = TrainConfig(epochs=3, unfreeze_epoch=2, batch_size=16, lr=1e-3, weights="none", threads=2)
+    best = train(store, root / "run", config)
+    return {"root": root, "data": data, "manifest": manifest, "store": store, "run": root / "run", "best": best,
+            "features": features, "config": config}

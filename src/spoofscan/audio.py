@@ -42,30 +42,43 @@ def resample(wave: np.ndarray, rate: int, sample_rate: int, *, name: str = "wave
     return wave
 
 
-def trim_silence(wave: np.ndarray, *, top_db: float = 40.0, frame_length: int = 1024, hop_length: int = 256) -> np.ndarray:
-    """Cut leading and trailing frames whose RMS is more than top_db below the loudest frame."""
+def sound_bounds(wave: np.ndarray, *, top_db: float = 40.0, frame_length: int = 1024,
+                 hop_length: int = 256) -> tuple[int, int]:
+    """(start, end) samples between the first and last frame whose RMS is within top_db of the loudest frame."""
     if wave.size < frame_length:
-        return wave
+        return 0, wave.size
     frames = np.lib.stride_tricks.sliding_window_view(wave, frame_length)[::hop_length]
     rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
     loud = np.flatnonzero(rms >= rms.max() * 10 ** (-top_db / 20))
-    return wave[loud[0] * hop_length: loud[-1] * hop_length + frame_length]
+    return int(loud[0] * hop_length), int(loud[-1] * hop_length + frame_length)
 
 
-def clean_waveform(wave: np.ndarray, config: FeatureConfig, *, name: str) -> np.ndarray:
-    """Reject silent audio, trim silence (same rule for both classes), reject clips left too short."""
+def trim_silence(wave: np.ndarray, *, top_db: float = 40.0, frame_length: int = 1024, hop_length: int = 256) -> np.ndarray:
+    """Cut leading and trailing frames whose RMS is more than top_db below the loudest frame."""
+    start, end = sound_bounds(wave, top_db=top_db, frame_length=frame_length, hop_length=hop_length)
+    return wave[start:end]
+
+
+def clean_waveform(wave: np.ndarray, config: FeatureConfig, *, name: str) -> tuple[np.ndarray, int]:
+    """Reject silent audio, trim silence (same rule for both classes), reject clips left too short.
+
+    Returns the kept audio and the sample where it starts in the input.
+    """
     if float(np.abs(wave).max()) < SILENCE_PEAK:
         raise SpoofscanError(f"{name}: silent audio (peak below -80 dBFS); remove the file or check the recording")
+    start = 0
     if config.trim_silence:
-        wave = trim_silence(wave, top_db=config.trim_db, frame_length=config.win_length, hop_length=config.hop_length)
+        start, end = sound_bounds(wave, top_db=config.trim_db, frame_length=config.win_length,
+                                  hop_length=config.hop_length)
+        wave = wave[start:end]
     seconds = wave.size / config.sample_rate
     if seconds < config.min_duration:
         raise SpoofscanError(
             f"{name}: too short ({seconds:.3f} s of sound, min_duration is {config.min_duration} s); "
             "use a longer clip or lower min_duration")
-    return wave
+    return wave, start
 
 
 def read_clip(path: str | Path, config: FeatureConfig) -> np.ndarray:
     """load_audio + clean_waveform with the settings of config."""
-    return clean_waveform(load_audio(path, sample_rate=config.sample_rate), config, name=str(path))
+    return clean_waveform(load_audio(path, sample_rate=config.sample_rate), config, name=str(path))[0]

@@ -1,6 +1,7 @@
 """The `spoofscan` command: one sub-command per pipeline step."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -167,6 +168,175 @@ def prepare(
     console.print(table)
     if store.header["skipped"]:
         console.print(f"[yellow]{store.header['skipped']} unusable clips skipped[/]: reasons in {path / 'skipped.csv'}")
+
+
+def _parse_set(pairs: list[str] | None) -> dict:
+    """--set key=value pairs; values are read as JSON when they parse (numbers, true/false), else as text."""
+    values = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise SpoofscanError(f"--set {pair!r}: write it as key=value, e.g. --set aug_blur_p=0")
+        try:
+            values[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[key.strip()] = raw
+    return values
+
+
+@app.command()
+def train(
+    store: Annotated[Path, typer.Argument(help="Store made by `spoofscan prepare`.")],
+    out: Annotated[Path, typer.Option(help="Run folder: config.json, history.csv, best.pt, last.pt, plots.")] = Path(
+        "runs/run"),
+    config: Annotated[Optional[Path], typer.Option(help="TOML file with a \\[train] table.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs (seed: 15).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Batch size per process (seed: 32).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Phase-1 learning rate (seed: 2e-4); phase 2 uses lr/10.")] = None,
+    unfreeze_epoch: Annotated[Optional[int], typer.Option(help="First epoch that trains the whole network (seed: 4).")] = None,
+    weights: Annotated[Optional[str], typer.Option(help="imagenet (seed), none, or a state dict path.")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N.")] = None,
+    amp: Annotated[Optional[str], typer.Option(help="auto, bf16, fp16 or off (CUDA only).")] = None,
+    compile: Annotated[Optional[bool], typer.Option("--compile/--no-compile", help="torch.compile the model.")] = None,
+    early_stopping: Annotated[Optional[int], typer.Option(help="Stop after N epochs without val-loss gain.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch (0 = default).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any TrainConfig field, e.g. --set aug_blur_p=0. "
+                                                                     "Repeatable.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out exactly where last.pt left it.")] = False,
+) -> None:
+    """Train the two-phase ResNet-18 on a store (works the same under torchrun for several GPUs/processes)."""
+    from .config import TrainConfig
+    from .train import train as run_train
+
+    base = TrainConfig()
+    if config is not None:
+        base = from_dict(TrainConfig, load_toml(config).get("train", {}), source=str(config))
+    flags = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "unfreeze_epoch": unfreeze_epoch,
+             "weights": weights, "device": device, "amp": amp, "compile": compile, "early_stopping": early_stopping,
+             "seed": seed, "threads": threads, **_parse_set(set_)}
+    best = run_train(store, out, with_overrides(base, flags), resume=resume)
+    console.print(f"best checkpoint: {best}")
+
+
+@app.command()
+def evaluate(
+    checkpoint: Annotated[Path, typer.Argument(help="best.pt / last.pt from `spoofscan train`.")],
+    data: Annotated[Path, typer.Argument(help="A store, a dataset folder or a CSV manifest.")],
+    out: Annotated[Path, typer.Option(help="Report folder.")] = Path("report"),
+    split: Annotated[str, typer.Option(help="train, val, test, or all (datasets only).")] = "test",
+    layout: LayoutOpt = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of utterance groups (0 = off).")] = 1000,
+    aeer: Annotated[bool, typer.Option(help="Also the seed report's aEER (5 clip resamples).")] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Windows per forward pass.")] = 64,
+    pool: Annotated[str, typer.Option(help="Clip score from windows: mean or max of log-odds.")] = "mean",
+) -> None:
+    """Score every clip and write metrics.json, scores.csv, plots and report.md (score = P(fake))."""
+    from .evaluate import evaluate as run_evaluate
+
+    metrics = run_evaluate(checkpoint, data, out, split=split, layout=layout, bootstrap=bootstrap, aeer=aeer,
+                           device=device, batch_size=batch_size, pool=pool)
+    table = Table(title=f"{metrics['clips']['total']} clips ({metrics['clips']['real']} real, "
+                        f"{metrics['clips']['fake']} fake)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("EER", f"{metrics['eer']:.2%}")
+    if "bootstrap_eer" in metrics:
+        b = metrics["bootstrap_eer"]
+        table.add_row("bootstrapped EER 95 % interval", f"[{b['ci95_low']:.2%}, {b['ci95_high']:.2%}]")
+    table.add_row("ROC AUC", f"{metrics['roc_auc']:.4f}")
+    table.add_row("minDCF", f"{metrics['min_dcf']['value']:.4f}")
+    table.add_row("accuracy at the val EER threshold", f"{metrics['at_val_eer_threshold']['accuracy']:.2%}")
+    for system, values in metrics["per_system"].items():
+        table.add_row(f"EER {system}", f"{values['eer']:.2%}")
+    console.print(table)
+    if metrics["failed"]:
+        console.print(f"[yellow]{len(metrics['failed'])} clips could not be scored[/] (listed in metrics.json)")
+    console.print(f"report: {out / 'report.md'}")
+
+
+@app.command()
+def predict(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint from `spoofscan train`.")],
+    paths: Annotated[list[str], typer.Argument(help="Audio files, folders (recursive) or glob patterns.")],
+    threshold: Annotated[Optional[float], typer.Option(help="P(fake) threshold (default: the checkpoint's "
+                                                           "validation EER threshold).")] = None,
+    pool: Annotated[str, typer.Option(help="Clip score from windows: mean or max.")] = "mean",
+    hop: Annotated[Optional[int], typer.Option(help="Window hop in frames (default: the checkpoint's).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON (with per-window scores) instead of a table.")] = False,
+    csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Write per-window scores and times to this CSV.")] = None,
+    backend: Annotated[str, typer.Option(help="torch or onnx (onnxruntime).")] = "torch",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda.")] = "cpu",
+    batch_size: Annotated[int, typer.Option(help="Windows per forward pass.")] = 64,
+) -> None:
+    """Verdicts on your own audio (any length, format, sample rate). Exit code 1 if any file failed."""
+    from rich.progress import track
+
+    from .io import write_csv
+    from .predict import Detector, find_audio
+
+    files = find_audio(paths)
+    if not files:
+        raise SpoofscanError(f"no audio found in {' '.join(paths)}; give files, folders or globs of wav/flac/ogg/mp3")
+    detector = Detector.from_checkpoint(checkpoint, device=device, threshold=threshold, pool=pool, hop_frames=hop,
+                                        batch_size=batch_size, backend=backend)
+    results = detector.predict_files(files)
+    if len(files) > 1 and not json_out:
+        results = track(results, total=len(files), description="predict", console=Console(stderr=True))
+    predictions = list(results)
+    if json_out:
+        print(json.dumps([p.to_dict() for p in predictions], indent=2))
+    else:
+        table = Table(title=f"score = P(fake); verdict at threshold {detector.threshold:.4f}")
+        for column in ("file", "seconds", "windows", "P(fake)", "verdict"):
+            table.add_column(column, justify="left" if column in ("file", "verdict") else "right")
+        for p in predictions:
+            if p.error:
+                table.add_row(p.path, "-", "-", "-", f"[red]error[/]: {p.error}")
+            else:
+                colour = "red" if p.verdict == "fake" else "green"
+                table.add_row(p.path, f"{p.duration:.2f}", str(len(p.window_scores)), f"{p.score:.4f}",
+                              f"[{colour}]{p.verdict}[/]")
+        console.print(table)
+    if csv_out:
+        rows = [{"path": p.path, "window": i, "start_s": t[0], "end_s": t[1], "window_score": s,
+                 "clip_score": p.score, "verdict": p.verdict, "error": p.error}
+                for p in predictions for i, (t, s) in enumerate(zip(p.window_times, p.window_scores))]
+        rows += [{"path": p.path, "verdict": "error", "error": p.error} for p in predictions if p.error]
+        write_csv(csv_out, rows, ["path", "window", "start_s", "end_s", "window_score", "clip_score", "verdict", "error"])
+    if any(p.error for p in predictions):
+        raise typer.Exit(1)
+
+
+@app.command()
+def info(checkpoint: Annotated[Path, typer.Argument(help="A checkpoint from `spoofscan train`.")]) -> None:
+    """Print what a checkpoint holds: configs, classes, threshold, metrics at save time, versions."""
+    from .checkpoint import load_checkpoint
+    from .config import to_dict
+
+    state = load_checkpoint(checkpoint)
+    summary = {
+        "format": state["format"], "class_names": state["class_names"], "score": state.get("score"),
+        "threshold (P(fake), validation EER)": state["threshold"], "epoch": state.get("epoch"),
+        "metrics at save time": state.get("metrics"), "trainable parameters": state.get("trainable_parameters"),
+        "feature_config": to_dict(state["feature_config"]), "train_config": to_dict(state["train_config"]),
+        "versions": state.get("versions"), "resumable": "optimizer" in state,
+    }
+    console.print_json(json.dumps(summary))
+
+
+@app.command()
+def export(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint from `spoofscan train`.")],
+    onnx: Annotated[Path, typer.Option(help="Where to write the ONNX model.")],
+) -> None:
+    """Export the network to ONNX (dynamic batch; parity with PyTorch checked before the file is kept)."""
+    from .export import export_onnx
+
+    path = export_onnx(checkpoint, onnx)
+    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); input 'images' (batch, 1, S, S) in [0, 1], "
+                  "output 'logits' (real, fake)")
 
 
 def run(argv: list[str] | None = None) -> int:

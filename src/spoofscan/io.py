@@ -71,8 +71,20 @@ def write_with(path: str | Path, save: Callable[[io.BytesIO], None], *, check: C
     try:
         check(Path(path))
     except Exception as exc:  # noqa: BLE001 - any failure to read back is a failed write
-        raise SpoofscanError(f"could not read back {path} after writing it: {exc}") from exc
+        reason = " ".join(str(exc).split())[:300]  # one line, even for multi-line library messages
+        raise SpoofscanError(f"could not read back {path} after writing it: {reason}") from exc
     return Path(path)
+
+
+def save_npy(path: str | Path, array: Any) -> Path:
+    """Save a NumPy array atomically and check that it reads back equal."""
+    import numpy as np
+
+    def check(p: Path) -> None:
+        if not np.array_equal(np.load(p), array):
+            raise ValueError("the array read back differs")
+
+    return write_with(path, lambda buffer: np.save(buffer, array), check=check)
 
 
 def save_figure(path: str | Path, fig: Any) -> Path:

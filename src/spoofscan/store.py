@@ -15,7 +15,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import platform
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -23,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
 from .config import FeatureConfig, check_same, from_dict, to_dict
 from .errors import SpoofscanError
 from .features import clip_images
@@ -199,10 +197,9 @@ def _finish(items: list[Item], done: dict[int, tuple[int, str]], partial: Path, 
 
 
 def _versions() -> dict[str, str]:
-    import torch
+    from .checkpoint import versions
 
-    return {"spoofscan": __version__, "torch": torch.__version__, "numpy": np.__version__,
-            "python": platform.python_version()}
+    return versions()
 
 
 @dataclass

@@ -1,0 +1,96 @@
+"""Train-only augmentation on whole batches on the training device, each sample with its own random draw.
+
+The seed's pipeline, per sample: RandomResizedCrop(scale 0.8-1) p 0.5, HorizontalFlip p 0.5,
+ColorJitter(0.1, 0.1, 0.1, 0.05) p 0.4, GaussianBlur(3) p 0.3. Here each op is applied to a
+(B, 1, S, S) batch at once with per-sample parameters; tests check each against torchvision.transforms.v2
+on single images. Saturation and hue jitter are omitted because they are exact no-ops on the gray
+(3 identical channels) images the network sees; a test proves that too. SpecAugment-style time and
+frequency masking is an opt-in.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torchvision.ops import roi_align
+
+from .config import TrainConfig
+
+
+def _chosen(batch: int, p: float, device: torch.device) -> torch.Tensor:
+    return torch.rand(batch, device=device) < p
+
+
+def random_resized_crop(x: torch.Tensor, chosen: torch.Tensor, scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3)) -> torch.Tensor:
+    """Crop a random box of area scale and aspect ratio from each chosen image and resize it back."""
+    batch, _, height, width = x.shape
+    area = height * width * torch.empty(batch, device=x.device).uniform_(*scale)
+    log_ratio = torch.empty(batch, device=x.device).uniform_(math.log(ratio[0]), math.log(ratio[1]))
+    aspect = torch.exp(log_ratio)
+    w = torch.sqrt(area * aspect).clamp(max=width)
+    h = torch.sqrt(area / aspect).clamp(max=height)
+    left = torch.rand(batch, device=x.device) * (width - w)
+    top = torch.rand(batch, device=x.device) * (height - h)
+    boxes = torch.stack([torch.arange(batch, device=x.device, dtype=x.dtype), left, top, left + w, top + h], dim=1)
+    cropped = roi_align(x, boxes.to(x.dtype), output_size=(height, width), spatial_scale=1.0, sampling_ratio=2,
+                        aligned=True)
+    return torch.where(chosen.view(-1, 1, 1, 1), cropped, x)
+
+
+def horizontal_flip(x: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+    return torch.where(chosen.view(-1, 1, 1, 1), x.flip(-1), x)
+
+
+def brightness_contrast(x: torch.Tensor, chosen: torch.Tensor, brightness: float = 0.1, contrast: float = 0.1):
+    """ColorJitter's brightness then contrast, factors drawn per sample from [1 - b, 1 + b]."""
+    batch = x.shape[0]
+    b = torch.empty(batch, 1, 1, 1, device=x.device).uniform_(1 - brightness, 1 + brightness)
+    c = torch.empty(batch, 1, 1, 1, device=x.device).uniform_(1 - contrast, 1 + contrast)
+    jittered = (x * b).clamp(0, 1)
+    mean = jittered.mean(dim=(-3, -2, -1), keepdim=True)
+    jittered = (c * jittered + (1 - c) * mean).clamp(0, 1)
+    return torch.where(chosen.view(-1, 1, 1, 1), jittered, x)
+
+
+def gaussian_blur3(x: torch.Tensor, chosen: torch.Tensor, sigma=(0.1, 2.0)) -> torch.Tensor:
+    """GaussianBlur(kernel_size=3) with sigma drawn per sample, reflect padding as in torchvision."""
+    batch = x.shape[0]
+    s = torch.empty(batch, 1, device=x.device).uniform_(*sigma)
+    taps = torch.exp(-torch.tensor([-1.0, 0.0, 1.0], device=x.device) ** 2 / (2 * s**2))
+    taps = taps / taps.sum(dim=1, keepdim=True)
+    kernels = (taps[:, :, None] * taps[:, None, :]).unsqueeze(1).to(x.dtype)  # (B, 1, 3, 3)
+    padded = F.pad(x.transpose(0, 1), (1, 1, 1, 1), mode="reflect")  # (1, B, H+2, W+2)
+    blurred = F.conv2d(padded, kernels, groups=batch).transpose(0, 1)
+    return torch.where(chosen.view(-1, 1, 1, 1), blurred, x)
+
+
+def time_frequency_mask(x: torch.Tensor, max_fraction: float = 0.125) -> torch.Tensor:
+    """SpecAugment: one random time band and one random frequency band per sample set to the sample mean."""
+    batch, _, height, width = x.shape
+    out = x.clone()
+    mean = x.mean(dim=(-2, -1), keepdim=True)
+    for axis, size in ((-1, width), (-2, height)):
+        length = (torch.rand(batch, device=x.device) * max_fraction * size).long()
+        start = (torch.rand(batch, device=x.device) * (size - length)).long()
+        position = torch.arange(size, device=x.device)
+        band = (position >= start[:, None]) & (position < (start + length)[:, None])  # (B, size)
+        band = band[:, None, None, :] if axis == -1 else band[:, None, :, None]
+        out = torch.where(band, mean, out)
+    return out
+
+
+def augment_batch(x: torch.Tensor, config: TrainConfig) -> torch.Tensor:
+    """Apply the configured train-time augmentations to a (B, 1, S, S) batch in [0, 1]."""
+    batch, device = x.shape[0], x.device
+    if config.aug_crop_p > 0:
+        x = random_resized_crop(x, _chosen(batch, config.aug_crop_p, device))
+    if config.aug_flip_p > 0:
+        x = horizontal_flip(x, _chosen(batch, config.aug_flip_p, device))
+    if config.aug_jitter_p > 0:
+        x = brightness_contrast(x, _chosen(batch, config.aug_jitter_p, device))
+    if config.aug_blur_p > 0:
+        x = gaussian_blur3(x, _chosen(batch, config.aug_blur_p, device))
+    if config.aug_specaugment:
+        x = time_frequency_mask(x)
+    return x

@@ -1,0 +1,69 @@
+"""Self-describing checkpoints: weights plus everything needed to use them correctly.
+
+A checkpoint holds the FeatureConfig and TrainConfig, class names, the score polarity, the validation-EER
+threshold, metrics at save time and versions; last.pt also holds optimizer, scheduler, scaler and RNG
+states for an exact --resume. Everything is plain tensors and Python values, so torch.load(weights_only=True)
+reads it.
+"""
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__
+from .config import CLASS_NAMES, FeatureConfig, TrainConfig, check_same, from_dict
+from .errors import SpoofscanError
+from .io import write_with
+
+CHECKPOINT_FORMAT = "spoofscan-checkpoint-1"
+REQUIRED_KEYS = ("format", "model", "feature_config", "train_config", "class_names", "threshold")
+
+
+def versions() -> dict[str, str]:
+    import torchvision
+
+    return {"spoofscan": __version__, "torch": str(torch.__version__), "torchvision": str(torchvision.__version__),
+            "numpy": np.__version__, "python": platform.python_version()}
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+    """Write a checkpoint atomically and read it back with weights_only=True."""
+    payload = {"format": CHECKPOINT_FORMAT, "class_names": list(CLASS_NAMES),
+               "score": "P(fake): softmax probability of class 1; higher = more likely fake",
+               "versions": versions(), **state}
+
+    def check(p: Path) -> None:
+        loaded = torch.load(p, map_location="cpu", weights_only=True)
+        if set(loaded["model"]) != set(payload["model"]):
+            raise ValueError("model weights differ from what was saved")
+
+    return write_with(path, lambda buffer: torch.save(payload, buffer), check=check)
+
+
+def load_checkpoint(path: str | Path, *, feature_config: FeatureConfig | None = None) -> dict[str, Any]:
+    """Load and validate a checkpoint (weights_only=True); optionally insist on a FeatureConfig."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpoofscanError(f"{path}: checkpoint not found; pass a best.pt or last.pt from `spoofscan train`")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - truncated, corrupt or foreign files all get one clear message
+        raise SpoofscanError(f"{path}: not a readable spoofscan checkpoint ({type(exc).__name__}: {exc})"[:400]) from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise SpoofscanError(f"{path}: not a spoofscan checkpoint (format {state.get('format') if isinstance(state, dict) else None!r}, "
+                             f"expected {CHECKPOINT_FORMAT}); train one with `spoofscan train`")
+    missing = [k for k in REQUIRED_KEYS if k not in state]
+    if missing:
+        raise SpoofscanError(f"{path}: checkpoint lacks {missing}; it is damaged or from another tool")
+    if list(state["class_names"]) != list(CLASS_NAMES):
+        raise SpoofscanError(f"{path}: class names {state['class_names']} are not {list(CLASS_NAMES)}")
+    state["feature_config"] = from_dict(FeatureConfig, state["feature_config"], source=str(path))
+    state["train_config"] = from_dict(TrainConfig, state["train_config"], source=str(path))
+    if feature_config is not None:
+        check_same(feature_config, state["feature_config"].__dict__, what=f"checkpoint {path}",
+                   fix="use data prepared with the checkpoint's feature settings (see `spoofscan info`)")
+    return state

@@ -1,0 +1,126 @@
+"""The network: torchvision ResNet-18 with a new 512 -> 2 head, fed 1-channel [0, 1] spectrogram images.
+
+SpoofNet replicates the gray image to 3 channels and applies the ImageNet mean/std inside forward, so the
+same module (and its ONNX export) takes exactly what the store gives after uint8 -> float and resizing.
+"""
+from __future__ import annotations
+
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models import ResNet18_Weights, resnet18
+
+from .errors import SpoofscanError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def imagenet_weights_path() -> Path:
+    """Where torchvision looks for the ResNet-18 ImageNet weights before downloading them."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(ResNet18_Weights.IMAGENET1K_V1.url).name
+
+
+def imagenet_state_dict() -> dict[str, torch.Tensor]:
+    """torchvision's IMAGENET1K_V1 weights: from the hub cache when present, else downloaded."""
+    try:
+        return ResNet18_Weights.IMAGENET1K_V1.get_state_dict(progress=True, check_hash=True)
+    except (urllib.error.URLError, OSError, RuntimeError) as exc:
+        raise SpoofscanError(
+            f"ImageNet weights are not at {imagenet_weights_path()} and could not be downloaded ({exc}); "
+            "place resnet18-f37072fd.pth there (set TORCH_HOME to move it), or train with --weights none") from None
+
+
+class SpoofNet(nn.Module):
+    """ResNet-18 over (B, 1, S, S) images in [0, 1]; returns (B, 2) logits for (real, fake)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.resnet = resnet18(weights=None)
+        self.resnet.fc = nn.Linear(512, 2)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.channels_last = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x.expand(-1, 3, -1, -1) - self.mean) / self.std
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.resnet(x)
+
+
+def build_model(weights: str = "imagenet") -> SpoofNet:
+    """A SpoofNet whose backbone starts from ImageNet ("imagenet"), random ("none") or a state dict file (PATH)."""
+    model = SpoofNet()
+    if weights == "none":
+        return model
+    if weights == "imagenet":
+        state = imagenet_state_dict()
+    else:
+        path = Path(weights)
+        if not path.is_file():
+            raise SpoofscanError(f"--weights {weights}: no such file; use imagenet, none or a state dict path")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear message
+            raise SpoofscanError(f"{path}: cannot load a state dict ({exc})") from None
+        state = state.get("model", state)  # a spoofscan checkpoint or a bare state dict
+        state = {k.removeprefix("resnet."): v for k, v in state.items()}
+    backbone = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    missing, unexpected = model.resnet.load_state_dict(backbone, strict=False)
+    if unexpected or set(missing) - {"fc.weight", "fc.bias"}:
+        raise SpoofscanError(f"--weights {weights}: not a ResNet-18 state dict "
+                             f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
+    if state.get("fc.weight") is not None and state["fc.weight"].shape == (2, 512):
+        model.resnet.fc.load_state_dict({"weight": state["fc.weight"], "bias": state["fc.bias"]})
+    return model
+
+
+def set_backbone_frozen(model: SpoofNet, frozen: bool) -> None:
+    """Phase 1 of the seed's recipe trains only the fc layer (1,026 parameters)."""
+    for name, param in model.resnet.named_parameters():
+        param.requires_grad = not frozen or name.startswith("fc.")
+
+
+def count_trainable(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def to_unit_images(images: torch.Tensor, image_size: int) -> torch.Tensor:
+    """uint8 (B, H, W) from the store -> float (B, 1, S, S) in [0, 1], resized bilinearly if needed."""
+    x = images.unsqueeze(1).float().div_(255)
+    if x.shape[-2:] != (image_size, image_size):
+        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False)
+    return x
+
+
+def use_channels_last(model: SpoofNet) -> SpoofNet:
+    """Store weights and feed activations in NHWC: faster convolutions on GPUs and most CPUs."""
+    model.to(memory_format=torch.channels_last)
+    model.channels_last = True
+    return model
+
+
+def log_odds(logits: torch.Tensor) -> torch.Tensor:
+    """(N, 2) logits -> (N,) log-odds of fake; P(fake) = sigmoid(log_odds)."""
+    return logits[:, 1] - logits[:, 0]
+
+
+def pool_windows(window_log_odds: np.ndarray, clip_of_window: np.ndarray, n_clips: int, how: str = "mean") -> np.ndarray:
+    """One score per clip from its windows: the mean (default) or the max of the windows' log-odds."""
+    if how == "mean":
+        sums = np.bincount(clip_of_window, weights=window_log_odds, minlength=n_clips)
+        return sums / np.maximum(np.bincount(clip_of_window, minlength=n_clips), 1)
+    if how == "max":
+        out = np.full(n_clips, -np.inf)
+        np.maximum.at(out, clip_of_window, window_log_odds)
+        return out
+    raise SpoofscanError(f"--pool {how!r}: use mean or max")
+
+
+def sigmoid(x: np.ndarray | float) -> np.ndarray | float:
+    return 1 / (1 + np.exp(-np.asarray(x, dtype=np.float64)))

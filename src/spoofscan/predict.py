@@ -1,0 +1,180 @@
+"""Verdicts on any audio: files of any length, format, sample rate and channel count.
+
+A clip is cut into the checkpoint's windows (hop configurable), every window gets a log-odds of being fake,
+and the clip's score pools them (mean of the windows' log-odds by default, or max). score = P(fake) =
+sigmoid(pooled log-odds); the verdict compares it with the checkpoint's validation-EER threshold unless a
+threshold is given. The CLI's `predict` is a thin layer over Detector.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .audio import AUDIO_EXTENSIONS, clean_waveform, load_audio, resample
+from .checkpoint import load_checkpoint
+from .config import FeatureConfig
+from .errors import SpoofscanError
+from .features import log_spectrogram, spectrogram_images
+from .model import SpoofNet, pool_windows, sigmoid, to_unit_images, use_channels_last
+
+
+@dataclass
+class Prediction:
+    """The result for one clip. score = P(fake); window_* give each window's P(fake) and time range (s)."""
+
+    path: str
+    score: float | None = None
+    verdict: str = "error"  # "fake", "real" or "error"
+    threshold: float | None = None
+    log_odds: float | None = None
+    duration: float | None = None
+    window_scores: list[float] = field(default_factory=list)
+    window_times: list[tuple[float, float]] = field(default_factory=list)
+    error: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def find_audio(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand files, folders (recursively) and glob patterns into audio files; unknown paths are kept to fail loudly."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+        elif any(ch in str(raw) for ch in "*?[") and not path.exists():
+            anchor = Path(path.anchor or ".")
+            pattern = str(path.relative_to(anchor)) if path.is_absolute() else str(raw)
+            found += sorted(p for p in anchor.glob(pattern) if p.is_file())
+        else:
+            found.append(path)
+    return found
+
+
+class Detector:
+    """A trained detector. Build it with Detector.from_checkpoint(path, device=...)."""
+
+    def __init__(self, model: SpoofNet, feature_config: FeatureConfig, threshold: float, *,
+                 device: str | torch.device = "cpu", pool: str = "mean", batch_size: int = 64,
+                 onnx_session=None) -> None:
+        self.model = model.eval()
+        self.config = feature_config
+        self.threshold = threshold
+        self.device = torch.device(device)
+        self.pool = pool
+        self.batch_size = batch_size
+        self.onnx_session = onnx_session
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, *, device: str = "cpu", threshold: float | None = None,
+                        pool: str = "mean", hop_frames: int | None = None, batch_size: int = 64,
+                        backend: str = "torch") -> "Detector":
+        """Load a checkpoint; hop_frames overrides the window hop, threshold the checkpoint's EER threshold."""
+        if pool not in ("mean", "max"):
+            raise SpoofscanError(f"--pool {pool!r}: use mean or max")
+        if backend not in ("torch", "onnx"):
+            raise SpoofscanError(f"--backend {backend!r}: use torch or onnx")
+        if threshold is not None and not 0 <= threshold <= 1:
+            raise SpoofscanError(f"--threshold {threshold}: a P(fake) threshold lies in [0, 1]")
+        state = load_checkpoint(path)
+        config = state["feature_config"]
+        if hop_frames is not None:
+            if hop_frames < 1:
+                raise SpoofscanError(f"--hop {hop_frames}: the window hop must be >= 1 frame")
+            config = dataclasses.replace(config, window_hop_frames=hop_frames)
+        model = SpoofNet()
+        model.load_state_dict(state["model"])
+        device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                              "cpu" if device == "auto" else device)
+        model.to(device)
+        if device.type == "cuda" or backend == "torch":
+            use_channels_last(model)
+        session = None
+        if backend == "onnx":
+            from .export import export_onnx, onnx_session
+
+            with tempfile.TemporaryDirectory() as tmp:
+                session = onnx_session(export_onnx(path, Path(tmp) / "model.onnx"))
+        return cls(model, config, state["threshold"] if threshold is None else threshold, device=device,
+                   pool=pool, batch_size=batch_size, onnx_session=session)
+
+    # --- the network on uint8 images ---------------------------------------------------------------------
+    @torch.inference_mode()
+    def window_log_odds(self, images: np.ndarray) -> np.ndarray:
+        """(N, H, W) uint8 images -> (N,) float64 log-odds of fake, in batches."""
+        out = []
+        for start in range(0, len(images), self.batch_size):
+            batch = torch.from_numpy(np.ascontiguousarray(images[start:start + self.batch_size]))
+            x = to_unit_images(batch.to(self.device), self.config.image_size)
+            if self.onnx_session is not None:
+                logits = self.onnx_session.run(None, {"images": x.cpu().numpy()})[0]
+            else:
+                logits = self.model(x).float().cpu().numpy()
+            out.append(logits[:, 1].astype(np.float64) - logits[:, 0])
+        return np.concatenate(out) if out else np.zeros(0)
+
+    # --- audio -> windows -> verdict ---------------------------------------------------------------------
+    def _windows(self, waveform: np.ndarray, sample_rate: int, name: str) -> tuple[np.ndarray, list, float]:
+        wave = resample(waveform, sample_rate, self.config.sample_rate, name=name)
+        duration = wave.size / self.config.sample_rate
+        kept, offset = clean_waveform(wave, self.config, name=name)
+        spec = log_spectrogram(torch.from_numpy(kept), self.config)
+        images, starts = spectrogram_images(spec, self.config)
+        seconds_per_frame = self.config.hop_length / self.config.sample_rate
+        t0 = offset / self.config.sample_rate
+        if self.config.input_mode == "resize":
+            times = [(round(t0, 3), round(t0 + kept.size / self.config.sample_rate, 3))]
+        else:
+            times = [(round(t0 + s * seconds_per_frame, 3),
+                      round(min(t0 + (s + self.config.window_frames) * seconds_per_frame, duration), 3))
+                     for s in starts]
+        return images, times, duration
+
+    def _result(self, name: str, log_odds: np.ndarray, times: list, duration: float) -> Prediction:
+        pooled = float(pool_windows(log_odds, np.zeros(len(log_odds), np.int64), 1, self.pool)[0])
+        score = float(sigmoid(pooled))
+        return Prediction(path=name, score=score, verdict="fake" if score >= self.threshold else "real",
+                          threshold=self.threshold, log_odds=pooled, duration=round(duration, 3),
+                          window_scores=[float(s) for s in sigmoid(log_odds)], window_times=times)
+
+    def predict(self, waveform: np.ndarray, sample_rate: int, *, name: str = "waveform") -> Prediction:
+        """Score a waveform: (samples,) or (samples, channels), any sample rate."""
+        images, times, duration = self._windows(waveform, sample_rate, name)
+        return self._result(name, self.window_log_odds(images), times, duration)
+
+    def predict_file(self, path: str | Path) -> Prediction:
+        """Score one audio file (wav, flac, ogg, mp3, ...). Raises SpoofscanError for a bad file."""
+        wave = load_audio(path, sample_rate=self.config.sample_rate)
+        return self.predict(wave, self.config.sample_rate, name=str(path))
+
+    def predict_files(self, paths: Iterable[str | Path]) -> Iterator[Prediction]:
+        """Score many files, batching windows across files; a bad file yields an error Prediction, the rest go on."""
+        pending: list[tuple[str, np.ndarray, list, float]] = []
+
+        def flush() -> Iterator[Prediction]:
+            log_odds = self.window_log_odds(np.concatenate([p[1] for p in pending]))
+            offset = 0
+            for name, images, times, duration in pending:
+                yield self._result(name, log_odds[offset:offset + len(images)], times, duration)
+                offset += len(images)
+            pending.clear()
+
+        for path in paths:
+            try:
+                wave = load_audio(path, sample_rate=self.config.sample_rate)
+                pending.append((str(path), *self._windows(wave, self.config.sample_rate, str(path))))
+            except SpoofscanError as exc:
+                yield from flush() if pending else ()
+                yield Prediction(path=str(path), error=str(exc))
+                continue
+            if sum(len(p[1]) for p in pending) >= self.batch_size:
+                yield from flush()
+        if pending:
+            yield from flush()
