@@ -85,7 +85,7 @@ def combined_leaky(tmp_path: Path) -> Path:
 
 
 SMALL_FEATURES = dict(sample_rate=16000, n_fft=512, win_length=512, hop_length=128, n_mels=40,
-                      window_frames=32, window_hop_frames=32, image_size=32)
+                      window_frames=40, window_hop_frames=40, image_size=32)
 
 
 @pytest.fixture(scope="session")

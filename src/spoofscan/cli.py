@@ -289,8 +289,10 @@ def predict(
         print(json.dumps([p.to_dict() for p in predictions], indent=2))
     else:
         table = Table(title=f"score = P(fake); verdict at threshold {detector.threshold:.4f}")
-        for column in ("file", "seconds", "windows", "P(fake)", "verdict"):
-            table.add_column(column, justify="left" if column in ("file", "verdict") else "right")
+        table.add_column("file", overflow="fold")
+        for column in ("seconds", "windows", "P(fake)"):
+            table.add_column(column, justify="right")
+        table.add_column("verdict", overflow="fold")
         for p in predictions:
             if p.error:
                 table.add_row(p.path, "-", "-", "-", f"[red]error[/]: {p.error}")

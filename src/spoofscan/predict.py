@@ -93,9 +93,7 @@ class Detector:
         model.load_state_dict(state["model"])
         device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                               "cpu" if device == "auto" else device)
-        model.to(device)
-        if device.type == "cuda" or backend == "torch":
-            use_channels_last(model)
+        use_channels_last(model.to(device))
         session = None
         if backend == "onnx":
             from .export import export_onnx, onnx_session
