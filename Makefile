@@ -1,8 +1,9 @@
 # One place for set-up: `make demo` and `make test` each create .venv first if needed.
 VENV ?= .venv
 PY := $(VENV)/bin/python
+REAL_SPEECH := /usr/share/asterisk/sounds/en_US_f_Allison
 
-.PHONY: setup test demo clean
+.PHONY: setup real-speech test demo clean
 
 setup: $(VENV)/.installed
 
@@ -10,14 +11,24 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install -q -e ".[onnx,test]"
+	$(PY) -m pip install -q -e ".[onnx,synth,test]"
 	touch $@
 
-test: setup
-	$(PY) -m pytest
+# The demo's real speech: 568 prompts by Allison Smith (CC-BY-SA-3.0), a Debian package.
+real-speech:
+	@if [ -d $(REAL_SPEECH) ]; then echo "real speech: $(REAL_SPEECH)"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y -q asterisk-core-sounds-en-wav >/dev/null || \
+		(apt-get update -q >/dev/null && apt-get install -y -q asterisk-core-sounds-en-wav >/dev/null); \
+	elif command -v apt-get >/dev/null; then sudo apt-get install -y -q asterisk-core-sounds-en-wav; \
+	else echo "No apt-get here: run the demo on your own recordings with"; \
+		echo "  $(VENV)/bin/spoofscan demo --real DIR"; fi
 
-demo: setup
-	$(VENV)/bin/spoofscan --help
+test: setup
+	$(PY) -m pytest -q
+
+demo: setup real-speech
+	$(VENV)/bin/spoofscan demo --force
 
 clean:
 	rm -rf $(VENV) demo-output

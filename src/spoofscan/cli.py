@@ -341,6 +341,41 @@ def export(
                   "output 'logits' (real, fake)")
 
 
+@app.command()
+def synth(
+    real: Annotated[Path, typer.Argument(help="Folder of real speech (any format, any rate; searched recursively).")],
+    out: Annotated[Path, typer.Option(help="Corpus folder: real/, fake/<system>/, manifest.csv.")] = Path("corpus"),
+    system: Annotated[Optional[list[str]], typer.Option(
+        help="hifigan_universal, hifigan_ljspeech, world, griffin_lim, lpc (default: all). Repeatable.")] = None,
+    max_clips: Annotated[int, typer.Option(help="Use a seeded sample of this many real clips (0 = all).")] = 0,
+    speaker: Annotated[str, typer.Option(help="Speaker name recorded in the manifest.")] = "unknown",
+    workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
+) -> None:
+    """Re-synthesize real clips with offline vocoders into a WaveFake-style corpus (resumable)."""
+    from .synth import SYSTEMS
+    from .synth import synth as run_synth
+
+    manifest = run_synth(real, out, systems=tuple(system or SYSTEMS), max_clips=max_clips, workers=workers,
+                         speaker=speaker)
+    console.print(f"wrote {manifest}; next: spoofscan split {manifest}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for everything the demo makes.")] = Path("demo-output"),
+    real: Annotated[Optional[Path], typer.Option(help="Real speech folder (default: the built-in asterisk prompts).")] = None,
+    clips: Annotated[int, typer.Option(help="Real clips to use.")] = 150,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 6,
+    image_size: Annotated[int, typer.Option(help="Model input size (CPU-sized by default).")] = 64,
+    workers: Annotated[int, typer.Option(help="Processes for synth and prepare (0 = all cores).")] = 0,
+    force: Annotated[bool, typer.Option(help="Redo an earlier demo in --out (its corpus is reused).")] = False,
+) -> None:
+    """synth -> split -> audit -> prepare -> train -> evaluate -> predict, end to end on the CPU."""
+    from .demo import demo as run_demo
+
+    run_demo(out, real_dir=real, clips=clips, epochs=epochs, image_size=image_size, workers=workers, force=force)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; a SpoofscanError becomes a one-line message on stderr and exit code 2."""
     try:

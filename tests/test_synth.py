@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+import soundfile as sf
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GroupKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from conftest import speechlike, write
+from spoofscan.cli import run
+from spoofscan.errors import SpoofscanError
+from spoofscan.layouts import load_items
+from spoofscan.synth import RATE, band_limit, synth
+
+SYSTEMS = ("hifigan_universal", "world", "griffin_lim", "lpc")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    real = tmp_path_factory.mktemp("real")
+    for n in range(6):  # mixed rates and formats, as real collections are
+        rate = 8000 if n == 0 else 16000
+        write(real / f"spk/clip{n}.{'flac' if n % 2 else 'wav'}", speechlike(0.8 + 0.1 * n, sr=rate, seed=n), sr=rate)
+    out = tmp_path_factory.mktemp("corpus")
+    manifest = synth(real, out, systems=SYSTEMS, workers=1, speaker="tester", progress=False)
+    return real, out, manifest
+
+
+def test_layout_and_pairing(corpus):
+    _, out, manifest = corpus
+    items = load_items(manifest)
+    assert len(items) == 6 * (1 + len(SYSTEMS))
+    for group in {it.group for it in items}:
+        members = [it for it in items if it.group == group]
+        assert sorted(it.system for it in members) == sorted(("ground_truth", *SYSTEMS))
+    assert load_items(out)  # the corpus folder itself reads as the generic layout
+    assert {it.speaker for it in items} == {"tester"}
+
+
+def test_no_format_shortcut(corpus):
+    _, out, manifest = corpus
+    items = load_items(manifest)
+    cutoff = 0.95 * 8000 / 2  # the narrowest source (8 kHz) sets the band for everyone
+    rows = []
+    for it in items:
+        info = sf.info(it.path)
+        wave, rate = sf.read(it.path, dtype="float64")
+        rms_db = 20 * np.log10(np.sqrt(np.mean(wave**2)))
+        spectrum = np.abs(np.fft.rfft(wave)) ** 2
+        freqs = np.fft.rfftfreq(wave.size, 1 / rate)
+        above = spectrum[freqs > cutoff + 500].sum() / spectrum.sum()
+        assert (rate, info.subtype, info.channels) == (RATE, "PCM_16", 1)
+        assert abs(rms_db + 26) < 0.05 and above < 1e-3, it.path
+        rows.append([rate, info.frames, info.channels, rms_db, int(it.label == "fake"), it.group])
+    lengths = {}
+    for it, row in zip(items, rows):
+        assert lengths.setdefault(it.group, row[1]) == row[1]  # every fake is exactly as long as its real clip
+    data = np.array([r[:4] for r in rows], dtype=float)
+    labels = np.array([r[4] for r in rows])
+    groups = np.array([r[5] for r in rows])
+    model = make_pipeline(StandardScaler(), LogisticRegression())
+    scores = cross_val_predict(model, data, labels, groups=groups, cv=GroupKFold(3), method="predict_proba")[:, 1]
+    assert roc_auc_score(labels, scores) < 0.7  # metadata and loudness alone do not tell real from fake
+
+
+def test_fakes_differ_from_the_real_clip(corpus):
+    _, _, manifest = corpus
+    items = load_items(manifest)
+    real = {it.group: sf.read(it.path)[0] for it in items if it.label == "real"}
+    for it in items:
+        if it.label == "fake":
+            fake = sf.read(it.path)[0]
+            assert np.abs(fake - real[it.group]).mean() > 1e-3, it.path
+
+
+def test_rerun_resumes_without_rewriting(corpus):
+    real, out, manifest = corpus
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")}
+    assert synth(real, out, systems=SYSTEMS, workers=1, speaker="tester", progress=False) == manifest
+    assert stamps == {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")}
+
+
+def test_band_limit_keeps_the_pass_band():
+    t = np.arange(RATE) / RATE
+    low, high = np.sin(2 * np.pi * 500 * t), np.sin(2 * np.pi * 6000 * t)
+    assert np.std(band_limit((low + high).astype(np.float32), 3800)[2000:-2000] - low[2000:-2000]) < 0.01
+
+
+def test_synth_errors(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SpoofscanError, match="no audio files"):
+        synth(tmp_path / "empty", tmp_path / "o", progress=False)
+    assert run(["synth", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    assert run(["synth", str(tmp_path / "empty"), "--system", "melgan"]) == 2
+    assert "unknown" in capsys.readouterr().err
+    write(tmp_path / "r" / "ok.wav", speechlike(0.6))
+    (tmp_path / "r" / "bad.wav").write_bytes(b"RIFF broken")
+    manifest = synth(tmp_path / "r", tmp_path / "o2", systems=("world",), workers=1, progress=False)
+    assert len(load_items(manifest)) == 2 and "bad.wav" in (tmp_path / "o2" / "failed.csv").read_text()
