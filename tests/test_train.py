@@ -64,16 +64,28 @@ def test_augmentations_match_torchvision_v2_per_sample():
         expected = TF.adjust_contrast(TF.adjust_brightness(x[i].expand(3, -1, -1), float(b[i])), float(c[i]))
         assert torch.allclose(jittered[i].expand(3, -1, -1), expected, atol=1e-5)
     torch.manual_seed(2)
-    blurred = gaussian_blur3(x, torch.ones(4, dtype=torch.bool))
+    blurred = gaussian_blur3(x, chosen)
     torch.manual_seed(2)
-    sigma = torch.empty(4, 1).uniform_(0.1, 2.0)
-    for i in range(4):
-        expected = TF.gaussian_blur(x[i], kernel_size=[3, 3], sigma=[float(sigma[i])] * 2)
+    sigma = torch.empty(2, 1).uniform_(0.1, 2.0)
+    for i, k in ((0, 0), (2, 1)):
+        expected = TF.gaussian_blur(x[i], kernel_size=[3, 3], sigma=[float(sigma[k])] * 2)
         assert torch.allclose(blurred[i], expected, atol=1e-5)
-    smooth = torch.linspace(0, 1, 32).view(1, 1, 1, 32).expand(4, 1, 32, 32).contiguous()
-    cropped = random_resized_crop(smooth, torch.ones(4, dtype=torch.bool))
-    assert cropped.shape == smooth.shape and not torch.equal(cropped, smooth)
-    assert torch.equal(random_resized_crop(smooth, torch.zeros(4, dtype=torch.bool)), smooth)
+    assert torch.equal(blurred[1], x[1]) and torch.equal(blurred[3], x[3])
+    grid = torch.linspace(0, 3, 32)
+    smooth = (0.5 + 0.25 * torch.sin(grid)[:, None] + 0.25 * torch.cos(2 * grid)[None, :]).expand(4, 1, 32, 32)
+    torch.manual_seed(3)
+    cropped = random_resized_crop(smooth, chosen)
+    torch.manual_seed(3)  # replay the crop's draws to get each chosen sample's box in pixels
+    area = torch.empty(2).uniform_(0.8, 1.0)
+    aspect = torch.exp(torch.empty(2).uniform_(np.log(3 / 4), np.log(4 / 3)))
+    w, h = torch.sqrt(area * aspect).clamp(max=1), torch.sqrt(area / aspect).clamp(max=1)
+    left, top = torch.rand(2) * (1 - w), torch.rand(2) * (1 - h)
+    for i, k in ((0, 0), (2, 1)):
+        box = [float(v) * 32 for v in (top[k], left[k], h[k], w[k])]
+        expected = TF.resized_crop(smooth[i], *[round(v) for v in box], size=[32, 32], antialias=False)
+        assert (cropped[i] - expected).abs().mean() < 0.02  # the same box, up to sub-pixel rounding
+        assert (cropped[i] - smooth[i]).abs().mean() > 2 * (cropped[i] - expected).abs().mean()
+    assert torch.equal(cropped[1], smooth[1]) and torch.equal(cropped[3], smooth[3])
 
 
 def test_saturation_and_hue_jitter_are_no_ops_on_gray_images():
@@ -171,3 +183,13 @@ def test_train_config_from_toml(tiny_run, tmp_path):
     config = load_checkpoint(tmp_path / "t" / "last.pt")["train_config"]
     assert config.aug_specaugment and config.max_train_batches == 2 and config.batch_size == 8
     assert np.isfinite(load_checkpoint(tmp_path / "t" / "last.pt")["metrics"]["val_loss"])
+
+
+def test_the_shipped_seed_config_is_the_default():
+    from pathlib import Path
+
+    from spoofscan.config import FeatureConfig, from_dict, load_toml
+
+    tables = load_toml(Path(__file__).parent.parent / "configs" / "seed.toml")
+    assert from_dict(FeatureConfig, tables["features"]) == FeatureConfig()
+    assert from_dict(TrainConfig, tables["train"]) == TrainConfig()

@@ -13,7 +13,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torchvision.ops import roi_align
 
 from .config import TrainConfig
 
@@ -23,19 +22,24 @@ def _chosen(batch: int, p: float, device: torch.device) -> torch.Tensor:
 
 
 def random_resized_crop(x: torch.Tensor, chosen: torch.Tensor, scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3)) -> torch.Tensor:
-    """Crop a random box of area scale and aspect ratio from each chosen image and resize it back."""
-    batch, _, height, width = x.shape
-    area = height * width * torch.empty(batch, device=x.device).uniform_(*scale)
-    log_ratio = torch.empty(batch, device=x.device).uniform_(math.log(ratio[0]), math.log(ratio[1]))
-    aspect = torch.exp(log_ratio)
-    w = torch.sqrt(area * aspect).clamp(max=width)
-    h = torch.sqrt(area / aspect).clamp(max=height)
-    left = torch.rand(batch, device=x.device) * (width - w)
-    top = torch.rand(batch, device=x.device) * (height - h)
-    boxes = torch.stack([torch.arange(batch, device=x.device, dtype=x.dtype), left, top, left + w, top + h], dim=1)
-    cropped = roi_align(x, boxes.to(x.dtype), output_size=(height, width), spatial_scale=1.0, sampling_ratio=2,
-                        aligned=True)
-    return torch.where(chosen.view(-1, 1, 1, 1), cropped, x)
+    """Crop a random box of area scale and aspect ratio from each chosen image and resize it back (bilinear)."""
+    index = chosen.nonzero().squeeze(1)
+    if index.numel() == 0:
+        return x
+    batch, (_, _, height, width) = index.numel(), x.shape
+    area = torch.empty(batch, device=x.device).uniform_(*scale)  # as a fraction of the image
+    aspect = torch.exp(torch.empty(batch, device=x.device).uniform_(math.log(ratio[0]), math.log(ratio[1])))
+    w = torch.sqrt(area * aspect).clamp(max=1.0)  # box size as a fraction of the width / height
+    h = torch.sqrt(area / aspect).clamp(max=1.0)
+    left = torch.rand(batch, device=x.device) * (1 - w)
+    top = torch.rand(batch, device=x.device) * (1 - h)
+    theta = torch.zeros(batch, 2, 3, device=x.device, dtype=x.dtype)
+    theta[:, 0, 0], theta[:, 0, 2] = w, 2 * left + w - 1  # output [-1, 1] -> the box, in grid_sample coordinates
+    theta[:, 1, 1], theta[:, 1, 2] = h, 2 * top + h - 1
+    grid = F.affine_grid(theta, [batch, 1, height, width], align_corners=False)
+    out = x.clone()
+    out[index] = F.grid_sample(x[index], grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out
 
 
 def horizontal_flip(x: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
@@ -55,14 +59,18 @@ def brightness_contrast(x: torch.Tensor, chosen: torch.Tensor, brightness: float
 
 def gaussian_blur3(x: torch.Tensor, chosen: torch.Tensor, sigma=(0.1, 2.0)) -> torch.Tensor:
     """GaussianBlur(kernel_size=3) with sigma drawn per sample, reflect padding as in torchvision."""
-    batch = x.shape[0]
+    index = chosen.nonzero().squeeze(1)
+    if index.numel() == 0:
+        return x
+    batch = index.numel()
     s = torch.empty(batch, 1, device=x.device).uniform_(*sigma)
     taps = torch.exp(-torch.tensor([-1.0, 0.0, 1.0], device=x.device) ** 2 / (2 * s**2))
     taps = taps / taps.sum(dim=1, keepdim=True)
     kernels = (taps[:, :, None] * taps[:, None, :]).unsqueeze(1).to(x.dtype)  # (B, 1, 3, 3)
-    padded = F.pad(x.transpose(0, 1), (1, 1, 1, 1), mode="reflect")  # (1, B, H+2, W+2)
-    blurred = F.conv2d(padded, kernels, groups=batch).transpose(0, 1)
-    return torch.where(chosen.view(-1, 1, 1, 1), blurred, x)
+    padded = F.pad(x[index].transpose(0, 1), (1, 1, 1, 1), mode="reflect")  # (1, b, H+2, W+2)
+    out = x.clone()
+    out[index] = F.conv2d(padded, kernels, groups=batch).transpose(0, 1)
+    return out
 
 
 def time_frequency_mask(x: torch.Tensor, max_fraction: float = 0.125) -> torch.Tensor:

@@ -348,6 +348,7 @@ def synth(
     system: Annotated[Optional[list[str]], typer.Option(
         help="hifigan_universal, hifigan_ljspeech, world, griffin_lim, lpc (default: all). Repeatable.")] = None,
     max_clips: Annotated[int, typer.Option(help="Use a seeded sample of this many real clips (0 = all).")] = 0,
+    max_seconds: Annotated[float, typer.Option(help="Keep only the first seconds of each clip (0 = all).")] = 0.0,
     speaker: Annotated[str, typer.Option(help="Speaker name recorded in the manifest.")] = "unknown",
     workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
 ) -> None:
@@ -355,8 +356,8 @@ def synth(
     from .synth import SYSTEMS
     from .synth import synth as run_synth
 
-    manifest = run_synth(real, out, systems=tuple(system or SYSTEMS), max_clips=max_clips, workers=workers,
-                         speaker=speaker)
+    manifest = run_synth(real, out, systems=tuple(system or SYSTEMS), max_clips=max_clips, max_seconds=max_seconds,
+                         workers=workers, speaker=speaker)
     console.print(f"wrote {manifest}; next: spoofscan split {manifest}")
 
 
@@ -364,7 +365,7 @@ def synth(
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for everything the demo makes.")] = Path("demo-output"),
     real: Annotated[Optional[Path], typer.Option(help="Real speech folder (default: the built-in asterisk prompts).")] = None,
-    clips: Annotated[int, typer.Option(help="Real clips to use.")] = 150,
+    clips: Annotated[int, typer.Option(help="Real clips to use.")] = 120,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 6,
     image_size: Annotated[int, typer.Option(help="Model input size (CPU-sized by default).")] = 64,
     workers: Annotated[int, typer.Option(help="Processes for synth and prepare (0 = all cores).")] = 0,

@@ -197,11 +197,13 @@ def vocode(wave: np.ndarray, system: str) -> np.ndarray:
 
 # --- the corpus -------------------------------------------------------------------------------------------
 
-def _one_clip(args: tuple[str, str, Path, tuple[str, ...], float]) -> tuple[str, list[dict], str]:
+def _one_clip(args: tuple[str, str, Path, tuple[str, ...], float, float]) -> tuple[str, list[dict], str]:
     """Write a real clip and its fakes (skipping files that exist); return manifest rows or the error."""
-    source, utterance, out, systems, cutoff = args
+    source, utterance, out, systems, cutoff, max_seconds = args
     try:
         wave = load_audio(source, sample_rate=RATE)
+        if max_seconds:
+            wave = wave[:int(max_seconds * RATE)]
         length = wave.size
         real_path = out / "real" / f"{utterance}.wav"
         if not real_path.exists():
@@ -232,9 +234,10 @@ def _init_worker() -> None:
 
 
 def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = SYSTEMS, max_clips: int = 0,
-          workers: int = 0, speaker: str = "unknown", progress: bool = True) -> Path:
+          max_seconds: float = 0.0, workers: int = 0, speaker: str = "unknown", progress: bool = True) -> Path:
     """Re-synthesize every real clip under real_dir with each system into out; returns out/manifest.csv.
 
+    max_clips > 0 takes a seeded sample of the clips; max_seconds > 0 keeps only the first seconds of each.
     Rerunning continues where a stopped run left off (existing files are kept).
     """
     real_dir, out = Path(real_dir), Path(out)
@@ -252,7 +255,7 @@ def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = S
     lowest_rate = min(filter(None, map(_native_rate, sources)), default=RATE)
     cutoff = 0.95 * min(lowest_rate, RATE) / 2  # everything shares the narrowest source's band
     names = [p.relative_to(real_dir).with_suffix("").as_posix().replace("/", "__") for p in sources]
-    jobs = [(str(p), name, out, tuple(systems), cutoff) for p, name in zip(sources, names)]
+    jobs = [(str(p), name, out, tuple(systems), cutoff, max_seconds) for p, name in zip(sources, names)]
     workers = workers or (os.cpu_count() or 1)
     rows, failed = [], []
     from rich.progress import track
