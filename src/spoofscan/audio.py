@@ -47,8 +47,9 @@ def sound_bounds(wave: np.ndarray, *, top_db: float = 40.0, frame_length: int = 
     """(start, end) samples between the first and last frame whose RMS is within top_db of the loudest frame."""
     if wave.size < frame_length:
         return 0, wave.size
-    frames = np.lib.stride_tricks.sliding_window_view(wave, frame_length)[::hop_length]
-    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    energy = np.concatenate([[0.0], np.cumsum(np.square(wave, dtype=np.float64))])
+    starts = np.arange(0, wave.size - frame_length + 1, hop_length)
+    rms = np.sqrt((energy[starts + frame_length] - energy[starts]) / frame_length)
     loud = np.flatnonzero(rms >= rms.max() * 10 ** (-top_db / 20))
     return int(loud[0] * hop_length), int(loud[-1] * hop_length + frame_length)
 

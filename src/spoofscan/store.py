@@ -46,6 +46,12 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes with one torch thread each, forked where the OS can (fast start, as DataLoader workers)."""
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method), initializer=_init_worker)
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -144,8 +150,7 @@ def _run(todo, *, workers: int, progress: bool, total: int, already: int):
                 bar.advance(task)
                 yield result
             return
-        context = multiprocessing.get_context("spawn")  # fork after torch's thread pools start can deadlock
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+        with process_pool(workers) as pool:
             for result in pool.map(_extract, todo, chunksize=4):
                 bar.advance(task)
                 yield result

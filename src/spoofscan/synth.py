@@ -17,10 +17,8 @@ import contextlib
 import functools
 import importlib.util
 import io
-import multiprocessing
 import os
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import librosa
@@ -34,6 +32,7 @@ from .audio import AUDIO_EXTENSIONS, load_audio
 from .errors import SpoofscanError
 from .io import atomic_write_bytes, write_csv
 from .layouts import ITEM_FIELDS
+from .store import process_pool
 
 SYSTEMS = ("hifigan_universal", "hifigan_ljspeech", "world", "griffin_lim", "lpc")
 RATE = 22050  # HiFi-GAN's rate and spoofscan's default
@@ -229,10 +228,6 @@ def _native_rate(path: Path) -> int | None:
         return None
 
 
-def _init_worker() -> None:
-    torch.set_num_threads(1)
-
-
 def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = SYSTEMS, max_clips: int = 0,
           max_seconds: float = 0.0, workers: int = 0, speaker: str = "unknown", progress: bool = True) -> Path:
     """Re-synthesize every real clip under real_dir with each system into out; returns out/manifest.csv.
@@ -263,7 +258,7 @@ def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = S
     if workers == 1:
         results = map(_one_clip, jobs)
     else:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
+        pool = process_pool(workers)
         results = pool.map(_one_clip, jobs)
     try:
         for source, clip_rows, error in track(results, total=len(jobs), description="synth", disable=not progress):
