@@ -5,7 +5,8 @@ ColorJitter(0.1, 0.1, 0.1, 0.05) p 0.4, GaussianBlur(3) p 0.3. Here each op is a
 (B, 1, S, S) batch at once with per-sample parameters; tests check each against torchvision.transforms.v2
 on single images. Saturation and hue jitter are omitted because they are exact no-ops on the gray
 (3 identical channels) images the network sees; a test proves that too. SpecAugment-style time and
-frequency masking is an opt-in.
+frequency masking is an opt-in. Random parameters (a few numbers per image) are drawn on the CPU and copied to
+the device without waiting, so augmentation never stalls the GPU and a seed gives the same draws on any device.
 """
 from __future__ import annotations
 
@@ -17,8 +18,17 @@ import torch.nn.functional as F
 from .config import TrainConfig
 
 
-def _chosen(batch: int, p: float, device: torch.device) -> torch.Tensor:
-    return torch.rand(batch, device=device) < p
+def _chosen(batch: int, p: float) -> torch.Tensor:
+    """Which samples of the batch get an op (a CPU bool tensor)."""
+    return torch.rand(batch) < p
+
+
+def _to(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Copy CPU-drawn parameters to like's device without a host-device sync (pinned, non-blocking)."""
+    if like.device.type == "cuda":
+        return values.pin_memory().to(like.device, dtype=like.dtype if values.is_floating_point() else None,
+                                      non_blocking=True)
+    return values.to(dtype=like.dtype) if values.is_floating_point() else values
 
 
 def random_resized_crop(x: torch.Tensor, chosen: torch.Tensor, scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3)) -> torch.Tensor:
@@ -27,34 +37,35 @@ def random_resized_crop(x: torch.Tensor, chosen: torch.Tensor, scale=(0.8, 1.0),
     if index.numel() == 0:
         return x
     batch, (_, _, height, width) = index.numel(), x.shape
-    area = torch.empty(batch, device=x.device).uniform_(*scale)  # as a fraction of the image
-    aspect = torch.exp(torch.empty(batch, device=x.device).uniform_(math.log(ratio[0]), math.log(ratio[1])))
+    area = torch.empty(batch).uniform_(*scale)  # as a fraction of the image
+    aspect = torch.exp(torch.empty(batch).uniform_(math.log(ratio[0]), math.log(ratio[1])))
     w = torch.sqrt(area * aspect).clamp(max=1.0)  # box size as a fraction of the width / height
     h = torch.sqrt(area / aspect).clamp(max=1.0)
-    left = torch.rand(batch, device=x.device) * (1 - w)
-    top = torch.rand(batch, device=x.device) * (1 - h)
-    theta = torch.zeros(batch, 2, 3, device=x.device, dtype=x.dtype)
+    left = torch.rand(batch) * (1 - w)
+    top = torch.rand(batch) * (1 - h)
+    theta = torch.zeros(batch, 2, 3)
     theta[:, 0, 0], theta[:, 0, 2] = w, 2 * left + w - 1  # output [-1, 1] -> the box, in grid_sample coordinates
     theta[:, 1, 1], theta[:, 1, 2] = h, 2 * top + h - 1
-    grid = F.affine_grid(theta, [batch, 1, height, width], align_corners=False)
+    grid = F.affine_grid(_to(theta, x), [batch, 1, height, width], align_corners=False)
+    index = _to(index, x)
     out = x.clone()
     out[index] = F.grid_sample(x[index], grid, mode="bilinear", padding_mode="border", align_corners=False)
     return out
 
 
 def horizontal_flip(x: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
-    return torch.where(chosen.view(-1, 1, 1, 1), x.flip(-1), x)
+    return torch.where(_to(chosen, x).view(-1, 1, 1, 1), x.flip(-1), x)
 
 
 def brightness_contrast(x: torch.Tensor, chosen: torch.Tensor, brightness: float = 0.1, contrast: float = 0.1):
     """ColorJitter's brightness then contrast, factors drawn per sample from [1 - b, 1 + b]."""
     batch = x.shape[0]
-    b = torch.empty(batch, 1, 1, 1, device=x.device).uniform_(1 - brightness, 1 + brightness)
-    c = torch.empty(batch, 1, 1, 1, device=x.device).uniform_(1 - contrast, 1 + contrast)
+    b = _to(torch.empty(batch, 1, 1, 1).uniform_(1 - brightness, 1 + brightness), x)
+    c = _to(torch.empty(batch, 1, 1, 1).uniform_(1 - contrast, 1 + contrast), x)
     jittered = (x * b).clamp(0, 1)
     mean = jittered.mean(dim=(-3, -2, -1), keepdim=True)
     jittered = (c * jittered + (1 - c) * mean).clamp(0, 1)
-    return torch.where(chosen.view(-1, 1, 1, 1), jittered, x)
+    return torch.where(_to(chosen, x).view(-1, 1, 1, 1), jittered, x)
 
 
 def gaussian_blur3(x: torch.Tensor, chosen: torch.Tensor, sigma=(0.1, 2.0)) -> torch.Tensor:
@@ -63,10 +74,11 @@ def gaussian_blur3(x: torch.Tensor, chosen: torch.Tensor, sigma=(0.1, 2.0)) -> t
     if index.numel() == 0:
         return x
     batch = index.numel()
-    s = torch.empty(batch, 1, device=x.device).uniform_(*sigma)
-    taps = torch.exp(-torch.tensor([-1.0, 0.0, 1.0], device=x.device) ** 2 / (2 * s**2))
+    s = torch.empty(batch, 1).uniform_(*sigma)
+    taps = torch.exp(-torch.tensor([-1.0, 0.0, 1.0]) ** 2 / (2 * s**2))
     taps = taps / taps.sum(dim=1, keepdim=True)
-    kernels = (taps[:, :, None] * taps[:, None, :]).unsqueeze(1).to(x.dtype)  # (B, 1, 3, 3)
+    kernels = _to((taps[:, :, None] * taps[:, None, :]).unsqueeze(1), x)  # (b, 1, 3, 3)
+    index = _to(index, x)
     padded = F.pad(x[index].transpose(0, 1), (1, 1, 1, 1), mode="reflect")  # (1, b, H+2, W+2)
     out = x.clone()
     out[index] = F.conv2d(padded, kernels, groups=batch).transpose(0, 1)
@@ -79,26 +91,26 @@ def time_frequency_mask(x: torch.Tensor, max_fraction: float = 0.125) -> torch.T
     out = x.clone()
     mean = x.mean(dim=(-2, -1), keepdim=True)
     for axis, size in ((-1, width), (-2, height)):
-        length = (torch.rand(batch, device=x.device) * max_fraction * size).long()
-        start = (torch.rand(batch, device=x.device) * (size - length)).long()
-        position = torch.arange(size, device=x.device)
+        length = (torch.rand(batch) * max_fraction * size).long()
+        start = (torch.rand(batch) * (size - length)).long()
+        position = torch.arange(size)
         band = (position >= start[:, None]) & (position < (start + length)[:, None])  # (B, size)
-        band = band[:, None, None, :] if axis == -1 else band[:, None, :, None]
+        band = _to(band[:, None, None, :] if axis == -1 else band[:, None, :, None], x)
         out = torch.where(band, mean, out)
     return out
 
 
 def augment_batch(x: torch.Tensor, config: TrainConfig) -> torch.Tensor:
     """Apply the configured train-time augmentations to a (B, 1, S, S) batch in [0, 1]."""
-    batch, device = x.shape[0], x.device
+    batch = x.shape[0]
     if config.aug_crop_p > 0:
-        x = random_resized_crop(x, _chosen(batch, config.aug_crop_p, device))
+        x = random_resized_crop(x, _chosen(batch, config.aug_crop_p))
     if config.aug_flip_p > 0:
-        x = horizontal_flip(x, _chosen(batch, config.aug_flip_p, device))
+        x = horizontal_flip(x, _chosen(batch, config.aug_flip_p))
     if config.aug_jitter_p > 0:
-        x = brightness_contrast(x, _chosen(batch, config.aug_jitter_p, device))
+        x = brightness_contrast(x, _chosen(batch, config.aug_jitter_p))
     if config.aug_blur_p > 0:
-        x = gaussian_blur3(x, _chosen(batch, config.aug_blur_p, device))
+        x = gaussian_blur3(x, _chosen(batch, config.aug_blur_p))
     if config.aug_specaugment:
         x = time_frequency_mask(x)
     return x
