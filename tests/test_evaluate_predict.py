@@ -181,3 +181,15 @@ def test_onnx_export_parity_and_backend(tiny_run, clips, tmp_path):
 
     metadata = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     assert json.loads(metadata["feature_config"])["n_mels"] == 40 and float(metadata["threshold"]) == state["threshold"]
+
+
+def test_evaluate_bad_split_and_single_class(tiny_run, tmp_path, capsys):
+    assert run(["evaluate", str(tiny_run["best"]), str(tiny_run["store"]), "--split", "holdout",
+                "--out", str(tmp_path / "r")]) == 2
+    assert "--split" in capsys.readouterr().err
+    only_real = tmp_path / "real.csv"
+    rows = [line for line in tiny_run["manifest"].read_text().splitlines() if ",fake," not in line]
+    only_real.write_text("\n".join(rows).replace("data/", str(tiny_run["data"]) + "/") + "\n")
+    with pytest.raises(SpoofscanError, match="both real and fake"):
+        evaluate(tiny_run["best"], only_real, tmp_path / "r2", split="all", bootstrap=0)
+    assert not (tmp_path / "r2" / "metrics.json").exists()

@@ -193,3 +193,32 @@ def test_the_shipped_seed_config_is_the_default():
     tables = load_toml(Path(__file__).parent.parent / "configs" / "seed.toml")
     assert from_dict(FeatureConfig, tables["features"]) == FeatureConfig()
     assert from_dict(TrainConfig, tables["train"]) == TrainConfig()
+
+
+def test_early_stopping_stops_after_the_patience(tiny_run, tmp_path, monkeypatch):
+    losses = iter([0.5, 0.6, 0.7, 0.8, 0.9])
+    real_validate = train_module.validate
+
+    def worsening(*args, **kwargs):
+        return {**real_validate(*args, **kwargs), "val_loss": next(losses)}
+
+    monkeypatch.setattr(train_module, "validate", worsening)
+    config = TrainConfig(**{**tiny_run["config"].__dict__, "epochs": 5, "early_stopping": 2})
+    train(tiny_run["store"], tmp_path / "es", config)
+    state = load_checkpoint(tmp_path / "es" / "last.pt")
+    assert state["epoch"] == 3 and load_checkpoint(tmp_path / "es" / "best.pt")["epoch"] == 1
+
+
+def test_checkpoint_with_other_preprocessing_is_refused(tiny_run, tmp_path):
+    state = torch.load(tiny_run["best"], weights_only=True)
+    state["preprocessing"] = {**state["preprocessing"], "mean": [0.5, 0.5, 0.5]}
+    torch.save(state, tmp_path / "other.pt")
+    with pytest.raises(SpoofscanError, match="other input preprocessing"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+def test_cuda_asked_where_there_is_none(tiny_run, tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert run(["train", str(tiny_run["store"]), "--out", str(tmp_path / "c"), "--device", "cuda"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err

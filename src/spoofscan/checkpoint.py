@@ -18,9 +18,10 @@ from . import __version__
 from .config import CLASS_NAMES, FeatureConfig, TrainConfig, check_same, from_dict
 from .errors import SpoofscanError
 from .io import write_with
+from .model import PREPROCESSING
 
 CHECKPOINT_FORMAT = "spoofscan-checkpoint-1"
-REQUIRED_KEYS = ("format", "model", "feature_config", "train_config", "class_names", "threshold")
+REQUIRED_KEYS = ("format", "model", "feature_config", "train_config", "class_names", "preprocessing", "threshold")
 
 
 def versions() -> dict[str, str]:
@@ -32,7 +33,7 @@ def versions() -> dict[str, str]:
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Write a checkpoint atomically and read it back with weights_only=True."""
-    payload = {"format": CHECKPOINT_FORMAT, "class_names": list(CLASS_NAMES),
+    payload = {"format": CHECKPOINT_FORMAT, "class_names": list(CLASS_NAMES), "preprocessing": PREPROCESSING,
                "score": "P(fake): softmax probability of class 1; higher = more likely fake",
                "versions": versions(), **state}
 
@@ -59,6 +60,9 @@ def load_checkpoint(path: str | Path, *, feature_config: FeatureConfig | None = 
     missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
         raise SpoofscanError(f"{path}: checkpoint lacks {missing}; it is damaged or from another tool")
+    if state["preprocessing"] != PREPROCESSING:
+        raise SpoofscanError(f"{path}: made with other input preprocessing ({state['preprocessing']}) than this "
+                             f"version of spoofscan uses ({PREPROCESSING}); use the spoofscan version that trained it")
     if list(state["class_names"]) != list(CLASS_NAMES):
         raise SpoofscanError(f"{path}: class names {state['class_names']} are not {list(CLASS_NAMES)}")
     state["feature_config"] = from_dict(FeatureConfig, state["feature_config"], source=str(path))

@@ -18,6 +18,9 @@ from .errors import SpoofscanError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# What SpoofNet expects and does to its input; saved in every checkpoint and checked when one is loaded.
+PREPROCESSING = {"input": "uint8 image / 255, resized bilinearly to image_size", "channels": "gray replicated to 3",
+                 "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
 
 
 def imagenet_weights_path() -> Path:
