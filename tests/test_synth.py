@@ -23,7 +23,7 @@ def corpus(tmp_path_factory):
         rate = 8000 if n == 0 else 16000
         write(real / f"spk/clip{n}.{'flac' if n % 2 else 'wav'}", speechlike(0.8 + 0.1 * n, sr=rate, seed=n), sr=rate)
     out = tmp_path_factory.mktemp("corpus")
-    manifest = synth(real, out, systems=SYSTEMS, workers=1, speaker="tester", progress=False)
+    manifest = synth(real, out, systems=SYSTEMS, workers=1, speaker="tester", source="synthetic", progress=False)
     return real, out, manifest
 
 
@@ -35,7 +35,7 @@ def test_layout_and_pairing(corpus):
         members = [it for it in items if it.group == group]
         assert sorted(it.system for it in members) == sorted(("ground_truth", *SYSTEMS))
     assert load_items(out)  # the corpus folder itself reads as the generic layout
-    assert {it.speaker for it in items} == {"tester"}
+    assert {it.speaker for it in items} == {"tester"} and {it.source for it in items} == {"synthetic"}
 
 
 def test_no_format_shortcut(corpus):
@@ -77,7 +77,7 @@ def test_fakes_differ_from_the_real_clip(corpus):
 def test_rerun_resumes_without_rewriting(corpus):
     real, out, manifest = corpus
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")}
-    assert synth(real, out, systems=SYSTEMS, workers=1, speaker="tester", progress=False) == manifest
+    assert synth(real, out, systems=SYSTEMS, workers=1, speaker="tester", source="synthetic", progress=False) == manifest
     assert stamps == {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")}
 
 

@@ -23,12 +23,11 @@ LayoutOpt = Annotated[Optional[str], typer.Option(help="Dataset layout: combined
 
 def _items(source: Path, layout: str | None):
     """Items of a dataset folder, a CSV manifest, or an existing store's index."""
-    from .layouts import Item, load_items
+    from .layouts import item_from_row, load_items
     from .store import Store
 
     if source.is_dir() and (source / "header.json").is_file():
-        return [Item(**{k: r[k] for k in ("path", "label", "system", "group", "speaker", "split")})
-                for r in Store(source).index]
+        return [item_from_row(row) for row in Store(source).index]
     return load_items(source, layout=layout)
 
 
@@ -60,6 +59,8 @@ def split(
     test: Annotated[float, typer.Option(help="Fraction of utterance groups for test.")] = 0.1,
     holdout_system: Annotated[Optional[list[str]], typer.Option(
         help="Put this system's clips only in test (leave-one-vocoder-out). Repeatable.")] = None,
+    holdout_source: Annotated[Optional[list[str]], typer.Option(
+        help="Put this source's clips (real and fake) only in test. Repeatable.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing manifest.")] = False,
 ) -> None:
     """Split by utterance group (a real clip and its vocoded copies stay together) into train/val/test."""
@@ -67,14 +68,17 @@ def split(
 
     if out.exists() and not force:
         raise SpoofscanError(f"{out} already exists; pass --force to overwrite it or choose another --out")
+    if holdout_system and holdout_source:
+        raise SpoofscanError("--holdout-system and --holdout-source: use one of them per split")
     items = _items(data, layout)
     kept, dropped = grouped_split(items, fractions=(1 - val - test, val, test), seed=seed,
-                                  holdout_systems=tuple(holdout_system or ()))
+                                  holdout_systems=tuple(holdout_system or holdout_source or ()),
+                                  holdout_key="source" if holdout_source else "system")
     write_manifest(out, kept)
     console.print(_counts_table(f"{len(kept)} clips in {len({it.group for it in items})} utterance groups",
                                 count_classes(kept)))
     if dropped:
-        console.print(f"{len(dropped)} clips of held-out systems had their utterance in train/val and were left out")
+        console.print(f"{len(dropped)} held-out clips had their utterance in train/val and were left out")
     console.print(f"wrote {out}")
 
 
@@ -231,12 +235,16 @@ def evaluate(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Windows per forward pass.")] = 64,
     pool: Annotated[str, typer.Option(help="Clip score from windows: mean or max of log-odds.")] = "mean",
+    by: Annotated[Optional[list[str]], typer.Option(help="EER tables by system, source or speaker (writes "
+                                                         "by_KEY.csv). Repeatable; default: system.")] = None,
 ) -> None:
     """Score every clip and write metrics.json, scores.csv, plots and report.md (score = P(fake))."""
     from .evaluate import evaluate as run_evaluate
+    from .evaluate import group_table
 
+    keys = tuple(by or ("system",))
     metrics = run_evaluate(checkpoint, data, out, split=split, layout=layout, bootstrap=bootstrap, aeer=aeer,
-                           device=device, batch_size=batch_size, pool=pool)
+                           device=device, batch_size=batch_size, pool=pool, by=keys)
     table = Table(title=f"{metrics['clips']['total']} clips ({metrics['clips']['real']} real, "
                         f"{metrics['clips']['fake']} fake)")
     table.add_column("metric")
@@ -248,9 +256,15 @@ def evaluate(
     table.add_row("ROC AUC", f"{metrics['roc_auc']:.4f}")
     table.add_row("minDCF", f"{metrics['min_dcf']['value']:.4f}")
     table.add_row("accuracy at the val EER threshold", f"{metrics['at_val_eer_threshold']['accuracy']:.2%}")
-    for system, values in metrics["per_system"].items():
-        table.add_row(f"EER {system}", f"{values['eer']:.2%}")
     console.print(table)
+    for key in keys:
+        rows = group_table(metrics, key)
+        by_table = Table(title=f"EER by {key}")
+        for column in rows[0] if rows else [key]:
+            by_table.add_column(column)
+        for row in rows:
+            by_table.add_row(*[f"{v:.2%}" if isinstance(v, float) else str(v) for v in row.values()])
+        console.print(by_table)
     if metrics["failed"]:
         console.print(f"[yellow]{len(metrics['failed'])} clips could not be scored[/] (listed in metrics.json)")
     console.print(f"report: {out / 'report.md'}")
@@ -342,6 +356,81 @@ def export(
 
 
 @app.command()
+def degrade(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint from `spoofscan train`.")],
+    data: Annotated[Path, typer.Argument(help="Dataset folder, CSV manifest or store (its clips' audio is read).")],
+    out: Annotated[Path, typer.Option(help="Folder for degradation.csv and degradation.md.")] = Path("degradation"),
+    split: Annotated[str, typer.Option(help="Which split to use (all = every clip).")] = "test",
+    layout: LayoutOpt = None,
+    condition: Annotated[Optional[list[str]], typer.Option(
+        help="clean, mp3, ogg_vorbis, telephone, noise_20db, noise_10db, reverb, resample_16k, gain_-20db "
+             "(default: all). Repeatable.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda.")] = "cpu",
+) -> None:
+    """Degradation suite: EER of the same clips through codecs, noise, reverb, resampling and gain."""
+    from .degrade import CONDITIONS, degradation_suite, table_markdown
+    from .io import write_csv, write_text
+    from .predict import Detector
+
+    items = [it for it in _items(data, layout) if split == "all" or it.split == split]
+    if not items:
+        raise SpoofscanError(f"{data}: no clips in the {split} split; use --split all or another split")
+    detector = Detector.from_checkpoint(checkpoint, device=device)
+    rows = degradation_suite(detector, items, conditions=tuple(condition or CONDITIONS))
+    write_csv(out / "degradation.csv", rows, list(rows[0]))
+    write_text(out / "degradation.md", f"# Degradation suite\n\ncheckpoint `{checkpoint}`, data `{data}` ({split})"
+               "\n\n" + table_markdown(rows, ["condition", "eer", "roc_auc", "clips", "failed"]))
+    table = Table(title=f"EER per condition ({len(items)} clips)")
+    for column in ("condition", "EER", "ROC AUC", "failed"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["condition"], f"{row['eer']:.2%}", f"{row['roc_auc']:.4f}", str(row["failed"]))
+    console.print(table)
+    console.print(f"wrote {out / 'degradation.md'}")
+
+
+@app.command()
+def loo(
+    data: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest (without splits: they are made).")],
+    out: Annotated[Path, typer.Option(help="Protocol folder: one sub-folder per fold, loo.csv, loo.md.")] = Path("loo"),
+    by: Annotated[str, typer.Option(help="Hold out each system or each source in turn.")] = "system",
+    layout: LayoutOpt = None,
+    config: Annotated[Optional[Path], typer.Option(help="TOML file with \\[features] and \\[train] tables.")] = None,
+    seeds: Annotated[str, typer.Option(help="Training seeds, comma-separated (mean +- std over them).")] = "0",
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any FeatureConfig or TrainConfig field, "
+                                                                     "e.g. --set image_size=64. Repeatable.")] = None,
+    workers: Annotated[int, typer.Option(help="Feature extraction processes (0 = all cores).")] = 0,
+) -> None:
+    """Leave-one-out protocol: for each system (or source) train without it, test on it; one table."""
+    import dataclasses
+
+    from .config import TrainConfig
+    from .protocol import leave_one_out
+
+    tables = load_toml(config) if config else {}
+    overrides = _parse_set(set_)
+    feature_fields = {f.name for f in dataclasses.fields(FeatureConfig)}
+    features = with_overrides(from_dict(FeatureConfig, tables.get("features", {}), source=str(config)),
+                              {k: v for k, v in overrides.items() if k in feature_fields})
+    train_config = with_overrides(from_dict(TrainConfig, tables.get("train", {}), source=str(config)),
+                                  {k: v for k, v in overrides.items() if k not in feature_fields})
+    try:
+        seed_list = tuple(int(s) for s in seeds.split(","))
+    except ValueError:
+        raise SpoofscanError(f"--seeds {seeds!r}: write integers separated by commas, e.g. 0,1,2") from None
+    summary = leave_one_out(_items(data, layout), out, features, train_config, key=by, seeds=seed_list,
+                            workers=workers)
+    table = Table(title=f"leave one {by} out: EER on the held-out {by}")
+    for column in ("held out", "EER mean", "std", "seeds"):
+        table.add_column(column)
+    for row in summary["folds"]:
+        table.add_row(row["held_out"], f"{row['eer_mean']:.2%}", f"{row['eer_std']:.2%}", str(row["seeds"]))
+    console.print(table)
+    console.print(f"mean {summary['mean_eer']:.2%}, worst {summary['worst_eer']:.2%} ({summary['worst']}); "
+                  f"wrote {out / 'loo.md'}")
+
+
+@app.command()
 def synth(
     real: Annotated[Path, typer.Argument(help="Folder of real speech (any format, any rate; searched recursively).")],
     out: Annotated[Path, typer.Option(help="Corpus folder: real/, fake/<system>/, manifest.csv.")] = Path("corpus"),
@@ -350,6 +439,7 @@ def synth(
     max_clips: Annotated[int, typer.Option(help="Use a seeded sample of this many real clips (0 = all).")] = 0,
     max_seconds: Annotated[float, typer.Option(help="Keep only the first seconds of each clip (0 = all).")] = 0.0,
     speaker: Annotated[str, typer.Option(help="Speaker name recorded in the manifest.")] = "unknown",
+    source: Annotated[str, typer.Option(help="Source name recorded in the manifest (default: the folder name).")] = "",
     workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
 ) -> None:
     """Re-synthesize real clips with offline vocoders into a WaveFake-style corpus (resumable)."""
@@ -357,7 +447,7 @@ def synth(
     from .synth import synth as run_synth
 
     manifest = run_synth(real, out, systems=tuple(system or SYSTEMS), max_clips=max_clips, max_seconds=max_seconds,
-                         workers=workers, speaker=speaker)
+                         workers=workers, speaker=speaker, source=source)
     console.print(f"wrote {manifest}; next: spoofscan split {manifest}")
 
 

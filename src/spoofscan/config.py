@@ -83,6 +83,8 @@ class TrainConfig:
     aug_jitter_p: float = 0.4
     aug_blur_p: float = 0.3
     aug_specaugment: bool = False  # opt-in time/frequency masking
+    class_balance: bool = False  # weight the loss by inverse class frequency of the training windows
+    label_smoothing: float = 0.0
     # speed
     amp: str = "auto"  # "auto" (bf16 on CUDA if supported else fp16), "bf16", "fp16", "off"; never on CPU
     channels_last: bool = True

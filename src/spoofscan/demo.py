@@ -62,7 +62,7 @@ def demo(out: str | Path = "demo-output", *, real_dir: str | Path | None = None,
 
     stage("synth")
     manifest = synth(real_dir, out / "corpus", systems=systems, max_clips=clips, max_seconds=6.0, workers=workers,
-                     speaker="asterisk")
+                     speaker="allison", source="asterisk")
     done("synth")
     stage("split")
     items, _ = grouped_split(load_items(manifest), fractions=(0.7, 0.15, 0.15), seed=0,

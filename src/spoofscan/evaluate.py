@@ -82,6 +82,7 @@ def compute_metrics(rows: list[dict], *, val_threshold: float, bootstrap: int = 
                                  **at_val},
         "per_system": per_system_eer(labels, log_odds, [r["system"] for r in rows]),
         "by_speaker": grouped_eer(labels, log_odds, [r["speaker"] for r in rows]),
+        "by_source": grouped_eer(labels, log_odds, [r.get("source", "unknown") for r in rows]),
     }
     if bootstrap:
         metrics["bootstrap_eer"] = bootstrap_eer(labels, log_odds, [r["group"] for r in rows], n=bootstrap, seed=seed)
@@ -172,21 +173,36 @@ def _report(metrics: dict, checkpoint: str, source: str) -> str:
               "| system | EER | fake clips |", "| --- | --- | --- |"]
     for system, s in metrics["per_system"].items():
         lines.append(f"| {system} | {s['eer']:.2%} | {s['n_fake']} |")
-    if len(metrics["by_speaker"]) > 1:
-        lines += ["", "## EER per speaker", "", "| speaker | EER | clips |", "| --- | --- | --- |"]
-        lines += [f"| {k} | {v['eer']:.2%} | {v['n']} |" for k, v in metrics["by_speaker"].items()]
+    for key in ("speaker", "source"):
+        if len(metrics[f"by_{key}"]) > 1:
+            lines += ["", f"## EER per {key}", "", f"| {key} | EER | clips |", "| --- | --- | --- |"]
+            lines += [f"| {k} | {v['eer']:.2%} | {v['n']} |" for k, v in metrics[f"by_{key}"].items()]
     lines += ["", "## Plots", "", "![ROC](roc_curve.png) ![DET](det_curve.png)", "",
               "![scores](score_histogram.png) ![confusion matrix](confusion_matrix.png)", ""]
     return "\n".join(lines)
 
 
+def group_table(metrics: dict, key: str) -> list[dict]:
+    """Rows of EER per system (each fake system against all real clips), source or speaker."""
+    if key == "system":
+        return [{"system": k, "eer": v["eer"], "fake_clips": v["n_fake"]} for k, v in metrics["per_system"].items()]
+    if key in ("source", "speaker"):
+        return [{key: k, "eer": v["eer"], "clips": v["n"]} for k, v in metrics[f"by_{key}"].items()]
+    raise SpoofscanError(f"--by {key!r}: use system, source or speaker")
+
+
 def evaluate(checkpoint: str | Path, source: str | Path, out_dir: str | Path, *, split: str = "test",
              layout: str | None = None, bootstrap: int = 1000, aeer: bool = False, device: str = "auto",
-             batch_size: int = 64, pool: str = "mean", seed: int = 0) -> dict:
-    """Score a store split or a dataset/manifest with a checkpoint and write the full report to out_dir."""
+             batch_size: int = 64, pool: str = "mean", seed: int = 0, by: tuple[str, ...] = ("system",)) -> dict:
+    """Score a store split or a dataset/manifest with a checkpoint and write the full report to out_dir.
+
+    For each key in by (system, source, speaker) a by_<key>.csv table of EERs is written too.
+    """
     out = Path(out_dir)
     source = Path(source)
     state = load_checkpoint(checkpoint)
+    for key in by:
+        group_table({"per_system": {}, "by_source": {}, "by_speaker": {}}, key)  # bad keys fail before any work
     if split not in SPLITS + ("all",):
         raise SpoofscanError(f"--split {split!r}: use train, val, test or all")
     failed: list[dict] = []
@@ -215,6 +231,9 @@ def evaluate(checkpoint: str | Path, source: str | Path, out_dir: str | Path, *,
                                     "log_odds": r["log_odds"]} for r in rows], SCORE_FIELDS)
     matrix = np.array(metrics["at_val_eer_threshold"]["confusion_matrix"])
     save_npy(out / "confusion_matrix.npy", matrix)
+    for key in by:
+        table = group_table(metrics, key)
+        write_csv(out / f"by_{key}.csv", table, list(table[0]) if table else [key, "eer"])
     _plots(out, labels, log_odds, metrics)
     write_text(out / "report.md", _report(metrics, str(checkpoint), str(source)))
     return metrics

@@ -29,6 +29,7 @@ class Item:
     group: str  # utterance group id
     speaker: str = "unknown"
     split: str = ""  # "train", "val", "test", or "" when the layout defines none
+    source: str = "unknown"  # where the recordings come from (corpus / recording chain), for per-source results
 
 
 ITEM_FIELDS = [f.name for f in fields(Item)]
@@ -36,6 +37,11 @@ ITEM_FIELDS = [f.name for f in fields(Item)]
 
 def item_rows(items: list[Item]) -> list[dict[str, str]]:
     return [asdict(item) for item in items]
+
+
+def item_from_row(row: dict[str, str]) -> Item:
+    """An Item from a manifest or store index row (missing optional fields take their defaults)."""
+    return Item(**{k: row[k] for k in ITEM_FIELDS if k in row})
 
 
 def utterance_of(stem: str) -> str:
@@ -68,7 +74,8 @@ def _read_combined(root: Path) -> list[Item]:
             for path in _files(root / split / "mel" / label, (".npy",)):
                 group = utterance_of(path.stem)
                 system = REAL_SYSTEM if label == "real" else "unknown_vocoder"
-                items.append(Item(str(path), label, system, group, _speaker_of(path.stem), split))
+                speaker = _speaker_of(path.stem)
+                items.append(Item(str(path), label, system, group, speaker, split, source=speaker))
     return items
 
 
@@ -92,12 +99,12 @@ def _is_wavefake(root: Path) -> bool:
 
 def _read_wavefake(root: Path) -> list[Item]:
     wavs, systems = _wavefake_dirs(root)
-    items = [Item(str(p), "real", REAL_SYSTEM, p.stem, "ljspeech") for p in sorted(wavs.glob("LJ*.wav"))]
+    items = [Item(str(p), "real", REAL_SYSTEM, p.stem, "ljspeech", source="ljspeech") for p in sorted(wavs.glob("LJ*.wav"))]
     for folder in systems:
         system = folder.name
         for p in sorted(folder.glob("*_gen.wav")):
             stem = utterance_of(p.stem)
-            items.append(Item(str(p), "fake", system, stem, _speaker_of(stem)))
+            items.append(Item(str(p), "fake", system, stem, _speaker_of(stem), source="ljspeech"))
     return items
 
 
@@ -146,7 +153,8 @@ def _read_asvspoof(root: Path) -> list[Item]:
             speaker, file_id, _, attack, key = parts
             label = "real" if key == "bonafide" else "fake"
             system = REAL_SYSTEM if label == "real" else attack
-            items.append(Item(str(audio_dir / f"{file_id}.flac"), label, system, file_id, speaker, split))
+            items.append(Item(str(audio_dir / f"{file_id}.flac"), label, system, file_id, speaker, split,
+                              source="asvspoof2019"))
     return items
 
 
@@ -166,7 +174,8 @@ def _read_in_the_wild(root: Path) -> list[Item]:
             raise SpoofscanError(f"{root / 'meta.csv'}: label {row['label']!r} for {row['file']}: use bona-fide or spoof")
         label = "real" if row["label"] == "bona-fide" else "fake"
         system = REAL_SYSTEM if label == "real" else "in_the_wild"
-        items.append(Item(str(root / row["file"]), label, system, Path(row["file"]).stem, row["speaker"]))
+        items.append(Item(str(root / row["file"]), label, system, Path(row["file"]).stem, row["speaker"],
+                          source="in_the_wild"))
     return items
 
 
@@ -180,7 +189,7 @@ def read_manifest(path: Path) -> list[Item]:
     columns = set(rows[0])
     if not {"path", "label"} <= columns:
         raise SpoofscanError(f"{path}: a manifest needs the columns path,label "
-                             "(optional: system, group or utterance or utterance_id, speaker, split)")
+                             "(optional: system, group or utterance or utterance_id, speaker, split, source)")
     alias = {"utterance": "group", "utterance_id": "group", "speaker_id": "speaker"}
     items = []
     for n, row in enumerate(rows, 2):
@@ -193,7 +202,7 @@ def read_manifest(path: Path) -> list[Item]:
         clip = clip if clip.is_absolute() else path.parent / clip
         system = row.get("system") or (REAL_SYSTEM if row["label"] == "real" else "unknown")
         items.append(Item(str(clip), row["label"], system, row.get("group") or utterance_of(clip.stem),
-                          row.get("speaker") or "unknown", row.get("split", "")))
+                          row.get("speaker") or "unknown", row.get("split", ""), row.get("source") or "unknown"))
     return items
 
 

@@ -24,18 +24,22 @@ from .layouts import ITEM_FIELDS, LABELS, SPLITS, Item, item_rows
 
 
 def grouped_split(items: list[Item], *, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0,
-                  holdout_systems: tuple[str, ...] = ()) -> tuple[list[Item], list[Item]]:
+                  holdout_systems: tuple[str, ...] = (), holdout_key: str = "system") -> tuple[list[Item], list[Item]]:
     """Assign every utterance group to one split (seeded, deterministic).
 
-    Clips of a holdout system appear only in test (leave-one-vocoder-out); those whose group landed in
-    train or val are dropped, so no utterance crosses splits. Returns (split items, dropped items).
+    Clips whose holdout_key ("system" or "source") is in holdout_systems appear only in test (leave-one-out);
+    those whose group landed in train or val are dropped, so no utterance crosses splits.
+    Returns (split items, dropped items).
     """
     if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-6:
         raise SpoofscanError(f"split fractions {fractions}: need three non-negative numbers that sum to 1")
-    unknown = set(holdout_systems) - {it.system for it in items}
+    if holdout_key not in ("system", "source", "speaker"):
+        raise SpoofscanError(f"holdout key {holdout_key!r}: use system, source or speaker")
+    values = {getattr(it, holdout_key) for it in items}
+    unknown = set(holdout_systems) - values
     if unknown:
-        raise SpoofscanError(f"--holdout-system {sorted(unknown)}: no such system; systems are "
-                             f"{sorted({it.system for it in items})}")
+        raise SpoofscanError(f"--holdout-{holdout_key} {sorted(unknown)}: no such {holdout_key}; "
+                             f"there are {sorted(values)}")
     groups = sorted({it.group for it in items})
     random.Random(seed).shuffle(groups)
     n_val = round(len(groups) * fractions[1])
@@ -48,7 +52,7 @@ def grouped_split(items: list[Item], *, fractions: tuple[float, float, float] = 
     kept, dropped = [], []
     for it in items:
         split = split_of[it.group]
-        if it.system in holdout_systems and split != "test":
+        if getattr(it, holdout_key) in holdout_systems and split != "test":
             dropped.append(it)
         else:
             kept.append(replace(it, split=split))

@@ -198,9 +198,9 @@ def vocode(wave: np.ndarray, system: str) -> np.ndarray:
 
 def _one_clip(args: tuple[str, str, Path, tuple[str, ...], float, float]) -> tuple[str, list[dict], str]:
     """Write a real clip and its fakes (skipping files that exist); return manifest rows or the error."""
-    source, utterance, out, systems, cutoff, max_seconds = args
+    path, utterance, out, systems, cutoff, max_seconds = args
     try:
-        wave = load_audio(source, sample_rate=RATE)
+        wave = load_audio(path, sample_rate=RATE)
         if max_seconds:
             wave = wave[:int(max_seconds * RATE)]
         length = wave.size
@@ -215,9 +215,9 @@ def _one_clip(args: tuple[str, str, Path, tuple[str, ...], float, float]) -> tup
                 atomic_write_bytes(fake_path, wav_bytes(finish(fake, length=length, cutoff_hz=cutoff)))
             rows.append({"path": f"fake/{system}/{utterance}_gen.wav", "label": "fake", "system": system,
                          "group": utterance})
-        return source, rows, ""
+        return path, rows, ""
     except SpoofscanError as exc:
-        return source, [], str(exc)
+        return path, [], str(exc)
 
 
 def _native_rate(path: Path) -> int | None:
@@ -229,10 +229,12 @@ def _native_rate(path: Path) -> int | None:
 
 
 def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = SYSTEMS, max_clips: int = 0,
-          max_seconds: float = 0.0, workers: int = 0, speaker: str = "unknown", progress: bool = True) -> Path:
+          max_seconds: float = 0.0, workers: int = 0, speaker: str = "unknown", source: str = "",
+          progress: bool = True) -> Path:
     """Re-synthesize every real clip under real_dir with each system into out; returns out/manifest.csv.
 
-    max_clips > 0 takes a seeded sample of the clips; max_seconds > 0 keeps only the first seconds of each.
+    max_clips > 0 takes a seeded sample of the clips; max_seconds > 0 keeps only the first seconds of each;
+    source names the recordings in the manifest (default: the folder's name).
     Rerunning continues where a stopped run left off (existing files are kept).
     """
     real_dir, out = Path(real_dir), Path(out)
@@ -241,16 +243,16 @@ def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = S
         raise SpoofscanError(f"--system {sorted(unknown)}: unknown; use {', '.join(SYSTEMS)}")
     if not real_dir.is_dir():
         raise SpoofscanError(f"{real_dir}: no such folder of real speech")
-    sources = sorted(p for p in real_dir.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
-    if not sources:
+    clips = sorted(p for p in real_dir.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    if not clips:
         raise SpoofscanError(f"{real_dir}: no audio files (wav/flac/ogg/mp3) found")
-    if max_clips and max_clips < len(sources):  # a seeded sample, so a small corpus still spans the whole folder
-        chosen = np.random.default_rng(0).choice(len(sources), max_clips, replace=False)
-        sources = [sources[i] for i in sorted(chosen)]
-    lowest_rate = min(filter(None, map(_native_rate, sources)), default=RATE)
+    if max_clips and max_clips < len(clips):  # a seeded sample, so a small corpus still spans the whole folder
+        chosen = np.random.default_rng(0).choice(len(clips), max_clips, replace=False)
+        clips = [clips[i] for i in sorted(chosen)]
+    lowest_rate = min(filter(None, map(_native_rate, clips)), default=RATE)
     cutoff = 0.95 * min(lowest_rate, RATE) / 2  # everything shares the narrowest source's band
-    names = [p.relative_to(real_dir).with_suffix("").as_posix().replace("/", "__") for p in sources]
-    jobs = [(str(p), name, out, tuple(systems), cutoff, max_seconds) for p, name in zip(sources, names)]
+    names = [p.relative_to(real_dir).with_suffix("").as_posix().replace("/", "__") for p in clips]
+    jobs = [(str(p), name, out, tuple(systems), cutoff, max_seconds) for p, name in zip(clips, names)]
     workers = workers or (os.cpu_count() or 1)
     rows, failed = [], []
     from rich.progress import track
@@ -261,10 +263,10 @@ def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = S
         pool = process_pool(workers)
         results = pool.map(_one_clip, jobs)
     try:
-        for source, clip_rows, error in track(results, total=len(jobs), description="synth", disable=not progress):
+        for path, clip_rows, error in track(results, total=len(jobs), description="synth", disable=not progress):
             if error:
-                failed.append(f"{source}: {error}")
-            rows += [{**row, "speaker": speaker, "split": ""} for row in clip_rows]
+                failed.append(f"{path}: {error}")
+            rows += [{**row, "speaker": speaker, "split": "", "source": source or real_dir.name} for row in clip_rows]
     finally:
         if workers != 1:
             pool.shutdown()

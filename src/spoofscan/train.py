@@ -180,11 +180,19 @@ def validate(model: nn.Module, split: SplitData, *, image_size: int, batch_size:
             "threshold": float(sigmoid(threshold)), "threshold_log_odds": float(threshold)}
 
 
+def make_criterion(config: TrainConfig, labels: np.ndarray, device: torch.device) -> nn.Module:
+    """Cross-entropy, optionally weighted by inverse class frequency and with label smoothing."""
+    weight = None
+    if config.class_balance:
+        counts = np.bincount(labels, minlength=2).astype(np.float64)
+        weight = torch.tensor(counts.sum() / (2 * np.maximum(counts, 1)), dtype=torch.float32, device=device)
+    return nn.CrossEntropyLoss(weight=weight, label_smoothing=config.label_smoothing)
+
+
 def train_one_epoch(model: nn.Module, loader: BatchLoader, optimizer: torch.optim.Optimizer,
-                    scaler: torch.amp.GradScaler, config: TrainConfig, *, image_size: int,
+                    scaler: torch.amp.GradScaler, criterion: nn.Module, config: TrainConfig, *, image_size: int,
                     amp: torch.dtype | None, device: torch.device, cluster: Cluster) -> dict[str, float]:
     model.train()
-    criterion = nn.CrossEntropyLoss()
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     seen = 0
@@ -303,6 +311,7 @@ def train(store_path: str | Path, out_dir: str | Path, config: TrainConfig, *, r
         if device.type == "cuda" and "cuda" in saved["rng"]:
             torch.cuda.set_rng_state(saved["rng"]["cuda"], device)
     wrapped = _wrap(model, config, device, cluster)
+    criterion = make_criterion(config, train_split.labels, device)
     loader = BatchLoader(train_split, config.batch_size, shuffle=True, seed=config.seed, cluster=cluster,
                          device=device, max_batches=config.max_train_batches)
     run_info = {"store": str(store.path.resolve()), "feature_config": to_dict(features), "train_config": to_dict(config),
@@ -320,8 +329,8 @@ def train(store_path: str | Path, out_dir: str | Path, config: TrainConfig, *, r
             wrapped = _wrap(model, config, device, cluster)
         loader.set_epoch(epoch)
         lr = optimizer.param_groups[0]["lr"]
-        stats = train_one_epoch(wrapped, loader, optimizer, scaler, config, image_size=features.image_size, amp=amp,
-                                device=device, cluster=cluster)
+        stats = train_one_epoch(wrapped, loader, optimizer, scaler, criterion, config, image_size=features.image_size,
+                                amp=amp, device=device, cluster=cluster)
         _sync_buffers(model, cluster)
         val = validate(model, val_split, image_size=features.image_size, batch_size=config.batch_size * 2,
                        device=device, amp=amp, cluster=cluster)

@@ -1,0 +1,90 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from spoofscan.cli import run
+from spoofscan.config import TrainConfig
+from spoofscan.degrade import CONDITIONS, degrade, degradation_suite
+from spoofscan.errors import SpoofscanError
+from spoofscan.evaluate import evaluate
+from spoofscan.layouts import load_items
+from spoofscan.predict import Detector
+from spoofscan.splits import audit, grouped_split
+from spoofscan.train import make_criterion
+
+
+def test_evaluate_by_source_and_speaker(tiny_run, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert run(["evaluate", str(tiny_run["best"]), str(tiny_run["store"]), "--out", str(out), "--bootstrap", "0",
+                "--by", "system", "--by", "source"]) == 0
+    with open(out / "by_system.csv") as f:
+        assert {r["system"] for r in csv.DictReader(f)} == {"buzz", "hiss"}
+    assert (out / "by_source.csv").exists() and "EER by source" in capsys.readouterr().out
+    assert run(["evaluate", str(tiny_run["best"]), str(tiny_run["store"]), "--out", str(out), "--by", "colour"]) == 2
+    assert "--by" in capsys.readouterr().err
+
+
+def test_every_condition_changes_the_audio_and_keeps_it_finite():
+    t = np.arange(22050) / 22050
+    wave = (0.2 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    for condition in CONDITIONS:
+        out, rate = degrade(wave, 22050, condition, seed=1)
+        assert np.isfinite(out).all() and out.dtype == np.float32 and abs(out.size / rate - 1.0) < 0.01, condition
+        if condition != "clean":
+            assert rate != 22050 or not np.allclose(out, wave, atol=1e-4), condition
+    assert np.array_equal(degrade(wave, 22050, "noise_10db", seed=3)[0], degrade(wave, 22050, "noise_10db", seed=3)[0])
+    with pytest.raises(SpoofscanError, match="condition"):
+        degrade(wave, 22050, "underwater")
+
+
+def test_degradation_suite_and_cli(tiny_run, tmp_path, capsys):
+    detector = Detector.from_checkpoint(tiny_run["best"])
+    items = [it for it in load_items(tiny_run["manifest"]) if it.split == "test"]
+    rows = degradation_suite(detector, items, conditions=("clean", "noise_10db", "telephone"))
+    assert [r["condition"] for r in rows] == ["clean", "noise_10db", "telephone"]
+    assert all(0 <= r["eer"] <= 1 and r["clips"] == len(items) for r in rows)
+    clean = evaluate(tiny_run["best"], tiny_run["manifest"], tmp_path / "e", bootstrap=0, device="cpu")
+    assert rows[0]["eer"] == pytest.approx(clean["eer"], abs=1e-9)  # "clean" is exactly the ordinary evaluation
+    assert run(["degrade", str(tiny_run["best"]), str(tiny_run["store"]), "--out", str(tmp_path / "d"),
+                "--condition", "gain_-20db", "--condition", "mp3"]) == 0
+    assert "gain_-20db" in (tmp_path / "d" / "degradation.md").read_text()
+    assert run(["degrade", str(tiny_run["best"]), str(tiny_run["store"]), "--condition", "fog"]) == 2
+
+
+def test_leave_one_system_out_cli(tiny_run, tmp_path, capsys):
+    out = tmp_path / "loo"
+    code = run(["loo", str(tiny_run["data"]), "--out", str(out), "--seeds", "0,1", "--set", "epochs=1",
+                "--set", "weights=none", "--set", "n_mels=40", "--set", "sample_rate=16000", "--set", "n_fft=512",
+                "--set", "win_length=512", "--set", "hop_length=128", "--set", "window_frames=40",
+                "--set", "window_hop_frames=40", "--set", "image_size=32", "--set", "batch_size=16",
+                "--set", "unfreeze_epoch=1", "--workers", "1"])
+    assert code == 0
+    summary = json.loads((out / "loo.json").read_text())
+    assert [f["held_out"] for f in summary["folds"]] == ["buzz", "hiss"] and all(f["seeds"] == 2 for f in summary["folds"])
+    assert summary["worst_eer"] >= summary["mean_eer"]
+    for fold in ("system=buzz", "system=hiss"):
+        held = fold.split("=")[1]
+        items = load_items(out / fold / "split.csv")
+        assert {it.split for it in items if it.system == held} == {"test"} and not audit(items).leaky
+    assert "mean" in capsys.readouterr().out
+    assert run(["loo", str(tiny_run["data"]), "--out", str(tmp_path / "x"), "--seeds", "a,b"]) == 2
+
+
+def test_holdout_by_source(tiny_run):
+    items = load_items(tiny_run["manifest"])
+    for it in items:
+        it.source = "studio" if int(it.group[1:]) % 3 else "phone"
+    kept, dropped = grouped_split(items, holdout_systems=("phone",), holdout_key="source", seed=0)
+    assert {it.split for it in kept if it.source == "phone"} == {"test"} and dropped
+    with pytest.raises(SpoofscanError, match="no such source"):
+        grouped_split(items, holdout_systems=("radio",), holdout_key="source")
+
+
+def test_class_balance_and_label_smoothing():
+    labels = np.array([0] * 10 + [1] * 30)
+    criterion = make_criterion(TrainConfig(class_balance=True, label_smoothing=0.1), labels, torch.device("cpu"))
+    assert criterion.weight.tolist() == pytest.approx([2.0, 2 / 3]) and criterion.label_smoothing == 0.1
+    assert make_criterion(TrainConfig(), labels, torch.device("cpu")).weight is None
