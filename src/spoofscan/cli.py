@@ -334,6 +334,7 @@ def info(checkpoint: Annotated[Path, typer.Argument(help="A checkpoint from `spo
     state = load_checkpoint(checkpoint)
     summary = {
         "format": state["format"], "class_names": state["class_names"], "score": state.get("score"),
+        "preprocessing": state["preprocessing"],
         "threshold (P(fake), validation EER)": state["threshold"], "epoch": state.get("epoch"),
         "metrics at save time": state.get("metrics"), "trainable parameters": state.get("trainable_parameters"),
         "feature_config": to_dict(state["feature_config"]), "train_config": to_dict(state["train_config"]),
