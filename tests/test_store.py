@@ -122,3 +122,17 @@ def test_corrupt_store_header_is_a_clear_error(generic_tree, tmp_path):
     (path / "header.json").write_text(json.dumps({"format": "other"}))
     with pytest.raises(SpoofscanError, match="store format"):
         Store(path)
+
+
+def test_cli_split_audit_prepare_on_a_wavefake_tree(wavefake_tree, tmp_path):
+    manifest = tmp_path / "split.csv"
+    assert run(["split", str(wavefake_tree), "--out", str(manifest), "--seed", "3"]) == 0
+    assert run(["audit", str(manifest)]) == 0
+    assert run(["prepare", str(manifest), "--out", str(tmp_path / "store"), "--sample-rate", "16000",
+                "--image-size", "32", "--workers", "2"]) == 0
+    store = Store(tmp_path / "store")
+    assert store.feature_config.input_mode == "window"  # audio defaults to fixed windows
+    assert sum(c["clips"] for c in store.header["counts"].values()) == 30
+    assert {r["system"] for r in store.index} == {"ground_truth", "ljspeech_melgan", "ljspeech_hifiGAN"}
+    assert {r["source"] for r in store.index} == {"ljspeech"}
+    assert run(["audit", str(tmp_path / "store")]) == 0  # a store's index can be audited too
