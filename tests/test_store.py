@@ -136,3 +136,25 @@ def test_cli_split_audit_prepare_on_a_wavefake_tree(wavefake_tree, tmp_path):
     assert {r["system"] for r in store.index} == {"ground_truth", "ljspeech_melgan", "ljspeech_hifiGAN"}
     assert {r["source"] for r in store.index} == {"ljspeech"}
     assert run(["audit", str(tmp_path / "store")]) == 0  # a store's index can be audited too
+
+
+def test_degraded_copies_of_train_clips_only(generic_tree, tmp_path, capsys):
+    items = split_items(generic_tree)
+    plain = Store(prepare(items, tmp_path / "plain", SMALL, workers=1, progress=False))
+    augmented = Store(prepare(items, tmp_path / "aug", SMALL, workers=2, progress=False,
+                              augment=("mp3", "noise_20db"), augment_copies=2))
+    assert augmented.header["train_augmentation"] == {"conditions": ["mp3", "noise_20db"], "copies": 2, "seed": 0}
+    for split in ("val", "test"):  # evaluation data stays clean
+        assert augmented.header["files"][split] == plain.header["files"][split]
+    train_plain, train_aug = plain.split("train"), augmented.split("train")
+    assert len(train_aug.labels) == 3 * len(train_plain.labels)
+    first = int(train_aug.clips[0]["n_windows"]) // 3
+    assert np.array_equal(train_aug.images[:first], train_plain.images[:first])  # the clean copy comes first
+    assert not np.array_equal(train_aug.images[first:2 * first], train_plain.images[:first])
+    again = Store(prepare(items, tmp_path / "again", SMALL, workers=1, progress=False,
+                          augment=("mp3", "noise_20db"), augment_copies=2))
+    assert again.header["files"] == augmented.header["files"]  # seeded: the same copies every time
+    with pytest.raises(SpoofscanError, match="--augment"):
+        prepare(items, tmp_path / "bad", SMALL, augment=("underwater",), augment_copies=1)
+    with pytest.raises(SpoofscanError, match="--augment"):
+        prepare(items, tmp_path / "bad", SMALL, augment=("mp3",), augment_copies=0)

@@ -151,6 +151,10 @@ def prepare(
     workers: Annotated[int, typer.Option(help="Feature extraction processes (0 = all cores).")] = 0,
     force: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
     strict: Annotated[bool, typer.Option(help="Stop at the first unusable file instead of skipping it.")] = False,
+    augment: Annotated[Optional[list[str]], typer.Option(
+        help="Degradation for extra copies of train clips: mp3, ogg_vorbis, telephone, noise_20db, noise_10db, "
+             "reverb, resample_16k, gain_-20db. Repeatable.")] = None,
+    augment_copies: Annotated[int, typer.Option(help="Degraded copies per train clip (each a random --augment).")] = 0,
 ) -> None:
     """Extract features once into a packed, memory-mapped store (resumes an interrupted run)."""
     from .store import Store
@@ -162,7 +166,8 @@ def prepare(
     features = feature_config_from(config, {"input_mode": input_mode, "image_size": image_size,
                                             "spectrogram": spectrogram, "sample_rate": sample_rate,
                                             "trim_silence": trim_silence})
-    path = run_prepare(items, out, features, workers=workers, force=force, strict=strict)
+    path = run_prepare(items, out, features, workers=workers, force=force, strict=strict,
+                       augment=tuple(augment or ()), augment_copies=augment_copies)
     store = Store(path)
     table = Table(title=f"store {path}")
     for column in ("split", "clips", "real", "fake", "windows"):

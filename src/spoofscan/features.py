@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .audio import read_clip
+from .audio import clean_waveform, read_clip, resample
 from .config import FeatureConfig
 from .errors import SpoofscanError
 
@@ -93,10 +93,32 @@ def load_spectrogram(path: str | Path, config: FeatureConfig) -> torch.Tensor:
     return log_spectrogram(wave, config)
 
 
-def clip_images(path: str | Path, config: FeatureConfig) -> tuple[np.ndarray, list[int]]:
-    """Everything deterministic from a file to its stored uint8 images (and their start frames)."""
+def clip_images(path: str | Path, config: FeatureConfig, *,
+                degradations: tuple[tuple[str, int], ...] = ()) -> tuple[np.ndarray, list[int]]:
+    """Everything deterministic from a file to its stored uint8 images (and their start frames).
+
+    degradations lists (condition, seed) pairs of spoofscan.degrade: each adds the images of a degraded copy
+    of the clip (train-time augmentation that has to happen on the waveform: codecs, noise, reverb, ...).
+    """
     try:
-        return spectrogram_images(load_spectrogram(path, config), config)
+        images, starts = spectrogram_images(load_spectrogram(path, config), config)
+        if degradations:
+            from .audio import load_audio
+            from .degrade import degrade
+
+            if Path(path).suffix.lower() == ".npy":
+                raise SpoofscanError("degraded copies need audio, not precomputed .npy spectrograms")
+            wave = load_audio(path, sample_rate=config.sample_rate)
+            parts, all_starts = [images], list(starts)
+            for condition, seed in degradations:
+                degraded, rate = degrade(wave, config.sample_rate, condition, seed=seed)
+                kept = clean_waveform(resample(degraded, rate, config.sample_rate, name=str(path)), config,
+                                      name=f"{path} ({condition})")[0]
+                copy, copy_starts = spectrogram_images(log_spectrogram(torch.from_numpy(kept), config), config)
+                parts.append(copy)
+                all_starts += copy_starts
+            images, starts = np.concatenate(parts), all_starts
+        return images, starts
     except SpoofscanError as exc:
         message = str(exc)
         raise SpoofscanError(message if message.startswith(str(path)) else f"{path}: {message}") from None

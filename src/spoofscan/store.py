@@ -32,10 +32,10 @@ STORE_FORMAT = "spoofscan-store-1"
 INDEX_FIELDS = ITEM_FIELDS + ["first_window", "n_windows"]
 
 
-def _extract(args: tuple[int, str, FeatureConfig]) -> tuple[int, np.ndarray | None, str]:
-    index, path, config = args
+def _extract(args: tuple[int, str, FeatureConfig, tuple]) -> tuple[int, np.ndarray | None, str]:
+    index, path, config, degradations = args
     try:
-        return index, clip_images(path, config)[0], ""
+        return index, clip_images(path, config, degradations=degradations)[0], ""
     except SpoofscanError as exc:
         return index, None, str(exc)
 
@@ -60,8 +60,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _job_signature(items: list[Item], config: FeatureConfig) -> str:
-    payload = json.dumps([to_dict(config), [asdict(it) for it in items]], sort_keys=True).encode()
+def _job_signature(items: list[Item], config: FeatureConfig, augmentation: dict) -> str:
+    payload = json.dumps([to_dict(config), augmentation, [asdict(it) for it in items]], sort_keys=True).encode()
     return hashlib.sha256(payload).hexdigest()
 
 
@@ -83,11 +83,23 @@ def _resume_state(partial: Path, signature: str) -> dict[int, tuple[int, str]]:
 
 
 def prepare(items: list[Item], out: str | Path, config: FeatureConfig, *, workers: int = 0, force: bool = False,
-            strict: bool = False, progress: bool = True) -> Path:
-    """Extract features of all items into a packed store at out. Returns the store path."""
+            strict: bool = False, progress: bool = True, augment: tuple[str, ...] = (), augment_copies: int = 0,
+            seed: int = 0) -> Path:
+    """Extract features of all items into a packed store at out. Returns the store path.
+
+    augment_copies > 0 adds that many degraded copies of every train clip (each with a condition drawn from
+    augment, seeded), stored as extra windows of the same clip; val and test stay clean.
+    """
+    from .degrade import CONDITIONS
+
     out = Path(out)
     if not items:
         raise SpoofscanError("prepare: no clips to pack")
+    unknown = sorted(set(augment) - set(CONDITIONS) - {"clean"})
+    if unknown or (augment_copies > 0) != bool(augment) or augment_copies < 0:
+        raise SpoofscanError(f"--augment {list(augment)} with --augment-copies {augment_copies}: give conditions from "
+                             f"{', '.join(c for c in CONDITIONS if c != 'clean')} and a number of copies >= 1")
+    augmentation = {"conditions": list(augment), "copies": augment_copies, "seed": seed}
     unsplit = [it.path for it in items if it.split not in SPLITS]
     if unsplit:
         raise SpoofscanError(f"{unsplit[0]} (and {len(unsplit) - 1} more) has no split; run "
@@ -98,7 +110,7 @@ def prepare(items: list[Item], out: str | Path, config: FeatureConfig, *, worker
     shape = config.stored_shape
     image_bytes = shape[0] * shape[1]
     partial = out.with_name(out.name + ".partial")
-    signature = _job_signature(items, config)
+    signature = _job_signature(items, config, augmentation)
     done = _resume_state(partial, signature)
     partial.mkdir(parents=True, exist_ok=True)
     write_json(partial / "job.json", {"signature": signature})
@@ -114,7 +126,13 @@ def prepare(items: list[Item], out: str | Path, config: FeatureConfig, *, worker
         data_files[split] = open(path, "ab")
     progress_file = open(partial / "progress.jsonl", "a" if done else "w")
 
-    todo = [(i, it.path, config) for i, it in enumerate(items) if i not in done]
+    def degradations(i: int, item: Item) -> tuple[tuple[str, int], ...]:
+        if item.split != "train" or not augment_copies:
+            return ()
+        rng = np.random.default_rng([seed, i])
+        return tuple((str(rng.choice(augment)), int(rng.integers(2**31))) for _ in range(augment_copies))
+
+    todo = [(i, it.path, config, degradations(i, it)) for i, it in enumerate(items) if i not in done]
     workers = workers or max(1, (os.cpu_count() or 1))
     try:
         results = _run(todo, workers=workers, progress=progress, total=len(items), already=len(done))
@@ -134,7 +152,7 @@ def prepare(items: list[Item], out: str | Path, config: FeatureConfig, *, worker
         for f in data_files.values():
             f.close()
         progress_file.close()
-    return _finish(items, done, partial, out, config, force=force)
+    return _finish(items, done, partial, out, config, augmentation, force=force)
 
 
 def _run(todo, *, workers: int, progress: bool, total: int, already: int):
@@ -157,7 +175,7 @@ def _run(todo, *, workers: int, progress: bool, total: int, already: int):
 
 
 def _finish(items: list[Item], done: dict[int, tuple[int, str]], partial: Path, out: Path,
-            config: FeatureConfig, *, force: bool) -> Path:
+            config: FeatureConfig, augmentation: dict, *, force: bool) -> Path:
     index_rows, skipped_rows = [], []
     next_window = {s: 0 for s in SPLITS}
     for i, it in enumerate(items):
@@ -184,7 +202,7 @@ def _finish(items: list[Item], done: dict[int, tuple[int, str]], partial: Path, 
     write_csv(partial / "skipped.csv", skipped_rows, ["path", "reason"])
     write_json(partial / "header.json", {
         "format": STORE_FORMAT, "feature_config": to_dict(config), "image_shape": list(shape), "counts": counts,
-        "skipped": len(skipped_rows), "files": files,
+        "skipped": len(skipped_rows), "files": files, "train_augmentation": augmentation,
         "versions": _versions()})
     (partial / "job.json").unlink()
     (partial / "progress.jsonl").unlink()
