@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Reproduces experiments/GENERALIZATION.md: the seed's whole-clip resize against fixed windows, and windows with
+# train-time degradations, on unseen vocoders (leave one out), degraded audio and another corpus.
+# Usage: bash experiments/generalization.sh [WORK_DIR] [VOCODER_DEMOS_MANIFEST]   (about 20 minutes on 2 CPU cores)
+set -euo pipefail
+WORK=${1:-generalization-runs}
+DEV=${2:-../shared/data/vocoder-demos-dev/MANIFEST.csv}
+S="$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/spoofscan"
+mkdir -p "$WORK" && cd "$WORK"
+$S synth /usr/share/asterisk/sounds/en_US_f_Allison --out corpus --max-clips 120 --max-seconds 6 \
+    --speaker allison --source asterisk --workers 2
+COMMON="--set image_size=64 --set weights=none --set unfreeze_epoch=1 --set lr=0.001 --set epochs=6 --workers 2"
+$S loo corpus/manifest.csv --out loo_resize $COMMON --set input_mode=resize
+$S loo corpus/manifest.csv --out loo_window $COMMON
+TRAIN="--weights none --unfreeze-epoch 1 --lr 1e-3 --epochs 6"
+for mode in resize window; do
+    $S split corpus/manifest.csv --out split_$mode.csv --val 0.15 --test 0.15 --force
+    $S prepare split_$mode.csv --out store_$mode --image-size 64 --input-mode $mode --workers 2 --force
+    $S train store_$mode --out run_$mode $TRAIN
+    $S evaluate run_$mode/best.pt "$DEV" --split all --out dev_$mode
+    $S degrade run_$mode/best.pt split_$mode.csv --out degrade_$mode
+done
+$S prepare split_window.csv --out store_window_aug --image-size 64 --workers 2 --force \
+    --augment mp3 --augment telephone --augment noise_20db --augment reverb --augment-copies 2
+$S train store_window_aug --out run_window_aug $TRAIN
+$S degrade run_window_aug/best.pt split_window.csv --out degrade_window_aug
+$S evaluate run_window_aug/best.pt "$DEV" --split all --out dev_window_aug
