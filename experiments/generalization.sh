@@ -25,3 +25,8 @@ $S prepare split_window.csv --out store_window_aug --image-size 64 --workers 2 -
 $S train store_window_aug --out run_window_aug $TRAIN
 $S degrade run_window_aug/best.pt split_window.csv --out degrade_window_aug
 $S evaluate run_window_aug/best.pt "$DEV" --split all --out dev_window_aug
+printf '[features]\nfmax = 3800.0\nimage_size = 64\n' > fmax.toml
+$S prepare split_window.csv --out store_window_fmax --config fmax.toml --workers 2 --force \
+    --augment mp3 --augment telephone --augment noise_20db --augment reverb --augment-copies 2
+$S train store_window_fmax --out run_window_fmax $TRAIN
+$S evaluate run_window_fmax/best.pt "$DEV" --split all --out dev_window_fmax

@@ -13,7 +13,7 @@ from spoofscan.errors import SpoofscanError
 from spoofscan.evaluate import evaluate
 from spoofscan.export import max_logit_difference, onnx_session
 from spoofscan.model import SpoofNet
-from spoofscan.predict import Detector
+from spoofscan import Detector
 
 
 def test_evaluate_store_writes_the_full_report(tiny_run, tmp_path):
