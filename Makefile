@@ -17,12 +17,12 @@ $(VENV)/.installed: pyproject.toml
 # The demo's real speech: 568 prompts by Allison Smith (CC-BY-SA-3.0), a Debian package.
 real-speech:
 	@if [ -d $(REAL_SPEECH) ]; then echo "real speech: $(REAL_SPEECH)"; \
-	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		apt-get install -y -q asterisk-core-sounds-en-wav >/dev/null || \
-		(apt-get update -q >/dev/null && apt-get install -y -q asterisk-core-sounds-en-wav >/dev/null); \
-	elif command -v apt-get >/dev/null; then sudo apt-get install -y -q asterisk-core-sounds-en-wav; \
-	else echo "No apt-get here: run the demo on your own recordings with"; \
-		echo "  $(VENV)/bin/spoofscan demo --real DIR"; fi
+	elif command -v apt-get >/dev/null; then \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get install -y -q asterisk-core-sounds-en-wav >/dev/null 2>&1 || \
+		($$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q asterisk-core-sounds-en-wav >/dev/null 2>&1) || \
+		echo "could not install asterisk-core-sounds-en-wav; run the demo on your own recordings: $(VENV)/bin/spoofscan demo --real DIR"; \
+	else echo "no apt-get here: run the demo on your own recordings: $(VENV)/bin/spoofscan demo --real DIR"; fi
 
 test: setup
 	$(PY) -m pytest -q
