@@ -134,3 +134,17 @@ def test_audit_reports_unreadable_without_crashing(tmp_path):
     report = audit(load_items(tmp_path / "m.csv"), workers=1)
     assert not report.leaky and len(report.unreadable) == 1 and "b.wav" in report.unreadable[0]
     assert np.sum([c["real"] + c["fake"] for c in report.counts.values()]) == 2
+
+
+def test_split_combines_datasets_and_keeps_their_groups_apart(wavefake_tree, generic_tree, tmp_path):
+    import shutil
+
+    twin = tmp_path / "twin"
+    shutil.copytree(generic_tree, twin)  # same file and group names as generic_tree, other recordings
+    manifest = tmp_path / "both.csv"
+    assert run(["split", str(wavefake_tree), str(generic_tree), str(twin), "--out", str(manifest)]) == 0
+    items = load_items(manifest)
+    assert len(items) == 30 + 24 + 24
+    groups = {it.group for it in items}
+    assert "utt000" in groups and "dataset2:utt000" in groups  # the twin's groups are renamed, not merged
+    assert not audit(items, workers=1).group_overlaps

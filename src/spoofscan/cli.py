@@ -31,6 +31,23 @@ def _items(source: Path, layout: str | None):
     return load_items(source, layout=layout)
 
 
+def combine(datasets: list[list]) -> list:
+    """Items of several datasets; a group name used by two datasets is prefixed so the groups stay apart."""
+    if len(datasets) == 1:
+        return datasets[0]
+    seen: dict[str, int] = {}
+    for n, items in enumerate(datasets):
+        for group in {it.group for it in items}:
+            seen.setdefault(group, n)
+    out = []
+    for n, items in enumerate(datasets):
+        for it in items:
+            if seen[it.group] != n:
+                it.group = f"dataset{n}:{it.group}"
+            out.append(it)
+    return out
+
+
 def _counts_table(title: str, counts: dict[str, dict[str, int]]) -> Table:
     table = Table(title=title)
     for column in ("split", "real", "fake", "total", "fake share"):
@@ -51,7 +68,7 @@ def feature_config_from(config: Path | None, overrides: dict) -> FeatureConfig:
 
 @app.command()
 def split(
-    data: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest.")],
+    data: Annotated[list[Path], typer.Argument(help="Dataset folders or CSV manifests (several are combined).")],
     out: Annotated[Path, typer.Option(help="Where to write the split manifest (CSV).")] = Path("split.csv"),
     layout: LayoutOpt = None,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same split.")] = 0,
@@ -63,14 +80,18 @@ def split(
         help="Put this source's clips (real and fake) only in test. Repeatable.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing manifest.")] = False,
 ) -> None:
-    """Split by utterance group (a real clip and its vocoded copies stay together) into train/val/test."""
+    """Split by utterance group (a real clip and its vocoded copies stay together) into train/val/test.
+
+    Several datasets are combined into one manifest; their utterance groups stay apart (prefixed per dataset
+    when two datasets use the same group names).
+    """
     from .splits import count_classes, grouped_split, write_manifest
 
     if out.exists() and not force:
         raise SpoofscanError(f"{out} already exists; pass --force to overwrite it or choose another --out")
     if holdout_system and holdout_source:
         raise SpoofscanError("--holdout-system and --holdout-source: use one of them per split")
-    items = _items(data, layout)
+    items = combine([_items(path, layout) for path in data])
     kept, dropped = grouped_split(items, fractions=(1 - val - test, val, test), seed=seed,
                                   holdout_systems=tuple(holdout_system or holdout_source or ()),
                                   holdout_key="source" if holdout_source else "system")
