@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces experiments/GENERALIZATION.md: the seed's whole-clip resize against fixed windows, and windows with
 # train-time degradations, on unseen vocoders (leave one out), degraded audio and another corpus.
-# Usage: bash experiments/generalization.sh [WORK_DIR] [VOCODER_DEMOS_MANIFEST]   (about 20 minutes on 2 CPU cores)
+# Usage: bash experiments/generalization.sh [WORK_DIR] [VOCODER_DEMOS_MANIFEST]   (about 45 minutes on 2 CPU cores)
 set -euo pipefail
 WORK=${1:-generalization-runs}
 DEV=${2:-../shared/data/vocoder-demos-dev/MANIFEST.csv}
@@ -30,3 +30,11 @@ $S prepare split_window.csv --out store_window_fmax --config fmax.toml --workers
     --augment mp3 --augment telephone --augment noise_20db --augment reverb --augment-copies 2
 $S train store_window_fmax --out run_window_fmax $TRAIN
 $S evaluate run_window_fmax/best.pt "$DEV" --split all --out dev_window_fmax
+$S synth /usr/share/klettres --out corpus_klettres --max-clips 200 --max-seconds 6 --speaker klettres \
+    --source klettres --workers 2   # apt-get install klettres-data
+$S split corpus/manifest.csv corpus_klettres/manifest.csv --out split_multi.csv --val 0.15 --test 0.15 --force
+$S prepare split_multi.csv --out store_multi --image-size 64 --workers 2 --force \
+    --augment ogg_vorbis --augment mp3 --augment noise_20db --augment-copies 2
+$S train store_multi --out run_multi $TRAIN --set class_balance=true
+$S evaluate run_multi/best.pt store_multi --by system --by source --out test_multi --bootstrap 200
+$S evaluate run_multi/best.pt "$DEV" --split all --out dev_multi
