@@ -467,6 +467,8 @@ def synth(
     max_seconds: Annotated[float, typer.Option(help="Keep only the first seconds of each clip (0 = all).")] = 0.0,
     speaker: Annotated[str, typer.Option(help="Speaker name recorded in the manifest.")] = "unknown",
     source: Annotated[str, typer.Option(help="Source name recorded in the manifest (default: the folder name).")] = "",
+    fake_codec: Annotated[str, typer.Option(help="Codec the real recordings went through (mp3, ogg_vorbis, "
+                                                 "telephone): the fakes get it too.")] = "",
     workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
 ) -> None:
     """Re-synthesize real clips with offline vocoders into a WaveFake-style corpus (resumable)."""
@@ -474,7 +476,7 @@ def synth(
     from .synth import synth as run_synth
 
     manifest = run_synth(real, out, systems=tuple(system or SYSTEMS), max_clips=max_clips, max_seconds=max_seconds,
-                         workers=workers, speaker=speaker, source=source)
+                         workers=workers, speaker=speaker, source=source, fake_codec=fake_codec)
     console.print(f"wrote {manifest}; next: spoofscan split {manifest}")
 
 

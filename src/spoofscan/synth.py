@@ -29,6 +29,7 @@ import soundfile as sf
 import torch
 
 from .audio import AUDIO_EXTENSIONS, load_audio
+from .degrade import degrade
 from .errors import SpoofscanError
 from .io import atomic_write_bytes, write_csv
 from .layouts import ITEM_FIELDS
@@ -196,9 +197,9 @@ def vocode(wave: np.ndarray, system: str) -> np.ndarray:
 
 # --- the corpus -------------------------------------------------------------------------------------------
 
-def _one_clip(args: tuple[str, str, Path, tuple[str, ...], float, float]) -> tuple[str, list[dict], str]:
+def _one_clip(args: tuple[str, str, Path, tuple[str, ...], float, float, str]) -> tuple[str, list[dict], str]:
     """Write a real clip and its fakes (skipping files that exist); return manifest rows or the error."""
-    path, utterance, out, systems, cutoff, max_seconds = args
+    path, utterance, out, systems, cutoff, max_seconds, fake_codec = args
     try:
         wave = load_audio(path, sample_rate=RATE)
         if max_seconds:
@@ -211,8 +212,10 @@ def _one_clip(args: tuple[str, str, Path, tuple[str, ...], float, float]) -> tup
         for system in systems:
             fake_path = out / "fake" / system / f"{utterance}_gen.wav"
             if not fake_path.exists():
-                fake = vocode(band_limit(wave, cutoff), system)
-                atomic_write_bytes(fake_path, wav_bytes(finish(fake, length=length, cutoff_hz=cutoff)))
+                fake = finish(vocode(band_limit(wave, cutoff), system), length=length, cutoff_hz=cutoff)
+                if fake_codec:  # the real recordings went through this codec: give the fakes the same traces
+                    fake = finish(degrade(fake, RATE, fake_codec)[0], length=length, cutoff_hz=cutoff)
+                atomic_write_bytes(fake_path, wav_bytes(fake))
             rows.append({"path": f"fake/{system}/{utterance}_gen.wav", "label": "fake", "system": system,
                          "group": utterance})
         return path, rows, ""
@@ -230,14 +233,18 @@ def _native_rate(path: Path) -> int | None:
 
 def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = SYSTEMS, max_clips: int = 0,
           max_seconds: float = 0.0, workers: int = 0, speaker: str = "unknown", source: str = "",
-          progress: bool = True) -> Path:
+          fake_codec: str = "", progress: bool = True) -> Path:
     """Re-synthesize every real clip under real_dir with each system into out; returns out/manifest.csv.
 
     max_clips > 0 takes a seeded sample of the clips; max_seconds > 0 keeps only the first seconds of each;
-    source names the recordings in the manifest (default: the folder's name).
+    source names the recordings in the manifest (default: the folder's name). fake_codec (a codec condition of
+    spoofscan.degrade: mp3, ogg_vorbis, telephone) passes every fake through the codec the real recordings already
+    went through, so codec traces do not tell real from fake.
     Rerunning continues where a stopped run left off (existing files are kept).
     """
     real_dir, out = Path(real_dir), Path(out)
+    if fake_codec not in ("", "mp3", "ogg_vorbis", "telephone"):
+        raise SpoofscanError(f"--fake-codec {fake_codec!r}: use mp3, ogg_vorbis or telephone")
     unknown = set(systems) - set(SYSTEMS)
     if unknown:
         raise SpoofscanError(f"--system {sorted(unknown)}: unknown; use {', '.join(SYSTEMS)}")
@@ -252,7 +259,7 @@ def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = S
     lowest_rate = min(filter(None, map(_native_rate, clips)), default=RATE)
     cutoff = 0.95 * min(lowest_rate, RATE) / 2  # everything shares the narrowest source's band
     names = [p.relative_to(real_dir).with_suffix("").as_posix().replace("/", "__") for p in clips]
-    jobs = [(str(p), name, out, tuple(systems), cutoff, max_seconds) for p, name in zip(clips, names)]
+    jobs = [(str(p), name, out, tuple(systems), cutoff, max_seconds, fake_codec) for p, name in zip(clips, names)]
     workers = workers or (os.cpu_count() or 1)
     rows, failed = [], []
     from rich.progress import track
