@@ -88,3 +88,15 @@ def test_class_balance_and_label_smoothing():
     criterion = make_criterion(TrainConfig(class_balance=True, label_smoothing=0.1), labels, torch.device("cpu"))
     assert criterion.weight.tolist() == pytest.approx([2.0, 2 / 3]) and criterion.label_smoothing == 0.1
     assert make_criterion(TrainConfig(), labels, torch.device("cpu")).weight is None
+
+
+def test_protocol_and_split_option_errors(tiny_run, tmp_path, capsys):
+    assert run(["loo", str(tiny_run["data"]), "--out", str(tmp_path / "l"), "--by", "colour"]) == 2
+    assert "--by 'colour'" in capsys.readouterr().err
+    assert run(["split", str(tiny_run["data"]), "--out", str(tmp_path / "s.csv"), "--val", "0.6", "--test", "0.6"]) == 2
+    assert "fractions" in capsys.readouterr().err
+    assert run(["split", str(tiny_run["data"]), "--out", str(tmp_path / "s.csv"), "--holdout-system", "buzz",
+                "--holdout-source", "unknown"]) == 2
+    assert "use one of them" in capsys.readouterr().err
+    assert run(["degrade", str(tiny_run["best"]), str(tiny_run["data"]), "--split", "val"]) == 2
+    assert "no clips in the val split" in capsys.readouterr().err

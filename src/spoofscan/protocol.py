@@ -28,6 +28,8 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
     from .train import train
 
     out = Path(out)
+    if key not in ("system", "source", "speaker"):
+        raise SpoofscanError(f"--by {key!r}: hold out each system, source or speaker")
     values = sorted({getattr(it, key) for it in items if not (key == "system" and it.system == REAL_SYSTEM)})
     if len(values) < 2:
         raise SpoofscanError(f"leave-one-out by {key} needs at least two values, found {values}")
