@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces experiments/GENERALIZATION.md: the seed's whole-clip resize against fixed windows, and windows with
 # train-time degradations, on unseen vocoders (leave one out), degraded audio and another corpus.
-# Usage: bash experiments/generalization.sh [WORK_DIR] [VOCODER_DEMOS_MANIFEST]   (about 45 minutes on 2 CPU cores)
+# Usage: bash experiments/generalization.sh [WORK_DIR] [VOCODER_DEMOS_MANIFEST]   (about 60 minutes on 2 CPU cores)
 set -euo pipefail
 WORK=${1:-generalization-runs}
 DEV=${2:-../shared/data/vocoder-demos-dev/MANIFEST.csv}
@@ -38,3 +38,11 @@ $S prepare split_multi.csv --out store_multi --image-size 64 --workers 2 --force
 $S train store_multi --out run_multi $TRAIN --set class_balance=true
 $S evaluate run_multi/best.pt store_multi --by system --by source --out test_multi --bootstrap 200
 $S evaluate run_multi/best.pt "$DEV" --split all --out dev_multi
+$S synth /usr/share/klettres --out corpus_klettres_ogg --max-clips 200 --max-seconds 6 --speaker klettres \
+    --source klettres --fake-codec ogg_vorbis --workers 2
+$S split corpus/manifest.csv corpus_klettres_ogg/manifest.csv --out split_multi_ogg.csv --val 0.15 --test 0.15 --force
+$S prepare split_multi_ogg.csv --out store_multi_ogg --image-size 64 --workers 2 --force \
+    --augment ogg_vorbis --augment mp3 --augment noise_20db --augment-copies 2
+$S train store_multi_ogg --out run_multi_ogg $TRAIN --set class_balance=true
+$S evaluate run_multi_ogg/best.pt store_multi_ogg --by system --by source --out test_multi_ogg --bootstrap 200
+$S evaluate run_multi_ogg/best.pt "$DEV" --split all --out dev_multi_ogg
