@@ -30,19 +30,17 @@ $S prepare split_window.csv --out store_window_fmax --config fmax.toml --workers
     --augment mp3 --augment telephone --augment noise_20db --augment reverb --augment-copies 2
 $S train store_window_fmax --out run_window_fmax $TRAIN
 $S evaluate run_window_fmax/best.pt "$DEV" --split all --out dev_window_fmax
-$S synth /usr/share/klettres --out corpus_klettres --max-clips 200 --max-seconds 6 --speaker klettres \
-    --source klettres --workers 2   # apt-get install klettres-data
-$S split corpus/manifest.csv corpus_klettres/manifest.csv --out split_multi.csv --val 0.15 --test 0.15 --force
-$S prepare split_multi.csv --out store_multi --image-size 64 --workers 2 --force \
-    --augment ogg_vorbis --augment mp3 --augment noise_20db --augment-copies 2
-$S train store_multi --out run_multi $TRAIN --set class_balance=true
-$S evaluate run_multi/best.pt store_multi --by system --by source --out test_multi --bootstrap 200
-$S evaluate run_multi/best.pt "$DEV" --split all --out dev_multi
-$S synth /usr/share/klettres --out corpus_klettres_ogg --max-clips 200 --max-seconds 6 --speaker klettres \
-    --source klettres --fake-codec ogg_vorbis --workers 2
-$S split corpus/manifest.csv corpus_klettres_ogg/manifest.csv --out split_multi_ogg.csv --val 0.15 --test 0.15 --force
-$S prepare split_multi_ogg.csv --out store_multi_ogg --image-size 64 --workers 2 --force \
-    --augment ogg_vorbis --augment mp3 --augment noise_20db --augment-copies 2
-$S train store_multi_ogg --out run_multi_ogg $TRAIN --set class_balance=true
-$S evaluate run_multi_ogg/best.pt store_multi_ogg --by system --by source --out test_multi_ogg --bootstrap 200
-$S evaluate run_multi_ogg/best.pt "$DEV" --split all --out dev_multi_ogg
+# Two sources: asterisk + klettres-data (apt-get install klettres-data), without and with --fake-codec ogg_vorbis
+two_sources() {  # NAME [extra synth options]
+    local name=$1; shift
+    $S synth /usr/share/klettres --out corpus_$name --max-clips 200 --max-seconds 6 --speaker klettres \
+        --source klettres --workers 2 "$@"
+    $S split corpus/manifest.csv corpus_$name/manifest.csv --out split_$name.csv --val 0.15 --test 0.15 --force
+    $S prepare split_$name.csv --out store_$name --image-size 64 --workers 2 --force \
+        --augment ogg_vorbis --augment mp3 --augment noise_20db --augment-copies 2
+    $S train store_$name --out run_$name $TRAIN --set class_balance=true
+    $S evaluate run_$name/best.pt store_$name --by system --by source --out test_$name --bootstrap 200
+    $S evaluate run_$name/best.pt "$DEV" --split all --out dev_$name
+}
+two_sources klettres
+two_sources klettres_ogg --fake-codec ogg_vorbis

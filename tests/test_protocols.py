@@ -100,3 +100,28 @@ def test_protocol_and_split_option_errors(tiny_run, tmp_path, capsys):
     assert "use one of them" in capsys.readouterr().err
     assert run(["degrade", str(tiny_run["best"]), str(tiny_run["data"]), "--split", "val"]) == 2
     assert "no clips in the val split" in capsys.readouterr().err
+
+
+def test_numeric_options_out_of_range_get_one_line_errors(tiny_run, tmp_path, capsys):
+    from spoofscan.synth import synth
+
+    cases = [
+        (["prepare", str(tiny_run["manifest"]), "--out", str(tmp_path / "p"), "--workers", "-1"], "--workers -1"),
+        (["train", str(tiny_run["store"]), "--out", str(tmp_path / "t"), "--threads", "-1"], "threads"),
+        (["train", str(tiny_run["store"]), "--out", str(tmp_path / "t"), "--set", "label_smoothing=1.5"],
+         "label_smoothing"),
+        (["predict", str(tiny_run["best"]), str(tiny_run["data"]), "--batch-size", "0"], "--batch-size 0"),
+        (["evaluate", str(tiny_run["best"]), str(tiny_run["store"]), "--out", str(tmp_path / "e"),
+          "--bootstrap", "-1"], "--bootstrap -1"),
+        (["audit", str(tiny_run["manifest"]), "--workers", "-2"], "--workers -2"),
+        (["synth", str(tiny_run["data"] / "real"), "--out", str(tmp_path / "s"), "--max-seconds", "-1"],
+         "--max-seconds -1"),
+    ]
+    for argv, message in cases:
+        assert run(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, (argv, err)
+    for path in ("p", "t", "e", "s"):
+        assert not (tmp_path / path).exists()  # nothing half-written
+    with pytest.raises(SpoofscanError, match="--max-clips"):
+        synth(tiny_run["data"] / "real", tmp_path / "s2", max_clips=-3, progress=False)

@@ -66,6 +66,16 @@ def feature_config_from(config: Path | None, overrides: dict) -> FeatureConfig:
     return with_overrides(base, overrides)
 
 
+def train_config_from(config: Path | None, overrides: dict):
+    """TrainConfig from defaults, then a TOML file's [train] table, then command-line flags."""
+    from .config import TrainConfig
+
+    base = TrainConfig()
+    if config is not None:
+        base = from_dict(TrainConfig, load_toml(config).get("train", {}), source=str(config))
+    return with_overrides(base, overrides)
+
+
 @app.command()
 def split(
     data: Annotated[list[Path], typer.Argument(help="Dataset folders or CSV manifests (several are combined).")],
@@ -236,16 +246,12 @@ def train(
     resume: Annotated[bool, typer.Option(help="Continue the run in --out exactly where last.pt left it.")] = False,
 ) -> None:
     """Train the two-phase ResNet-18 on a store (works the same under torchrun for several GPUs/processes)."""
-    from .config import TrainConfig
     from .train import train as run_train
 
-    base = TrainConfig()
-    if config is not None:
-        base = from_dict(TrainConfig, load_toml(config).get("train", {}), source=str(config))
     flags = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "unfreeze_epoch": unfreeze_epoch,
              "weights": weights, "device": device, "amp": amp, "compile": compile, "early_stopping": early_stopping,
              "seed": seed, "threads": threads, **_parse_set(set_)}
-    best = run_train(store, out, with_overrides(base, flags), resume=resume)
+    best = run_train(store, out, train_config_from(config, flags), resume=resume)
     console.print(f"best checkpoint: {best}")
 
 
@@ -431,16 +437,12 @@ def loo(
     """Leave-one-out protocol: for each system (or source) train without it, test on it; one table."""
     import dataclasses
 
-    from .config import TrainConfig
     from .protocol import leave_one_out
 
-    tables = load_toml(config) if config else {}
     overrides = _parse_set(set_)
     feature_fields = {f.name for f in dataclasses.fields(FeatureConfig)}
-    features = with_overrides(from_dict(FeatureConfig, tables.get("features", {}), source=str(config)),
-                              {k: v for k, v in overrides.items() if k in feature_fields})
-    train_config = with_overrides(from_dict(TrainConfig, tables.get("train", {}), source=str(config)),
-                                  {k: v for k, v in overrides.items() if k not in feature_fields})
+    features = feature_config_from(config, {k: v for k, v in overrides.items() if k in feature_fields})
+    train_config = train_config_from(config, {k: v for k, v in overrides.items() if k not in feature_fields})
     try:
         seed_list = tuple(int(s) for s in seeds.split(","))
     except ValueError:

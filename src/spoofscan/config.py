@@ -101,6 +101,11 @@ class TrainConfig:
                 raise SpoofscanError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise SpoofscanError(f"TrainConfig.lr must be > 0, got {self.lr}")
+        for name in ("threads", "early_stopping", "max_train_batches"):
+            if int(getattr(self, name)) < 0:
+                raise SpoofscanError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.label_smoothing < 1:
+            raise SpoofscanError(f"TrainConfig.label_smoothing must be in [0, 1), got {self.label_smoothing}")
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -203,6 +203,9 @@ def evaluate(checkpoint: str | Path, source: str | Path, out_dir: str | Path, *,
     state = load_checkpoint(checkpoint)
     for key in by:
         group_table({"per_system": {}, "by_source": {}, "by_speaker": {}}, key)  # bad keys fail before any work
+    if bootstrap < 0 or batch_size < 1:
+        raise SpoofscanError(f"--bootstrap {bootstrap} / --batch-size {batch_size}: use bootstrap >= 0 (0 = off) "
+                             "and batch size >= 1")
     if split not in SPLITS + ("all",):
         raise SpoofscanError(f"--split {split!r}: use train, val, test or all")
     failed: list[dict] = []

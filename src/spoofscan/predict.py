@@ -81,6 +81,8 @@ class Detector:
             raise SpoofscanError(f"--pool {pool!r}: use mean or max")
         if backend not in ("torch", "onnx"):
             raise SpoofscanError(f"--backend {backend!r}: use torch or onnx")
+        if batch_size < 1:
+            raise SpoofscanError(f"--batch-size {batch_size}: use 1 or more windows per forward pass")
         if threshold is not None and not 0 <= threshold <= 1:
             raise SpoofscanError(f"--threshold {threshold}: a P(fake) threshold lies in [0, 1]")
         state = load_checkpoint(path)

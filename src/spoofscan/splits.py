@@ -74,6 +74,8 @@ def content_hash(path: str | Path) -> str:
 
 
 def hash_items(items: list[Item], *, workers: int = 0) -> list[str]:
+    if workers < 0:
+        raise SpoofscanError(f"--workers {workers}: use 0 (all cores) or a positive number")
     paths = [it.path for it in items]
     workers = workers or min(8, os.cpu_count() or 1)
     if workers == 1 or len(paths) < 64:

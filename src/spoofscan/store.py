@@ -95,6 +95,8 @@ def prepare(items: list[Item], out: str | Path, config: FeatureConfig, *, worker
     out = Path(out)
     if not items:
         raise SpoofscanError("prepare: no clips to pack")
+    if workers < 0:
+        raise SpoofscanError(f"--workers {workers}: use 0 (all cores) or a positive number")
     unknown = sorted(set(augment) - set(CONDITIONS) - {"clean"})
     if unknown or (augment_copies > 0) != bool(augment) or augment_copies < 0:
         raise SpoofscanError(f"--augment {list(augment)} with --augment-copies {augment_copies}: give conditions from "

@@ -243,6 +243,9 @@ def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = S
     Rerunning continues where a stopped run left off (existing files are kept).
     """
     real_dir, out = Path(real_dir), Path(out)
+    for name, value in (("--max-clips", max_clips), ("--max-seconds", max_seconds), ("--workers", workers)):
+        if value < 0:
+            raise SpoofscanError(f"{name} {value}: use 0 (no limit / all cores) or a positive number")
     if fake_codec not in ("", "mp3", "ogg_vorbis", "telephone"):
         raise SpoofscanError(f"--fake-codec {fake_codec!r}: use mp3, ogg_vorbis or telephone")
     unknown = set(systems) - set(SYSTEMS)
