@@ -119,3 +119,29 @@ def test_feature_config_rejects_bad_values():
         FeatureConfig(input_mode="stretch")
     with pytest.raises(SpoofscanError, match="win_length"):
         FeatureConfig(win_length=2048)
+
+
+def test_frequency_normalization_removes_level_and_channel_tilt():
+    from spoofscan.features import standardize_rows
+
+    config = FeatureConfig(normalize="frequency", window_frames=32, window_hop_frames=16)
+    wave = torch.from_numpy(speechlike(2.0, sr=config.sample_rate, seed=7))
+    images, starts = spectrogram_images(log_spectrogram(wave, config), config)
+    quieter, _ = spectrogram_images(log_spectrogram(wave * 0.05, config), config)
+    assert np.abs(images.astype(int) - quieter.astype(int)).max() <= 1  # the level is gone
+    full = standardize_rows(log_spectrogram(wave, config), config.norm_clip).numpy()
+    assert np.array_equal(images[1], full[:, starts[1]:starts[1] + 32])  # windows are slices, not re-scaled
+    unit = full.astype(float) / 255 * 6 - 3
+    assert np.abs(unit.mean(axis=1)).max() < 0.3  # each frequency row is centred over the clip
+    with pytest.raises(SpoofscanError, match="normalize"):
+        FeatureConfig(normalize="dataset")
+
+
+def test_saved_config_without_a_new_field_reads_as_its_default():
+    from spoofscan.config import check_same, to_dict
+
+    saved = to_dict(FeatureConfig())
+    del saved["normalize"]
+    check_same(FeatureConfig(), saved, what="store", fix="rebuild it")
+    with pytest.raises(SpoofscanError, match="normalize: saved 'image' vs asked 'frequency'"):
+        check_same(FeatureConfig(normalize="frequency"), saved, what="store", fix="rebuild it")

@@ -178,6 +178,8 @@ def prepare(
     image_size: Annotated[Optional[int], typer.Option(help="Model input is image_size x image_size.")] = None,
     spectrogram: Annotated[Optional[str], typer.Option(help="mel or linear.")] = None,
     sample_rate: Annotated[Optional[int], typer.Option(help="Resample all audio to this rate.")] = None,
+    normalize: Annotated[Optional[str], typer.Option(help="image (min-max per image, the seed's) or frequency "
+                                                          "(each frequency standardized over the clip).")] = None,
     trim_silence: Annotated[Optional[bool], typer.Option(help="Trim leading/trailing silence.")] = None,
     workers: Annotated[int, typer.Option(help="Feature extraction processes (0 = all cores).")] = 0,
     force: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
@@ -196,7 +198,7 @@ def prepare(
         input_mode = "resize"  # the seed's .npy mels are whole-clip images
     features = feature_config_from(config, {"input_mode": input_mode, "image_size": image_size,
                                             "spectrogram": spectrogram, "sample_rate": sample_rate,
-                                            "trim_silence": trim_silence})
+                                            "normalize": normalize, "trim_silence": trim_silence})
     path = run_prepare(items, out, features, workers=workers, force=force, strict=strict,
                        augment=tuple(augment or ()), augment_copies=augment_copies)
     store = Store(path)
@@ -464,21 +466,42 @@ def synth(
     real: Annotated[Path, typer.Argument(help="Folder of real speech (any format, any rate; searched recursively).")],
     out: Annotated[Path, typer.Option(help="Corpus folder: real/, fake/<system>/, manifest.csv.")] = Path("corpus"),
     system: Annotated[Optional[list[str]], typer.Option(
-        help="hifigan_universal, hifigan_ljspeech, world, griffin_lim, lpc (default: all). Repeatable.")] = None,
+        help="hifigan_universal, hifigan_ljspeech, world, griffin_lim, lpc, piper (default: all; piper only with "
+             "--transcripts). Repeatable.")] = None,
     max_clips: Annotated[int, typer.Option(help="Use a seeded sample of this many real clips (0 = all).")] = 0,
     max_seconds: Annotated[float, typer.Option(help="Keep only the first seconds of each clip (0 = all).")] = 0.0,
     speaker: Annotated[str, typer.Option(help="Speaker name recorded in the manifest.")] = "unknown",
     source: Annotated[str, typer.Option(help="Source name recorded in the manifest (default: the folder name).")] = "",
     fake_codec: Annotated[str, typer.Option(help="Codec the real recordings went through (mp3, ogg_vorbis, "
                                                  "telephone): the fakes get it too.")] = "",
+    transcripts: Annotated[Optional[Path], typer.Option(
+        help="'name: text' or LJSpeech 'name|text' lines (.gz too): adds the piper TTS system.")] = None,
     workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
 ) -> None:
-    """Re-synthesize real clips with offline vocoders into a WaveFake-style corpus (resumable)."""
-    from .synth import SYSTEMS
+    """Re-synthesize real clips with offline vocoders (and Piper TTS) into a WaveFake-style corpus (resumable)."""
+    from .synth import SYSTEMS, VOCODERS
     from .synth import synth as run_synth
 
-    manifest = run_synth(real, out, systems=tuple(system or SYSTEMS), max_clips=max_clips, max_seconds=max_seconds,
-                         workers=workers, speaker=speaker, source=source, fake_codec=fake_codec)
+    systems = tuple(system or (SYSTEMS if transcripts else VOCODERS))
+    manifest = run_synth(real, out, systems=systems, max_clips=max_clips, max_seconds=max_seconds, workers=workers,
+                         speaker=speaker, source=source, fake_codec=fake_codec, transcripts=transcripts)
+    console.print(f"wrote {manifest}; next: spoofscan split {manifest}")
+
+
+@app.command()
+def corpus(
+    out: Annotated[Path, typer.Option(help="Corpus folder: one subfolder per source, manifest.csv.")] = Path("corpus"),
+    max_clips: Annotated[int, typer.Option(help="Real clips per source, a seeded sample (0 = all).")] = 0,
+    max_seconds: Annotated[float, typer.Option(help="Keep only the first seconds of each clip (0 = all).")] = 6.0,
+    tts: Annotated[bool, typer.Option(help="Add Piper TTS fakes where a source has transcripts.")] = True,
+    workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
+) -> None:
+    """Every offline real speech source on this machine x every offline fake maker, in one manifest (resumable)."""
+    from .corpus import build_corpus
+
+    manifest, missing = build_corpus(out, tts=tts, max_clips=max_clips, max_seconds=max_seconds, workers=workers)
+    for line in missing:
+        console.print(f"[yellow]skipped source[/] {line}")
     console.print(f"wrote {manifest}; next: spoofscan split {manifest}")
 
 

@@ -36,9 +36,14 @@ class FeatureConfig:
     window_frames: int = 128  # window length in STFT frames (128 x 256 / 22050 = 1.49 s)
     window_hop_frames: int = 64  # hop between windows of one clip
     image_size: int = 224  # the model sees image_size x image_size
+    # "image": each image min-max scaled on its own (the seed's); "frequency": each frequency row standardized over
+    # the whole clip (removes the recording chain's spectral tilt and the level), then +-norm_clip std -> 0..255
+    normalize: str = "image"
+    norm_clip: float = 3.0
 
     def __post_init__(self) -> None:
-        choices = {"spectrogram": ("mel", "linear"), "input_mode": ("window", "resize")}
+        choices = {"spectrogram": ("mel", "linear"), "input_mode": ("window", "resize"),
+                   "normalize": ("image", "frequency")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise SpoofscanError(f"FeatureConfig.{name}={getattr(self, name)!r}: use one of {allowed}")
@@ -46,6 +51,8 @@ class FeatureConfig:
                      "window_hop_frames", "image_size"):
             if int(getattr(self, name)) <= 0:
                 raise SpoofscanError(f"FeatureConfig.{name} must be positive, got {getattr(self, name)}")
+        if self.norm_clip <= 0:
+            raise SpoofscanError(f"FeatureConfig.norm_clip must be positive, got {self.norm_clip}")
         if self.win_length > self.n_fft:
             raise SpoofscanError(f"FeatureConfig.win_length ({self.win_length}) must be <= n_fft ({self.n_fft})")
 
@@ -140,9 +147,13 @@ def load_toml(path: str | Path) -> dict[str, dict[str, Any]]:
 
 
 def check_same(expected: Any, found: dict[str, Any], *, what: str, fix: str) -> None:
-    """Raise a clear error when a saved config differs from the one asked for."""
-    expected_dict = to_dict(expected)
-    diffs = [f"{k}: saved {found.get(k)!r} vs asked {v!r}" for k, v in expected_dict.items() if found.get(k) != v]
+    """Raise a clear error when a saved config differs from the one asked for.
+
+    A field missing from the saved config (written before the field existed) counts as its default.
+    """
+    defaults = to_dict(type(expected)())
+    saved = {**defaults, **found}
+    diffs = [f"{k}: saved {saved.get(k)!r} vs asked {v!r}" for k, v in to_dict(expected).items() if saved.get(k) != v]
     if diffs:
         raise SpoofscanError(f"{what} was made with another {type(expected).__name__} ({'; '.join(diffs)}); {fix}")
 

@@ -4,7 +4,8 @@ log_spectrogram matches librosa.feature.melspectrogram(power=1, center=True, pad
 followed by ln(clamp(x, 1e-5)). Two ways to turn a clip's spectrogram into images:
 - window: fixed-length windows (no time stretching, so clip length is no cue); short clips are tiled;
 - resize: the seed's whole-spectrogram image, resized to image_size x image_size.
-Each image is min-max normalized to 0..255 on its own, as in the seed.
+Images are uint8: min-max normalized on their own (the seed's), or, with normalize="frequency", each frequency
+row standardized over the whole clip first (the clip's own mean and spread per frequency are removed).
 """
 from __future__ import annotations
 
@@ -55,10 +56,22 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return ((images - low) / (high - low + 1e-9) * 255).round().clamp(0, 255).to(torch.uint8)
 
 
+def standardize_rows(spec: torch.Tensor, clip: float) -> torch.Tensor:
+    """Each row (frequency) to zero mean, unit std over the clip's frames, then +-clip std -> 0..255 uint8."""
+    mean = spec.mean(dim=-1, keepdim=True)
+    std = spec.std(dim=-1, keepdim=True, unbiased=False).clamp(min=1e-3)  # empty (band-limited) rows stay flat
+    unit = ((spec - mean) / std).clamp(-clip, clip)
+    return ((unit + clip) / (2 * clip) * 255).round().to(torch.uint8)
+
+
 def spectrogram_images(spec: torch.Tensor, config: FeatureConfig) -> tuple[np.ndarray, list[int]]:
     """(n_bins, frames) spectrogram -> (uint8 images of config.stored_shape, start frame of each)."""
+    per_clip = config.normalize == "frequency"
+    if per_clip:
+        spec = standardize_rows(spec, config.norm_clip)  # already uint8; windows are slices of it
+    to_images = (lambda x: x) if per_clip else to_uint8
     if config.input_mode == "resize":
-        unit = to_uint8(spec).float()[None, None]
+        unit = to_images(spec).float()[None, None]
         image = F.interpolate(unit, size=(config.image_size,) * 2, mode="bilinear", align_corners=False, antialias=True)
         return image[0].round().clamp(0, 255).to(torch.uint8).numpy(), [0]
     if spec.shape[0] != config.n_bins:
@@ -69,7 +82,7 @@ def spectrogram_images(spec: torch.Tensor, config: FeatureConfig) -> tuple[np.nd
         spec = spec.repeat(1, math.ceil(window / spec.shape[1]))[:, :window]
     starts = window_starts(spec.shape[1], window, config.window_hop_frames)
     windows = torch.stack([spec[:, s:s + window] for s in starts])
-    return to_uint8(windows).numpy(), starts
+    return to_images(windows).numpy(), starts
 
 
 def load_spectrogram(path: str | Path, config: FeatureConfig) -> torch.Tensor:

