@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from conftest import speechlike, vocode, write
 from spoofscan.checkpoint import load_checkpoint
@@ -193,3 +194,33 @@ def test_evaluate_bad_split_and_single_class(tiny_run, tmp_path, capsys):
     with pytest.raises(SpoofscanError, match="both real and fake"):
         evaluate(tiny_run["best"], only_real, tmp_path / "r2", split="all", bootstrap=0)
     assert not (tmp_path / "r2" / "metrics.json").exists()
+
+
+def test_compact_fp16_checkpoint_predicts_like_the_original(tiny_run, tmp_path, capsys):
+    from spoofscan.checkpoint import load_checkpoint
+    from spoofscan.predict import Detector
+
+    compact = tmp_path / "compact.pt"
+    assert run(["export", str(tiny_run["best"]), "--fp16", str(compact)]) == 0
+    assert compact.stat().st_size < 0.6 * tiny_run["best"].stat().st_size
+    state = load_checkpoint(compact)
+    assert state["weights_dtype"] == "float16" and "optimizer" not in state
+    assert all(v.dtype == torch.float16 for v in state["model"].values() if v.is_floating_point())
+    clips = sorted((tiny_run["data"] / "fake").rglob("*.wav"))[:3] + sorted((tiny_run["data"] / "real").glob("*.wav"))[:3]
+    full = [p.score for p in Detector.from_checkpoint(tiny_run["best"]).predict_files(clips)]
+    half = [p.score for p in Detector.from_checkpoint(compact).predict_files(clips)]
+    assert np.allclose(full, half, atol=0.02)
+    capsys.readouterr()
+    # both spellings of the checkpoint argument
+    assert run(["predict", str(compact), str(clips[0]), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert run(["predict", str(clips[0]), "--checkpoint", str(compact), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == first
+    assert run(["export", str(compact)]) == 2 and "nothing to export" in capsys.readouterr().err
+
+
+def test_missing_builtin_model_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("spoofscan.checkpoint.BASE_MODEL", tmp_path / "gone.pt")
+    clip = write(tmp_path / "clip.wav", speechlike(1.0))
+    assert run(["predict", str(clip)]) == 2
+    assert "built-in model" in capsys.readouterr().err

@@ -15,12 +15,13 @@ import numpy as np
 import torch
 
 from . import __version__
-from .config import CLASS_NAMES, FeatureConfig, TrainConfig, check_same, from_dict
+from .config import CLASS_NAMES, FeatureConfig, TrainConfig, check_same, from_dict, to_dict
 from .errors import SpoofscanError
 from .io import write_with
 from .model import PREPROCESSING
 
 CHECKPOINT_FORMAT = "spoofscan-checkpoint-1"
+BASE_MODEL = Path(__file__).parent / "models" / "spoofscan-base.pt"  # the detector shipped with the package
 REQUIRED_KEYS = ("format", "model", "feature_config", "train_config", "class_names", "preprocessing", "threshold")
 
 
@@ -45,9 +46,14 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     return write_with(path, lambda buffer: torch.save(payload, buffer), check=check)
 
 
-def load_checkpoint(path: str | Path, *, feature_config: FeatureConfig | None = None) -> dict[str, Any]:
-    """Load and validate a checkpoint (weights_only=True); optionally insist on a FeatureConfig."""
-    path = Path(path)
+def load_checkpoint(path: str | Path | None = None, *,
+                    feature_config: FeatureConfig | None = None) -> dict[str, Any]:
+    """Load and validate a checkpoint (weights_only=True; None = the shipped spoofscan-base); optionally insist
+    on a FeatureConfig."""
+    if path is None and not BASE_MODEL.is_file():
+        raise SpoofscanError(f"no checkpoint given and the built-in model {BASE_MODEL} is missing from this install; "
+                             "reinstall spoofscan or pass a checkpoint from `spoofscan train`")
+    path = Path(path or BASE_MODEL)
     if not path.is_file():
         raise SpoofscanError(f"{path}: checkpoint not found; pass a best.pt or last.pt from `spoofscan train`")
     try:
@@ -71,3 +77,13 @@ def load_checkpoint(path: str | Path, *, feature_config: FeatureConfig | None = 
         check_same(feature_config, state["feature_config"].__dict__, what=f"checkpoint {path}",
                    fix="use data prepared with the checkpoint's feature settings (see `spoofscan info`)")
     return state
+
+
+def save_compact(checkpoint: str | Path | None, out: str | Path) -> Path:
+    """An inference-only copy of a checkpoint: float weights in fp16 (half the size), no optimizer or RNG state."""
+    state = load_checkpoint(checkpoint)
+    model = {k: v.half() if v.is_floating_point() else v for k, v in state["model"].items()}
+    kept = {k: state[k] for k in ("threshold", "metrics", "epoch", "trainable_parameters") if k in state}
+    return save_checkpoint(out, {**kept, "model": model, "weights_dtype": "float16",
+                                 "feature_config": to_dict(state["feature_config"]),
+                                 "train_config": to_dict(state["train_config"])})

@@ -306,8 +306,11 @@ def evaluate(
 
 @app.command()
 def predict(
-    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint from `spoofscan train`.")],
-    paths: Annotated[list[str], typer.Argument(help="Audio files, folders (recursive) or glob patterns.")],
+    paths: Annotated[list[str], typer.Argument(
+        help="Audio files, folders (recursive) or glob patterns; a first argument ending in .pt is the checkpoint "
+             "(`spoofscan predict run/best.pt clip.wav`).")],
+    checkpoint: Annotated[Optional[Path], typer.Option(
+        help="A checkpoint from `spoofscan train` (default: the built-in spoofscan-base).")] = None,
     threshold: Annotated[Optional[float], typer.Option(help="P(fake) threshold (default: the checkpoint's "
                                                            "validation EER threshold).")] = None,
     pool: Annotated[str, typer.Option(help="Clip score from windows: mean or max.")] = "mean",
@@ -324,6 +327,8 @@ def predict(
     from .io import write_csv
     from .predict import Detector, find_audio
 
+    if checkpoint is None and paths[0].endswith(".pt"):
+        checkpoint, paths = Path(paths[0]), paths[1:]
     files = find_audio(paths)
     if not files:
         raise SpoofscanError(f"no audio found in {' '.join(paths)}; give files, folders or globs of wav/flac/ogg/mp3")
@@ -360,7 +365,8 @@ def predict(
 
 
 @app.command()
-def info(checkpoint: Annotated[Path, typer.Argument(help="A checkpoint from `spoofscan train`.")]) -> None:
+def info(checkpoint: Annotated[Optional[Path], typer.Argument(
+        help="A checkpoint from `spoofscan train` (default: the built-in spoofscan-base).")] = None) -> None:
     """Print what a checkpoint holds: configs, classes, threshold, metrics at save time, versions."""
     from .checkpoint import load_checkpoint
     from .config import to_dict
@@ -373,21 +379,33 @@ def info(checkpoint: Annotated[Path, typer.Argument(help="A checkpoint from `spo
         "metrics at save time": state.get("metrics"), "trainable parameters": state.get("trainable_parameters"),
         "feature_config": to_dict(state["feature_config"]), "train_config": to_dict(state["train_config"]),
         "versions": state.get("versions"), "resumable": "optimizer" in state,
+        "weights_dtype": state.get("weights_dtype", "float32"),
     }
     console.print_json(json.dumps(summary))
 
 
 @app.command()
 def export(
-    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint from `spoofscan train`.")],
-    onnx: Annotated[Path, typer.Option(help="Where to write the ONNX model.")],
+    checkpoint: Annotated[Optional[Path], typer.Argument(
+        help="A checkpoint from `spoofscan train` (default: the built-in spoofscan-base).")] = None,
+    onnx: Annotated[Optional[Path], typer.Option(help="Write an ONNX model here.")] = None,
+    fp16: Annotated[Optional[Path], typer.Option(help="Write an inference-only checkpoint with fp16 weights here "
+                                                      "(half the size; what spoofscan-base ships as).")] = None,
 ) -> None:
-    """Export the network to ONNX (dynamic batch; parity with PyTorch checked before the file is kept)."""
+    """Export to ONNX (dynamic batch; parity with PyTorch checked before the file is kept) and/or a compact fp16
+    checkpoint."""
+    from .checkpoint import save_compact
     from .export import export_onnx
 
-    path = export_onnx(checkpoint, onnx)
-    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); input 'images' (batch, 1, S, S) in [0, 1], "
-                  "output 'logits' (real, fake)")
+    if onnx is None and fp16 is None:
+        raise SpoofscanError("nothing to export: give --onnx PATH and/or --fp16 PATH")
+    if onnx is not None:
+        path = export_onnx(checkpoint, onnx)
+        console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); input 'images' (batch, 1, S, S) in "
+                      "[0, 1], output 'logits' (real, fake)")
+    if fp16 is not None:
+        path = save_compact(checkpoint, fp16)
+        console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, fp16 weights, inference only)")
 
 
 @app.command()

@@ -35,7 +35,7 @@ def max_logit_difference(model: SpoofNet, session, x: torch.Tensor) -> float:
     return float(np.abs(expected - got).max())
 
 
-def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = 17) -> Path:
+def export_onnx(checkpoint: str | Path | None, out: str | Path, *, opset: int = 17) -> Path:
     """Export a checkpoint's network to ONNX (input "images": (batch, 1, S, S) in [0, 1]; output "logits").
 
     The file carries the FeatureConfig, threshold and class names as metadata, and is only kept if

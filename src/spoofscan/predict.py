@@ -59,7 +59,7 @@ def find_audio(paths: Iterable[str | Path]) -> list[Path]:
 
 
 class Detector:
-    """A trained detector. Build it with Detector.from_checkpoint(path, device=...)."""
+    """A trained detector. Build it with Detector.from_checkpoint(path, device=...) (no path: spoofscan-base)."""
 
     def __init__(self, model: SpoofNet, feature_config: FeatureConfig, threshold: float, *,
                  device: str | torch.device = "cpu", pool: str = "mean", batch_size: int = 64,
@@ -73,10 +73,11 @@ class Detector:
         self.onnx_session = onnx_session
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, *, device: str = "cpu", threshold: float | None = None,
+    def from_checkpoint(cls, path: str | Path | None = None, *, device: str = "cpu", threshold: float | None = None,
                         pool: str = "mean", hop_frames: int | None = None, batch_size: int = 64,
                         backend: str = "torch") -> "Detector":
-        """Load a checkpoint; hop_frames overrides the window hop, threshold the checkpoint's EER threshold."""
+        """Load a checkpoint (None = the built-in spoofscan-base); hop_frames overrides the window hop, threshold
+        the checkpoint's EER threshold."""
         if pool not in ("mean", "max"):
             raise SpoofscanError(f"--pool {pool!r}: use mean or max")
         if backend not in ("torch", "onnx"):
