@@ -224,3 +224,16 @@ def test_missing_builtin_model_is_a_clear_error(tmp_path, monkeypatch, capsys):
     clip = write(tmp_path / "clip.wav", speechlike(1.0))
     assert run(["predict", str(clip)]) == 2
     assert "built-in model" in capsys.readouterr().err
+
+
+def test_builtin_spoofscan_base_gives_verdicts(tmp_path, capsys):
+    from spoofscan.checkpoint import BASE_MODEL
+
+    state = load_checkpoint()  # no path: the model shipped in the package
+    assert state["weights_dtype"] == "float16" and BASE_MODEL.stat().st_size < 25e6
+    clip = write(tmp_path / "clip.wav", speechlike(3.0, sr=16000), sr=16000)
+    assert run(["predict", str(clip), "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)[0]
+    assert result["verdict"] in ("real", "fake") and 0 <= result["score"] <= 1 and result["window_scores"]
+    assert "model card" in captured.err

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Trains spoofscan-base, the detector shipped in src/spoofscan/models/, with the project's own commands on the
+# offline corpus, and scores it on the real vocoder demos (a test set only: never used for training or selection).
+# Usage: bash experiments/base.sh [WORK_DIR] [VOCODER_DEMOS_MANIFEST]   (about 40 minutes on 2 CPU cores)
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+WORK=${1:-base-run}
+DEV=${2:-$ROOT/../shared/data/vocoder-demos-dev/MANIFEST.csv}
+S="$ROOT/.venv/bin/spoofscan"
+mkdir -p "$WORK" && cd "$WORK"
+# asterisk (8 kHz, with Piper TTS reading its transcripts), klettres (44.1 kHz Vorbis), codec2, alsa
+$S corpus --out corpus --max-clips 320 --workers 2
+$S split corpus/manifest.csv --out split.csv --val 0.1 --test 0.1 --force
+$S audit split.csv
+$S prepare split.csv --out store --image-size 64 --normalize frequency --workers 2 --force \
+    --augment ogg_vorbis --augment mp3 --augment telephone --augment noise_20db --augment reverb \
+    --augment resample_16k --augment-copies 1
+$S train store --out run --weights none --unfreeze-epoch 1 --lr 1e-3 --epochs 6 --set class_balance=true
+$S evaluate run/best.pt store --by system --by source --out test --bootstrap 1000
+$S degrade run/best.pt split.csv --out degrade
+$S evaluate run/best.pt "$DEV" --split all --by system --out dev --bootstrap 1000
+$S export run/best.pt --fp16 spoofscan-base.pt
+echo "copy $WORK/spoofscan-base.pt to src/spoofscan/models/ to ship it"
