@@ -12,10 +12,10 @@ mkdir -p "$WORK" && cd "$WORK"
 $S corpus --out corpus --max-clips 320 --workers 2
 $S split corpus/manifest.csv --out split.csv --val 0.1 --test 0.1 --force
 $S audit split.csv
-$S prepare split.csv --out store --image-size 64 --normalize frequency --workers 2 --force \
+$S prepare split.csv --out store --config "$ROOT/configs/base.toml" --workers 2 --force \
     --augment ogg_vorbis --augment mp3 --augment telephone --augment noise_20db --augment reverb \
     --augment resample_16k --augment-copies 1
-$S train store --out run --weights none --unfreeze-epoch 1 --lr 1e-3 --epochs 6 --set class_balance=true
+$S train store --out run --config "$ROOT/configs/base.toml"
 $S evaluate run/best.pt store --by system --by source --out test --bootstrap 1000
 $S degrade run/best.pt split.csv --out degrade
 $S evaluate run/best.pt "$DEV" --split all --by system --out dev --bootstrap 1000

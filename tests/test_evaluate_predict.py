@@ -229,8 +229,15 @@ def test_missing_builtin_model_is_a_clear_error(tmp_path, monkeypatch, capsys):
 def test_builtin_spoofscan_base_gives_verdicts(tmp_path, capsys):
     from spoofscan.checkpoint import BASE_MODEL
 
+    from pathlib import Path
+
+    from spoofscan.cli import feature_config_from, train_config_from
+
     state = load_checkpoint()  # no path: the model shipped in the package
     assert state["weights_dtype"] == "float16" and BASE_MODEL.stat().st_size < 25e6
+    recipe = Path(__file__).parents[1] / "configs" / "base.toml"  # the recipe it was trained with, written out
+    assert state["feature_config"] == feature_config_from(recipe, {})
+    assert state["train_config"] == train_config_from(recipe, {})
     clip = write(tmp_path / "clip.wav", speechlike(3.0, sr=16000), sr=16000)
     assert run(["predict", str(clip), "--json"]) == 0
     captured = capsys.readouterr()
