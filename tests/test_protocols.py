@@ -78,7 +78,10 @@ def test_holdout_by_source(tiny_run):
     for it in items:
         it.source = "studio" if int(it.group[1:]) % 3 else "phone"
     kept, dropped = grouped_split(items, holdout_systems=("phone",), holdout_key="source", seed=0)
-    assert {it.split for it in kept if it.source == "phone"} == {"test"} and dropped
+    # a held-out source's groups hold only its own clips: all of them go to test, nothing is dropped
+    assert {it.split for it in kept if it.source == "phone"} == {"test"} and not dropped
+    assert sum(it.source == "phone" for it in kept) == sum(it.source == "phone" for it in items)
+    assert {it.split for it in kept if it.source == "studio"} == {"train", "val", "test"} and not audit(kept).leaky
     with pytest.raises(SpoofscanError, match="no such source"):
         grouped_split(items, holdout_systems=("radio",), holdout_key="source")
 

@@ -27,9 +27,10 @@ def grouped_split(items: list[Item], *, fractions: tuple[float, float, float] = 
                   holdout_systems: tuple[str, ...] = (), holdout_key: str = "system") -> tuple[list[Item], list[Item]]:
     """Assign every utterance group to one split (seeded, deterministic).
 
-    Clips whose holdout_key ("system" or "source") is in holdout_systems appear only in test (leave-one-out);
-    those whose group landed in train or val are dropped, so no utterance crosses splits.
-    Returns (split items, dropped items).
+    Clips whose holdout_key ("system", "source" or "speaker") is in holdout_systems appear only in test
+    (leave-one-out). Groups made only of held-out clips (a held-out source's or speaker's utterances) go to test
+    whole; in mixed groups (a real clip with its vocoded copies) the held-out clips of train and val groups are
+    dropped, so no utterance crosses splits. Returns (split items, dropped items).
     """
     if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-6:
         raise SpoofscanError(f"split fractions {fractions}: need three non-negative numbers that sum to 1")
@@ -40,7 +41,12 @@ def grouped_split(items: list[Item], *, fractions: tuple[float, float, float] = 
     if unknown:
         raise SpoofscanError(f"--holdout-{holdout_key} {sorted(unknown)}: no such {holdout_key}; "
                              f"there are {sorted(values)}")
-    groups = sorted({it.group for it in items})
+
+    def held_out(it: Item) -> bool:
+        return getattr(it, holdout_key) in holdout_systems
+
+    mixed = {it.group for it in items if not held_out(it)}
+    groups = sorted(mixed)
     random.Random(seed).shuffle(groups)
     n_val = round(len(groups) * fractions[1])
     n_test = round(len(groups) * fractions[2])
@@ -51,8 +57,8 @@ def grouped_split(items: list[Item], *, fractions: tuple[float, float, float] = 
     split_of.update({g: "train" for g in groups[n_test + n_val:]})
     kept, dropped = [], []
     for it in items:
-        split = split_of[it.group]
-        if getattr(it, holdout_key) in holdout_systems and split != "test":
+        split = split_of.get(it.group, "test")  # a group with only held-out clips
+        if held_out(it) and split != "test":
             dropped.append(it)
         else:
             kept.append(replace(it, split=split))
