@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trains spoofscan-base, the detector shipped in src/spoofscan/models/, with the project's own commands on the
 # offline corpus, and scores it on the real vocoder demos (a test set only: never used for training or selection).
-# Usage: bash experiments/base.sh [WORK_DIR] [VOCODER_DEMOS_MANIFEST]   (about 40 minutes on 2 CPU cores)
+# Usage: bash experiments/base.sh [WORK_DIR] [VOCODER_DEMOS_MANIFEST]   (about 70 minutes on 2 CPU cores)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:-base-run}
@@ -10,11 +10,20 @@ S="$ROOT/.venv/bin/spoofscan"
 mkdir -p "$WORK" && cd "$WORK"
 # asterisk (8 kHz, with Piper TTS reading its transcripts), klettres (44.1 kHz Vorbis), codec2, alsa
 $S corpus --out corpus --max-clips 320 --workers 2
+AUG="--augment ogg_vorbis --augment mp3 --augment telephone --augment noise_20db --augment reverb --augment resample_16k"
+# 1. choose the normalization on a source never seen in training (klettres), not on the test set
+$S split corpus/manifest.csv --out split_hold.csv --val 0.1 --test 0.1 --holdout-source klettres --force
+for norm in image frequency; do
+    $S prepare split_hold.csv --out store_hold_$norm --image-size 64 --normalize $norm --workers 2 --force \
+        $AUG --augment-copies 1
+    $S train store_hold_$norm --out run_hold_$norm --weights none --unfreeze-epoch 1 --lr 1e-3 --epochs 6 \
+        --set class_balance=true
+    $S evaluate run_hold_$norm/best.pt store_hold_$norm --by source --by system --out test_hold_$norm --bootstrap 200
+done
+# 2. train spoofscan-base on every source with the chosen recipe (configs/base.toml)
 $S split corpus/manifest.csv --out split.csv --val 0.1 --test 0.1 --force
 $S audit split.csv
-$S prepare split.csv --out store --config "$ROOT/configs/base.toml" --workers 2 --force \
-    --augment ogg_vorbis --augment mp3 --augment telephone --augment noise_20db --augment reverb \
-    --augment resample_16k --augment-copies 1
+$S prepare split.csv --out store --config "$ROOT/configs/base.toml" --workers 2 --force $AUG --augment-copies 1
 $S train store --out run --config "$ROOT/configs/base.toml"
 $S evaluate run/best.pt store --by system --by source --out test --bootstrap 1000
 $S degrade run/best.pt split.csv --out degrade

@@ -10,8 +10,8 @@ mkdir -p "$WORK" && cd "$WORK"
 $S synth /usr/share/asterisk/sounds/en_US_f_Allison --out corpus --max-clips 120 --max-seconds 6 \
     --speaker allison --source asterisk --workers 2
 COMMON="--set image_size=64 --set weights=none --set unfreeze_epoch=1 --set lr=0.001 --set epochs=6 --workers 2"
-$S loo corpus/manifest.csv --out loo_resize $COMMON --set input_mode=resize
-$S loo corpus/manifest.csv --out loo_window $COMMON
+$S loo corpus/manifest.csv --out loo_resize --seeds 0,1 $COMMON --set input_mode=resize
+$S loo corpus/manifest.csv --out loo_window --seeds 0,1 $COMMON
 $S loo corpus/manifest.csv --out loo_window_freq $COMMON --set normalize=frequency
 TRAIN="--weights none --unfreeze-epoch 1 --lr 1e-3 --epochs 6"
 for mode in resize window; do
@@ -26,12 +26,6 @@ $S prepare split_window.csv --out store_window_aug --image-size 64 --workers 2 -
 $S train store_window_aug --out run_window_aug $TRAIN
 $S degrade run_window_aug/best.pt split_window.csv --out degrade_window_aug
 $S evaluate run_window_aug/best.pt "$DEV" --split all --out dev_window_aug
-# the recommended inputs: windows, each frequency standardized over the clip, degraded training copies
-$S prepare split_window.csv --out store_recommended --image-size 64 --normalize frequency --workers 2 --force \
-    --augment mp3 --augment telephone --augment noise_20db --augment reverb --augment-copies 2
-$S train store_recommended --out run_recommended $TRAIN
-$S degrade run_recommended/best.pt split_window.csv --out degrade_recommended
-$S evaluate run_recommended/best.pt "$DEV" --split all --out dev_recommended
 printf '[features]\nfmax = 3800.0\nimage_size = 64\n' > fmax.toml
 $S prepare split_window.csv --out store_window_fmax --config fmax.toml --workers 2 --force \
     --augment mp3 --augment telephone --augment noise_20db --augment reverb --augment-copies 2
