@@ -335,8 +335,9 @@ def predict(
     detector = Detector.from_checkpoint(checkpoint, device=device, threshold=threshold, pool=pool, hop_frames=hop,
                                         batch_size=batch_size, backend=backend)
     if checkpoint is None:
-        Console(stderr=True).print("[yellow]built-in spoofscan-base[/]: trained on offline synthetic data only; read "
-                                   "its model card (README) before trusting a verdict")
+        Console(stderr=True).print("[yellow]built-in spoofscan-base[/]: trained on offline synthetic data only and "
+                                   "near chance on real vocoder demos; read its model card (README) before "
+                                   "trusting a verdict, or pass a checkpoint trained on data like yours")
     results = detector.predict_files(files)
     if len(files) > 1 and not json_out:
         results = track(results, total=len(files), description="predict", console=Console(stderr=True))
