@@ -45,3 +45,9 @@ two_sources() {  # NAME [extra synth options]
 }
 two_sources klettres
 two_sources klettres_ogg --fake-codec ogg_vorbis
+# Section 3: the same two-source data with per-frequency normalization (3 epochs: the run reported was stopped there)
+$S prepare split_klettres_ogg.csv --out store_klettres_ogg_freq --image-size 64 --normalize frequency --workers 2 \
+    --force --augment ogg_vorbis --augment mp3 --augment noise_20db --augment-copies 2
+$S train store_klettres_ogg_freq --out run_klettres_ogg_freq --weights none --unfreeze-epoch 1 --lr 1e-3 --epochs 3 \
+    --set class_balance=true
+$S evaluate run_klettres_ogg_freq/best.pt "$DEV" --split all --out dev_klettres_ogg_freq
