@@ -135,6 +135,8 @@ def test_frequency_normalization_removes_level_and_channel_tilt():
     assert np.abs(unit.mean(axis=1)).max() < 0.3  # each frequency row is centred over the clip
     with pytest.raises(SpoofscanError, match="normalize"):
         FeatureConfig(normalize="dataset")
+    with pytest.raises(SpoofscanError, match="norm_clip must be positive"):
+        FeatureConfig(normalize="frequency", norm_clip=0)
 
 
 def test_saved_config_without_a_new_field_reads_as_its_default():

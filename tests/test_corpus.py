@@ -5,6 +5,7 @@ import pytest
 import soundfile as sf
 
 from conftest import speechlike, write
+from spoofscan.cli import run
 from spoofscan.corpus import Source, build_corpus
 from spoofscan.errors import SpoofscanError
 from spoofscan.layouts import load_items
@@ -23,6 +24,8 @@ def test_read_transcripts_both_formats(tmp_path):
     empty.write_text("no separator here\n")
     with pytest.raises(SpoofscanError, match="no 'name: text'"):
         read_transcripts(empty)
+    with pytest.raises(SpoofscanError, match="cannot read transcripts"):
+        read_transcripts(tmp_path / "missing.txt")
 
 
 def test_piper_speaks_the_transcript(tmp_path):
@@ -66,3 +69,20 @@ def test_build_corpus_joins_sources_and_reports_missing(tmp_path):
     with pytest.raises(SpoofscanError, match="no real speech source found: gone"):
         build_corpus(tmp_path / "c2", sources=sources[2:], progress=False)
 
+
+
+@pytest.mark.parametrize("flag", ["--max-clips", "--max-seconds", "--workers"])
+def test_corpus_rejects_negative_numbers_before_writing(tmp_path, capsys, flag):
+    out = tmp_path / "corpus"
+    assert run(["corpus", "--out", str(out), flag, "-1"]) == 2
+    err = capsys.readouterr().err
+    assert f"{flag} -1" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_synth_with_an_unreadable_transcripts_file_writes_nothing(tmp_path, capsys):
+    real = tmp_path / "real"
+    write(real / "a.wav", speechlike(1.0, sr=16000, seed=6), sr=16000)
+    out = tmp_path / "out"
+    assert run(["synth", str(real), "--out", str(out), "--transcripts", str(tmp_path / "none.txt")]) == 2
+    assert "cannot read transcripts" in capsys.readouterr().err and not out.exists()

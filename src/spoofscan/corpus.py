@@ -54,6 +54,9 @@ def build_corpus(out: str | Path, *, sources: tuple[Source, ...] = SOURCES, syst
     transcripts. Returns the manifest and one line per source that was not found (with how to install it).
     Rerunning continues where a stopped run left off.
     """
+    for name, value in (("--max-clips", max_clips), ("--max-seconds", max_seconds), ("--workers", workers)):
+        if value < 0:
+            raise SpoofscanError(f"{name} {value}: use 0 (no limit / all cores) or a positive number")
     out = Path(out)
     rows, missing = [], []
     for source in sources:

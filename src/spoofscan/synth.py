@@ -30,7 +30,7 @@ import scipy.signal
 import soundfile as sf
 import torch
 
-from .audio import AUDIO_EXTENSIONS, load_audio
+from .audio import AUDIO_EXTENSIONS, load_audio, resample
 from .degrade import degrade
 from .errors import SpoofscanError
 from .io import atomic_write_bytes, write_csv
@@ -204,9 +204,7 @@ def piper(text: str) -> np.ndarray:
     chunks = list(piper_voice().synthesize(text))
     if not chunks:
         raise SpoofscanError(f"piper made no audio for {text!r}")
-    wave = np.concatenate([c.audio_float_array for c in chunks])
-    return librosa.resample(wave, orig_sr=chunks[0].sample_rate, target_sr=RATE) if chunks[0].sample_rate != RATE \
-        else wave
+    return resample(np.concatenate([c.audio_float_array for c in chunks]), chunks[0].sample_rate, RATE, name="piper")
 
 
 def read_transcripts(path: str | Path) -> dict[str, str]:
