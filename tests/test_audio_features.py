@@ -5,7 +5,7 @@ import soundfile as sf
 import torch
 
 from conftest import SR, speechlike, write
-from spoofscan.audio import load_audio, read_clip, trim_silence
+from spoofscan.audio import g722_encode, load_audio, native_rate, read_clip, trim_silence
 from spoofscan.config import FeatureConfig
 from spoofscan.errors import SpoofscanError
 from spoofscan.features import clip_images, log_spectrogram, spectrogram_images, window_starts
@@ -75,6 +75,22 @@ def test_load_audio_mixes_resamples_and_decodes_formats(tmp_path):
         assert abs(out.size - 22050) < 1200, name  # mp3 adds encoder padding
     narrow = load_audio(write(tmp_path / "8k.wav", speechlike(1.0, sr=8000), sr=8000), sample_rate=22050)
     assert narrow.size == 22050
+
+
+def test_load_audio_reads_raw_g722(tmp_path):
+    wave = speechlike(1.0, sr=16000, seed=4)
+    path = tmp_path / "prompt.g722"  # Asterisk's wideband format: headerless G.722, 16 kHz, 64 kbit/s
+    path.write_bytes(g722_encode(wave))
+    assert native_rate(path) == 16000 and native_rate(write(tmp_path / "a.wav", wave, sr=8000)) == 8000
+    decoded = load_audio(path, sample_rate=16000)
+    assert decoded.size == wave.size
+    delay = 22  # the codec's QMF filter bank
+    assert np.corrcoef(decoded[delay:], wave[:-delay])[0, 1] > 0.95
+    assert load_audio(path, sample_rate=22050).size == 22050
+    empty = tmp_path / "empty.g722"
+    empty.write_bytes(b"")
+    with pytest.raises(SpoofscanError, match="empty.g722: empty audio"):
+        load_audio(empty)
 
 
 @pytest.mark.parametrize("case,message", [

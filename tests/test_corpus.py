@@ -3,10 +3,12 @@ import gzip
 import numpy as np
 import pytest
 import soundfile as sf
+import soxr
 
 from conftest import speechlike, write
 from spoofscan.cli import run
-from spoofscan.corpus import Source, build_corpus
+from spoofscan.audio import g722_encode
+from spoofscan.corpus import SOURCES, Source, build_corpus
 from spoofscan.errors import SpoofscanError
 from spoofscan.layouts import load_items
 from spoofscan.synth import RATE, read_transcripts, synth
@@ -60,15 +62,41 @@ def test_build_corpus_joins_sources_and_reports_missing(tmp_path):
                Source("gone", str(tmp_path / "nowhere"), "s3", "apt-get install gone"))
     manifest, missing = build_corpus(tmp_path / "corpus", sources=sources, systems=("lpc",), workers=1,
                                      progress=False)
-    assert missing == [f"gone: {tmp_path / 'nowhere'} not found; apt-get install gone"]
+    assert missing == [f"gone: no wav/flac/ogg/mp3/g722 files in {tmp_path / 'nowhere'}; apt-get install gone"]
     items = load_items(manifest)
     assert sorted((it.source, it.group, it.system, it.speaker) for it in items) == [
         ("one", "one/a", "ground_truth", "s1"), ("one", "one/a", "lpc", "s1"),
         ("two", "two/a", "ground_truth", "s2"), ("two", "two/a", "lpc", "s2")]  # same name, two groups
     assert all(sf.info(it.path).samplerate == RATE for it in items)
-    with pytest.raises(SpoofscanError, match="no real speech source found: gone"):
+    with pytest.raises(SpoofscanError, match="no real speech source found: gone: no"):
         build_corpus(tmp_path / "c2", sources=sources[2:], progress=False)
 
+
+def soxr_8k(wave: np.ndarray) -> np.ndarray:
+    return soxr.resample(wave, 16000, 8000)
+
+
+def test_a_source_reads_only_its_file_type_and_gives_fakes_its_codec(tmp_path):
+    folder = tmp_path / "prompts"  # one recording in two formats, as Asterisk installs them side by side
+    wave = speechlike(1.0, sr=16000, seed=7) + 0.05 * np.sin(2 * np.pi * 6000 * np.arange(16000) / 16000)
+    write(folder / "hello.wav", soxr_8k(wave), sr=8000)
+    (folder / "hello.g722").write_bytes(g722_encode(wave))
+    source = Source("wide", str(folder), "s", "get it", fake_codec="g722", extensions=(".g722",))
+    manifest, _ = build_corpus(tmp_path / "corpus", sources=(source,), systems=("lpc",), workers=1, progress=False)
+    items = load_items(manifest)
+    assert sorted((it.group, it.system) for it in items) == [("wide/hello", "ground_truth"), ("wide/hello", "lpc")]
+    real = sf.read(next(it.path for it in items if it.label == "real"))[0]
+    spectrum = np.abs(np.fft.rfft(real)) ** 2
+    wideband = spectrum[np.fft.rfftfreq(real.size, 1 / RATE) > 4500].sum() / spectrum.sum()
+    assert wideband > 0.01  # the 16 kHz G.722 file was read, not the 8 kHz wav
+    both = load_items(synth(folder, tmp_path / "both", systems=("lpc",), workers=1, progress=False))
+    assert [it.path.endswith("real/hello.wav") for it in both if it.label == "real"] == [True]
+    assert np.array_equal(sf.read(next(it.path for it in both if it.label == "real"))[0], real)  # g722 again
+    only_wav = Source("narrow", str(tmp_path / "corpus" / "wide" / "real"), "s", "apt-get install wide",
+                      extensions=(".g722",))
+    assert build_corpus(tmp_path / "c2", sources=(source, only_wav), systems=("lpc",), workers=1,
+                        progress=False)[1] == [f"narrow: no g722 files in {only_wav.folder}; apt-get install wide"]
+    assert all(s.extensions == (".g722",) and s.fake_codec == "g722" for s in SOURCES if s.name.startswith("asterisk"))
 
 
 @pytest.mark.parametrize("flag", ["--max-clips", "--max-seconds", "--workers"])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import G722
 import numpy as np
 import soundfile as sf
 import soxr
@@ -10,7 +11,8 @@ import soxr
 from .config import FeatureConfig
 from .errors import SpoofscanError
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".g722")
+G722_RATE, G722_BITRATE = 16000, 64000  # raw G.722 as Asterisk ships its wideband prompts
 SILENCE_PEAK = 1e-4  # a clip whose peak is below -80 dBFS is silent
 
 
@@ -19,13 +21,38 @@ def load_audio(path: str | Path, *, sample_rate: int = 22050) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise SpoofscanError(f"{path}: file not found; check the path")
-    try:
-        data, rate = sf.read(path, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise SpoofscanError(f"{path}: cannot decode audio ({exc}); the file is corrupt or not wav/flac/ogg/mp3") from None
+    if path.suffix.lower() == ".g722":
+        data, rate = g722_decode(path.read_bytes())[:, None], G722_RATE
+    else:
+        try:
+            data, rate = sf.read(path, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+            raise SpoofscanError(
+                f"{path}: cannot decode audio ({exc}); the file is corrupt or not wav/flac/ogg/mp3/g722") from None
     if data.shape[0] == 0:
         raise SpoofscanError(f"{path}: empty audio (0 samples); remove the file or replace it")
     return resample(data.mean(axis=1), rate, sample_rate, name=str(path))
+
+
+def native_rate(path: str | Path) -> int | None:
+    """The file's own sample rate, or None when it cannot be read (loading it then says why)."""
+    if Path(path).suffix.lower() == ".g722":
+        return G722_RATE
+    try:
+        return sf.info(path).samplerate
+    except (sf.LibsndfileError, RuntimeError):
+        return None
+
+
+def g722_encode(wave: np.ndarray) -> bytes:
+    """16 kHz float waveform -> raw G.722 at 64 kbit/s (ITU-T G.722, wideband telephony)."""
+    pcm = np.round(np.clip(wave, -1.0, 32767 / 32768) * 32768).astype(np.int16)
+    return G722.G722(G722_RATE, G722_BITRATE).encode(pcm)
+
+
+def g722_decode(data: bytes) -> np.ndarray:
+    """Raw G.722 at 64 kbit/s -> 16 kHz float32 waveform."""
+    return np.asarray(G722.G722(G722_RATE, G722_BITRATE).decode(data), dtype=np.float32) / 32768
 
 
 def resample(wave: np.ndarray, rate: int, sample_rate: int, *, name: str = "waveform") -> np.ndarray:

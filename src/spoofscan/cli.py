@@ -495,7 +495,7 @@ def synth(
     speaker: Annotated[str, typer.Option(help="Speaker name recorded in the manifest.")] = "unknown",
     source: Annotated[str, typer.Option(help="Source name recorded in the manifest (default: the folder name).")] = "",
     fake_codec: Annotated[str, typer.Option(help="Codec the real recordings went through (mp3, ogg_vorbis, "
-                                                 "telephone): the fakes get it too.")] = "",
+                                                 "telephone, g722): the fakes get it too.")] = "",
     transcripts: Annotated[Optional[Path], typer.Option(
         help="'name: text' or LJSpeech 'name|text' lines (.gz too): adds the piper TTS system.")] = None,
     workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,

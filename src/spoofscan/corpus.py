@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .audio import AUDIO_EXTENSIONS
 from .errors import SpoofscanError
 from .io import read_csv, write_csv
 from .layouts import ITEM_FIELDS
@@ -26,13 +27,27 @@ class Source:
     transcripts: str = ""  # enables the piper TTS system for this source
     exclude: tuple[str, ...] = ()  # files in the folder that are not (unprocessed) speech
     fake_codec: str = ""  # the codec the real recordings went through
+    extensions: tuple[str, ...] = AUDIO_EXTENSIONS  # the file types to read
     max_clips: int = 0  # 0 = all
 
 
+
+def _asterisk(language: str, folder: str, speaker: str, transcripts: str = "", max_clips: int = 0) -> Source:
+    """Asterisk's voice prompts in their wideband form: 16 kHz G.722 (7 kHz band), the fakes get G.722 too."""
+    return Source("asterisk" if language == "en" else f"asterisk_{language}", f"/usr/share/asterisk/sounds/{folder}",
+                  speaker, f"apt-get install asterisk-core-sounds-{language}-g722 (professional voice prompts, "
+                  "16 kHz G.722, CC-BY-SA-3.0)", transcripts=transcripts, fake_codec="g722", extensions=(".g722",),
+                  max_clips=max_clips)
+
+
+# English is the main source (its transcripts add Piper TTS fakes); the other languages add speakers and
+# phonetics, 120 prompts each, so that synthesizing the corpus stays under two hours on a laptop CPU.
 SOURCES = (
-    Source("asterisk", "/usr/share/asterisk/sounds/en_US_f_Allison", "allison",
-           "apt-get install asterisk-core-sounds-en-wav (8 kHz, one professional speaker, CC-BY-SA-3.0)",
-           transcripts="/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz"),
+    _asterisk("en", "en_US_f_Allison", "allison", "/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz"),
+    _asterisk("fr", "fr_CA_f_June", "june", max_clips=120),
+    _asterisk("es", "es_MX_f_Allison", "allison", max_clips=120),
+    _asterisk("it", "it_IT_m_Carlo", "carlo", max_clips=120),
+    _asterisk("ru", "ru_RU_f_IvrvoiceRU", "ivrvoice_ru", max_clips=120),
     Source("klettres", "/usr/share/klettres", "klettres",
            "apt-get install klettres-data (letters and syllables in 20+ languages, 44.1 kHz Vorbis, GPL)",
            fake_codec="ogg_vorbis"),
@@ -60,8 +75,10 @@ def build_corpus(out: str | Path, *, sources: tuple[Source, ...] = SOURCES, syst
     out = Path(out)
     rows, missing = [], []
     for source in sources:
-        if not Path(source.folder).is_dir():
-            missing.append(f"{source.name}: {source.folder} not found; {source.install}")
+        folder = Path(source.folder)
+        if not folder.is_dir() or not any(p.suffix.lower() in source.extensions for p in folder.rglob("*")):
+            kinds = "/".join(e[1:] for e in source.extensions)
+            missing.append(f"{source.name}: no {kinds} files in {source.folder}; {source.install}")
             continue
         use_tts = tts and source.transcripts and Path(source.transcripts).is_file()
         caps = [c for c in (max_clips, source.max_clips) if c]
@@ -69,7 +86,7 @@ def build_corpus(out: str | Path, *, sources: tuple[Source, ...] = SOURCES, syst
                          max_clips=min(caps, default=0), max_seconds=max_seconds, workers=workers,
                          speaker=source.speaker, source=source.name, fake_codec=source.fake_codec,
                          transcripts=source.transcripts if use_tts else None, exclude=source.exclude,
-                         progress=progress)
+                         extensions=source.extensions, progress=progress)
         for row in read_csv(manifest):
             rows.append({**row, "path": f"{source.name}/{row['path']}", "group": f"{source.name}/{row['group']}"})
     if not rows:

@@ -13,12 +13,12 @@ import scipy.signal
 import soundfile as sf
 import soxr
 
-from .audio import load_audio
+from .audio import G722_RATE, g722_decode, g722_encode, load_audio
 from .errors import SpoofscanError
 from .layouts import Item
 from .metrics import eer, roc_auc
 
-CONDITIONS = ("clean", "mp3", "ogg_vorbis", "telephone", "noise_20db", "noise_10db", "reverb", "resample_16k",
+CONDITIONS = ("clean", "mp3", "ogg_vorbis", "telephone", "g722", "noise_20db", "noise_10db", "reverb", "resample_16k",
               "gain_-20db")
 
 
@@ -58,6 +58,9 @@ def degrade(wave: np.ndarray, rate: int, condition: str, *, seed: int = 0) -> tu
         narrow = soxr.resample(wave, rate, 8000).astype(np.float32)
         sos = scipy.signal.butter(4, [300, 3400], btype="band", fs=8000, output="sos")
         return _codec(scipy.signal.sosfilt(sos, narrow).astype(np.float32), 8000, format="WAV", subtype="ULAW"), 8000
+    if condition == "g722":  # wideband VoIP: 16 kHz, G.722 at 64 kbit/s
+        wide = soxr.resample(wave, rate, G722_RATE).astype(np.float32)
+        return g722_decode(g722_encode(wide))[:wide.size], G722_RATE
     if condition.startswith("noise_"):
         return _noise(wave, float(condition.removeprefix("noise_").removesuffix("db")), rng), rate
     if condition == "reverb":

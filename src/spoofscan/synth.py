@@ -30,7 +30,7 @@ import scipy.signal
 import soundfile as sf
 import torch
 
-from .audio import AUDIO_EXTENSIONS, load_audio, resample
+from .audio import AUDIO_EXTENSIONS, load_audio, native_rate, resample
 from .degrade import degrade
 from .errors import SpoofscanError
 from .io import atomic_write_bytes, write_csv
@@ -39,6 +39,7 @@ from .store import process_pool
 
 VOCODERS = ("hifigan_universal", "hifigan_ljspeech", "world", "griffin_lim", "lpc")
 SYSTEMS = VOCODERS + ("piper",)
+FAKE_CODECS = ("", "mp3", "ogg_vorbis", "telephone", "g722")  # codecs real recordings may have gone through
 RATE = 22050  # HiFi-GAN's rate and spoofscan's default
 TARGET_RMS_DB = -26.0
 
@@ -276,33 +277,37 @@ def _one_clip(args: tuple[str, str, Path, tuple[str, ...], float, float, str, st
         return path, [], str(exc)
 
 
-def _native_rate(path: Path) -> int | None:
-    """The file's sample rate, or None when it cannot be read (its job then reports why)."""
-    try:
-        return sf.info(path).samplerate
-    except (sf.LibsndfileError, RuntimeError):
-        return None
+def _one_file_per_recording(paths) -> list[Path]:
+    """One file per name: where a recording comes in several formats (Asterisk installs .wav and .g722 side by
+    side), the one with the highest sample rate."""
+    best: dict[Path, Path] = {}
+    for path in sorted(paths):
+        stem = path.with_suffix("")
+        if stem not in best or (native_rate(path) or 0) > (native_rate(best[stem]) or 0):
+            best[stem] = path
+    return sorted(best.values())
 
 
 def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODERS, max_clips: int = 0,
           max_seconds: float = 0.0, workers: int = 0, speaker: str = "unknown", source: str = "",
           fake_codec: str = "", transcripts: str | Path | None = None, exclude: tuple[str, ...] = (),
-          progress: bool = True) -> Path:
+          extensions: tuple[str, ...] = AUDIO_EXTENSIONS, progress: bool = True) -> Path:
     """Re-synthesize every real clip under real_dir with each system into out; returns out/manifest.csv.
 
     max_clips > 0 takes a seeded sample of the clips; max_seconds > 0 keeps only the first seconds of each;
     source names the recordings in the manifest (default: the folder's name). fake_codec (a codec condition of
-    spoofscan.degrade: mp3, ogg_vorbis, telephone) passes every fake through the codec the real recordings already
+    spoofscan.degrade: mp3, ogg_vorbis, telephone, g722) passes every fake through the codec the real recordings already
     went through, so codec traces do not tell real from fake. transcripts (see read_transcripts) is needed by the
-    piper system; clips without a transcript get no piper copy. exclude lists file names to leave out.
+    piper system; clips without a transcript get no piper copy. exclude lists file names to leave out; extensions
+    picks the file types to read; a recording found in several formats is read once, from its highest-rate file.
     Rerunning continues where a stopped run left off (existing files are kept).
     """
     real_dir, out = Path(real_dir), Path(out)
     for name, value in (("--max-clips", max_clips), ("--max-seconds", max_seconds), ("--workers", workers)):
         if value < 0:
             raise SpoofscanError(f"{name} {value}: use 0 (no limit / all cores) or a positive number")
-    if fake_codec not in ("", "mp3", "ogg_vorbis", "telephone"):
-        raise SpoofscanError(f"--fake-codec {fake_codec!r}: use mp3, ogg_vorbis or telephone")
+    if fake_codec not in FAKE_CODECS:
+        raise SpoofscanError(f"--fake-codec {fake_codec!r}: use {', '.join(c for c in FAKE_CODECS if c)}")
     unknown = set(systems) - set(SYSTEMS)
     if unknown:
         raise SpoofscanError(f"--system {sorted(unknown)}: unknown; use {', '.join(SYSTEMS)}")
@@ -311,14 +316,14 @@ def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = V
         raise SpoofscanError("the piper system reads transcripts: pass --transcripts FILE ('name: text' lines)")
     if not real_dir.is_dir():
         raise SpoofscanError(f"{real_dir}: no such folder of real speech")
-    clips = sorted(p for p in real_dir.rglob("*")
-                   if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS and p.name not in exclude)
+    clips = _one_file_per_recording(p for p in real_dir.rglob("*")
+                                    if p.is_file() and p.suffix.lower() in extensions and p.name not in exclude)
     if not clips:
-        raise SpoofscanError(f"{real_dir}: no audio files (wav/flac/ogg/mp3) found")
+        raise SpoofscanError(f"{real_dir}: no audio files ({'/'.join(e[1:] for e in extensions)}) found")
     if max_clips and max_clips < len(clips):  # a seeded sample, so a small corpus still spans the whole folder
         chosen = np.random.default_rng(0).choice(len(clips), max_clips, replace=False)
         clips = [clips[i] for i in sorted(chosen)]
-    lowest_rate = min(filter(None, map(_native_rate, clips)), default=RATE)
+    lowest_rate = min(filter(None, map(native_rate, clips)), default=RATE)
     cutoff = 0.95 * min(lowest_rate, RATE) / 2  # everything shares the narrowest source's band
     names = [p.relative_to(real_dir).with_suffix("").as_posix().replace("/", "__") for p in clips]
     jobs = [(str(p), name, out, tuple(systems), cutoff, max_seconds, fake_codec, texts.get(name, ""))
