@@ -8,7 +8,7 @@ DEV=${2:-../shared/data/vocoder-demos-dev/MANIFEST.csv}
 S="$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/spoofscan"
 mkdir -p "$WORK" && cd "$WORK"
 $S synth /usr/share/asterisk/sounds/en_US_f_Allison --out corpus --max-clips 120 --max-seconds 6 \
-    --speaker allison --source asterisk --workers 2
+    --speaker allison --source asterisk --extension wav --workers 2  # the 8 kHz prompts
 COMMON="--set image_size=64 --set weights=none --set unfreeze_epoch=1 --set lr=0.001 --set epochs=6 --workers 2"
 $S loo corpus/manifest.csv --out loo_resize --seeds 0,1 $COMMON --set input_mode=resize
 $S loo corpus/manifest.csv --out loo_window --seeds 0,1 $COMMON

@@ -92,6 +92,12 @@ def test_a_source_reads_only_its_file_type_and_gives_fakes_its_codec(tmp_path):
     both = load_items(synth(folder, tmp_path / "both", systems=("lpc",), workers=1, progress=False))
     assert [it.path.endswith("real/hello.wav") for it in both if it.label == "real"] == [True]
     assert np.array_equal(sf.read(next(it.path for it in both if it.label == "real"))[0], real)  # g722 again
+    assert run(["synth", str(folder), "--out", str(tmp_path / "narrow"), "--system", "lpc", "--extension", "WAV",
+                "--workers", "1"]) == 0
+    narrow = sf.read(tmp_path / "narrow" / "real" / "hello.wav")[0]
+    spectrum = np.abs(np.fft.rfft(narrow)) ** 2
+    assert spectrum[np.fft.rfftfreq(narrow.size, 1 / RATE) > 4500].sum() / spectrum.sum() < 1e-4  # the 8 kHz wav
+    assert run(["synth", str(folder), "--out", str(tmp_path / "x"), "--extension", "aiff"]) == 2
     only_wav = Source("narrow", str(tmp_path / "corpus" / "wide" / "real"), "s", "apt-get install wide",
                       extensions=(".g722",))
     assert build_corpus(tmp_path / "c2", sources=(source, only_wav), systems=("lpc",), workers=1,

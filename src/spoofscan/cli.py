@@ -498,15 +498,23 @@ def synth(
                                                  "telephone, g722): the fakes get it too.")] = "",
     transcripts: Annotated[Optional[Path], typer.Option(
         help="'name: text' or LJSpeech 'name|text' lines (.gz too): adds the piper TTS system.")] = None,
+    extension: Annotated[Optional[list[str]], typer.Option(
+        help="Read only these file types, e.g. --extension wav (default: every audio type). Repeatable.")] = None,
     workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
 ) -> None:
     """Re-synthesize real clips with offline vocoders (and Piper TTS) into a WaveFake-style corpus (resumable)."""
+    from .audio import AUDIO_EXTENSIONS
     from .synth import SYSTEMS, VOCODERS
     from .synth import synth as run_synth
 
     systems = tuple(system or (SYSTEMS if transcripts else VOCODERS))
+    extensions = tuple("." + e.lower().lstrip(".") for e in extension or ()) or AUDIO_EXTENSIONS
+    unknown = sorted(set(extensions) - set(AUDIO_EXTENSIONS))
+    if unknown:
+        raise SpoofscanError(f"--extension {' '.join(unknown)}: use {', '.join(e[1:] for e in AUDIO_EXTENSIONS)}")
     manifest = run_synth(real, out, systems=systems, max_clips=max_clips, max_seconds=max_seconds, workers=workers,
-                         speaker=speaker, source=source, fake_codec=fake_codec, transcripts=transcripts)
+                         speaker=speaker, source=source, fake_codec=fake_codec, transcripts=transcripts,
+                         extensions=extensions)
     console.print(f"wrote {manifest}; next: spoofscan split {manifest}")
 
 
