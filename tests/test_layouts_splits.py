@@ -6,7 +6,7 @@ import pytest
 from conftest import speechlike, write
 from spoofscan.cli import run
 from spoofscan.errors import SpoofscanError
-from spoofscan.layouts import detect_layout, load_items
+from spoofscan.layouts import Item, detect_layout, load_items
 from spoofscan.splits import audit, fix_leakage, grouped_split, hash_items
 
 
@@ -93,7 +93,7 @@ def test_audit_finds_the_seeds_leakage_and_fix_cleans_it(combined_leaky):
     hashes = hash_items(items, workers=1)
     report = audit(items, hashes=hashes)
     assert report.leaky
-    assert report.name_overlaps["LJ001-0003_gen.npy"] == ["train", "val", "test"]  # copied under the same name
+    assert report.name_overlaps["ljspeech/LJ001-0003_gen.npy"] == ["train", "val", "test"]  # copied, same name
     assert report.content_overlaps  # the renamed copy gen_0001 -> gen_9924
     renamed = [h for h, it in zip(hashes, items) if it.path.endswith("gen_9924.npy")][0]
     assert report.content_overlaps[renamed] == ["train", "test"]
@@ -105,6 +105,16 @@ def test_audit_finds_the_seeds_leakage_and_fix_cleans_it(combined_leaky):
     kept_hashes = [h for h, it in zip(hashes, items) if it in kept]
     assert not audit(kept, hashes=kept_hashes).leaky
     assert before == {p: p.read_bytes() for p in combined_leaky.rglob("*.npy")}  # the user's files are untouched
+
+
+def test_file_names_are_compared_within_a_source():
+    # Asterisk names a prompt the same in every language: two recordings, not a leak
+    items = [Item("en/real/hello.wav", "real", "ground_truth", "en/hello", split="train", source="en"),
+             Item("fr/real/hello.wav", "real", "ground_truth", "fr/hello", split="test", source="fr")]
+    assert not audit(items, hashes=["a", "b"]).leaky
+    items[1] = Item("en/copy/hello.wav", "real", "ground_truth", "en/copy", split="test", source="en")
+    assert audit(items, hashes=["a", "b"]).name_overlaps == {"en/hello.wav": ["train", "test"]}
+    assert [why for _, why in fix_leakage(items, ["a", "b"])[1]] == ["same file name as a clip in an earlier split"]
 
 
 def test_cli_split_audit_fix(combined_leaky, wavefake_tree, tmp_path, capsys):

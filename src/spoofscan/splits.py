@@ -128,15 +128,22 @@ def _overlaps(keys_splits: list[tuple[str, str]]) -> dict[str, list[str]]:
     return {k: sorted(v, key=SPLITS.index) for k, v in seen.items() if len(v) > 1}
 
 
+def _name(item: Item) -> str:
+    """A clip's file name, within its source: sources reuse names (an Asterisk prompt has one name per language)."""
+    name = Path(item.path).name
+    return name if item.source in ("", "unknown") else f"{item.source}/{name}"
+
+
 def audit(items: list[Item], *, hashes: list[str] | None = None, workers: int = 0) -> AuditReport:
-    """Find train/val/test overlaps by file name, content and utterance group; count classes per split."""
+    """Find train/val/test overlaps by file name (within a source), content and utterance group; count classes
+    per split."""
     split_items = [it for it in items if it.split]
     if hashes is None:
         hashes = hash_items(split_items, workers=workers)
     readable = [(h, it.split) for h, it in zip(hashes, split_items) if not h.startswith("unreadable")]
     return AuditReport(
         counts=count_classes(split_items),
-        name_overlaps=_overlaps([(Path(it.path).name, it.split) for it in split_items]),
+        name_overlaps=_overlaps([(_name(it), it.split) for it in split_items]),
         content_overlaps=_overlaps(readable),
         group_overlaps=_overlaps([(it.group, it.split) for it in split_items]),
         unreadable=[f"{it.path}: {h}" for h, it in zip(hashes, split_items) if h.startswith("unreadable")],
@@ -154,7 +161,7 @@ def fix_leakage(items: list[Item], hashes: list[str]) -> tuple[list[Item], list[
     for split in SPLITS:
         this_split = []
         for it, h in by_split[split]:
-            name = Path(it.path).name
+            name = _name(it)
             why = ("same file name as a clip in an earlier split" if name in names else
                    "same content as a clip in an earlier split" if h in contents else
                    "same utterance group as a clip in an earlier split" if it.group in groups else "")
@@ -163,7 +170,7 @@ def fix_leakage(items: list[Item], hashes: list[str]) -> tuple[list[Item], list[
             else:
                 this_split.append((it, h))
         kept += [it for it, _ in this_split]
-        names |= {Path(it.path).name for it, _ in this_split}
+        names |= {_name(it) for it, _ in this_split}
         contents |= {h for _, h in this_split if not h.startswith("unreadable")}
         groups |= {it.group for it, _ in this_split}
     return kept, dropped
