@@ -8,7 +8,7 @@ import soxr
 from conftest import speechlike, write
 from spoofscan.cli import run
 from spoofscan.audio import g722_encode
-from spoofscan.corpus import SOURCES, Source, build_corpus
+from spoofscan.corpus import SOURCES, Source, build_corpus, pick_sources
 from spoofscan.errors import SpoofscanError
 from spoofscan.layouts import load_items
 from spoofscan.synth import RATE, read_transcripts, synth
@@ -102,7 +102,23 @@ def test_a_source_reads_only_its_file_type_and_gives_fakes_its_codec(tmp_path):
                       extensions=(".g722",))
     assert build_corpus(tmp_path / "c2", sources=(source, only_wav), systems=("lpc",), workers=1,
                         progress=False)[1] == [f"narrow: no g722 files in {only_wav.folder}; apt-get install wide"]
-    assert all(s.extensions == (".g722",) and s.fake_codec == "g722" for s in SOURCES if s.name.startswith("asterisk"))
+    wideband = [s for s in SOURCES if s.name.startswith("asterisk_")]
+    assert len(wideband) == 5 and all(s.extensions == (".g722",) and s.fake_codec == "g722" for s in wideband)
+
+
+def test_sources_of_the_same_recordings_share_utterance_groups(tmp_path, capsys):
+    folder = tmp_path / "prompts"
+    write(folder / "hello.wav", speechlike(1.0, sr=16000, seed=8), sr=16000)
+    sources = (Source("narrow", str(folder), "s", "get it"), Source("wide", str(folder), "s", "get it",
+                                                                   recordings="narrow"))
+    manifest, _ = build_corpus(tmp_path / "corpus", sources=sources, systems=("lpc",), workers=1, progress=False)
+    assert {(it.source, it.group) for it in load_items(manifest)} == {("narrow", "narrow/hello"),
+                                                                       ("wide", "narrow/hello")}
+    assert [s.name for s in pick_sources(["asterisk_wb", "klettres"])] == ["asterisk_wb", "klettres"]
+    assert pick_sources(None) == SOURCES
+    assert run(["corpus", "--out", str(tmp_path / "c"), "--source", "librispeech"]) == 2
+    assert "--source librispeech: unknown; use asterisk, asterisk_wb" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
 
 
 @pytest.mark.parametrize("flag", ["--max-clips", "--max-seconds", "--workers"])

@@ -524,12 +524,15 @@ def corpus(
     max_clips: Annotated[int, typer.Option(help="Real clips per source, a seeded sample (0 = all).")] = 0,
     max_seconds: Annotated[float, typer.Option(help="Keep only the first seconds of each clip (0 = all).")] = 6.0,
     tts: Annotated[bool, typer.Option(help="Add Piper TTS fakes where a source has transcripts.")] = True,
+    source: Annotated[Optional[list[str]], typer.Option(
+        help="Use only these sources (default: every one found; see the README's table). Repeatable.")] = None,
     workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
 ) -> None:
     """Every offline real speech source on this machine x every offline fake maker, in one manifest (resumable)."""
-    from .corpus import build_corpus
+    from .corpus import build_corpus, pick_sources
 
-    manifest, missing = build_corpus(out, tts=tts, max_clips=max_clips, max_seconds=max_seconds, workers=workers)
+    manifest, missing = build_corpus(out, sources=pick_sources(source), tts=tts, max_clips=max_clips,
+                                     max_seconds=max_seconds, workers=workers)
     for line in missing:
         console.print(f"[yellow]skipped source[/] {line}")
     console.print(f"wrote {manifest}; next: spoofscan split {manifest}")

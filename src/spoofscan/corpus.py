@@ -2,7 +2,9 @@
 
 Each source found on this machine is re-synthesized by `spoofscan.synth` into OUT/<source>/ with its own band
 limit and format hygiene; OUT/manifest.csv joins them, with the source, speaker and system of every clip, so that
-evaluation can hold any of them out. Utterance groups are prefixed with the source, so two sources never share one.
+evaluation can hold any of them out. Utterance groups are prefixed with the source's recordings: two sources share a
+group only where they are the same recordings in two forms (Asterisk's 8 kHz wav and 16 kHz G.722 prompts), so
+those always land in one split.
 """
 from __future__ import annotations
 
@@ -29,21 +31,30 @@ class Source:
     fake_codec: str = ""  # the codec the real recordings went through
     extensions: tuple[str, ...] = AUDIO_EXTENSIONS  # the file types to read
     max_clips: int = 0  # 0 = all
+    recordings: str = ""  # sources made of the same recordings share this name (and so their utterance groups)
 
 
 
-def _asterisk(language: str, folder: str, speaker: str, transcripts: str = "", max_clips: int = 0) -> Source:
+ASTERISK_EN = "/usr/share/asterisk/sounds/en_US_f_Allison"
+ASTERISK_EN_TEXT = "/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz"
+
+
+def _asterisk(language: str, folder: str, speaker: str, name: str = "", transcripts: str = "",
+              max_clips: int = 0) -> Source:
     """Asterisk's voice prompts in their wideband form: 16 kHz G.722 (7 kHz band), the fakes get G.722 too."""
-    return Source("asterisk" if language == "en" else f"asterisk_{language}", f"/usr/share/asterisk/sounds/{folder}",
-                  speaker, f"apt-get install asterisk-core-sounds-{language}-g722 (professional voice prompts, "
-                  "16 kHz G.722, CC-BY-SA-3.0)", transcripts=transcripts, fake_codec="g722", extensions=(".g722",),
-                  max_clips=max_clips)
+    return Source(name or f"asterisk_{language}", f"/usr/share/asterisk/sounds/{folder}", speaker,
+                  f"apt-get install asterisk-core-sounds-{language}-g722 (professional voice prompts, 16 kHz G.722, "
+                  "CC-BY-SA-3.0)", transcripts=transcripts, fake_codec="g722", extensions=(".g722",),
+                  max_clips=max_clips, recordings="asterisk" if language == "en" else "")
 
 
-# English is the main source (its transcripts add Piper TTS fakes); the other languages add speakers and
-# phonetics, 120 prompts each, so that synthesizing the corpus stays under two hours on a laptop CPU.
+# The English prompts come twice: 8 kHz wav (what spoofscan-base was trained on) and 16 kHz G.722 (the same
+# recordings, so the same utterance groups); their transcripts add Piper TTS fakes. The other languages add speakers
+# and phonetics, 120 prompts each, so that synthesizing a corpus stays within about an hour on a laptop CPU.
 SOURCES = (
-    _asterisk("en", "en_US_f_Allison", "allison", "/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz"),
+    Source("asterisk", ASTERISK_EN, "allison", "apt-get install asterisk-core-sounds-en-wav (8 kHz, one professional "
+           "speaker, CC-BY-SA-3.0)", transcripts=ASTERISK_EN_TEXT, extensions=(".wav",)),
+    _asterisk("en", "en_US_f_Allison", "allison", name="asterisk_wb", transcripts=ASTERISK_EN_TEXT),
     _asterisk("fr", "fr_CA_f_June", "june", max_clips=120),
     _asterisk("es", "es_MX_f_Allison", "allison", max_clips=120),
     _asterisk("it", "it_IT_m_Carlo", "carlo", max_clips=120),
@@ -58,6 +69,15 @@ SOURCES = (
     Source("alsa", "/usr/share/sounds/alsa", "alsa", "apt-get install alsa-utils (spoken channel names, 48 kHz)",
            exclude=("Noise.wav",)),
 )
+
+
+def pick_sources(names: list[str] | None) -> tuple[Source, ...]:
+    """The sources called names (all of SOURCES when names is empty), or an error listing the known ones."""
+    known = {source.name: source for source in SOURCES}
+    unknown = [name for name in names or () if name not in known]
+    if unknown:
+        raise SpoofscanError(f"--source {', '.join(unknown)}: unknown; use {', '.join(known)}")
+    return tuple(known[name] for name in names) if names else SOURCES
 
 
 def build_corpus(out: str | Path, *, sources: tuple[Source, ...] = SOURCES, systems: tuple[str, ...] = VOCODERS,
@@ -88,7 +108,8 @@ def build_corpus(out: str | Path, *, sources: tuple[Source, ...] = SOURCES, syst
                          transcripts=source.transcripts if use_tts else None, exclude=source.exclude,
                          extensions=source.extensions, progress=progress)
         for row in read_csv(manifest):
-            rows.append({**row, "path": f"{source.name}/{row['path']}", "group": f"{source.name}/{row['group']}"})
+            rows.append({**row, "path": f"{source.name}/{row['path']}",
+                         "group": f"{source.recordings or source.name}/{row['group']}"})
     if not rows:
         raise SpoofscanError("no real speech source found: " + " | ".join(missing))
     return write_csv(out / "manifest.csv", rows, ITEM_FIELDS), missing
