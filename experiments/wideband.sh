@@ -51,3 +51,8 @@ $S train store --out run --config band_$BAND.toml
 $S evaluate run/best.pt store --by system --by source --out test --bootstrap 1000
 $S degrade run/best.pt split.csv --out degrade
 $S evaluate run/best.pt "$DEV" --split all --by system --out dev --bootstrap 1000
+# 3. diagnostic: the demos passed through the training chains (is the inversion the band or the codec?), for this
+#    model and for the shipped spoofscan-base
+CONDITIONS="--condition clean --condition g722 --condition telephone --condition resample_16k --condition mp3"
+$S degrade run/best.pt "$DEV" --split all --out dev_degrade $CONDITIONS
+$S degrade "$ROOT/src/spoofscan/models/spoofscan-base.pt" "$DEV" --split all --out dev_degrade_base $CONDITIONS
