@@ -7,12 +7,17 @@ from spoofscan.cli import run
 from spoofscan.demo import demo
 
 
-def test_demo_runs_the_whole_pipeline(tmp_path, capsys):
+def test_demo_runs_the_whole_pipeline(tmp_path, capsys, monkeypatch):
+    from spoofscan import demo as demo_module
+
     real = tmp_path / "real"
     for n in range(8):
         write(real / f"prompt{n}.wav", speechlike(1.0 + 0.1 * n, sr=8000, seed=n), sr=8000)
+    (real / "prompt0.g722").write_bytes(b"")  # the built-in prompts' G.722 form, if installed, is not read
+    monkeypatch.setattr(demo_module, "REAL_SPEECH_DIRS", (str(real),))
     out = tmp_path / "demo"
-    summary = demo(out, real_dir=real, clips=8, epochs=1, image_size=32, workers=1)
+    summary = demo(out, clips=8, epochs=1, image_size=32, workers=1)
+    assert (out / "corpus/manifest.csv").read_text().count(",real,") == 8
     for path in ("corpus/manifest.csv", "split.csv", "store/header.json", "run/best.pt", "report/report.md",
                  "summary.json"):
         assert (out / path).exists(), path

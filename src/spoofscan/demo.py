@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from .audio import AUDIO_EXTENSIONS
 from .config import FeatureConfig, TrainConfig
 from .errors import SpoofscanError
 from .io import write_json
@@ -50,6 +51,8 @@ def demo(out: str | Path = "demo-output", *, real_dir: str | Path | None = None,
             raise SpoofscanError(f"{out} holds an earlier demo; pass --force to redo it (the corpus is reused)")
         for path in derived:
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    # the built-in prompts may also be installed as 16 kHz G.722; the demo keeps to the 8 kHz wav files
+    extensions = AUDIO_EXTENSIONS if real_dir else (".wav",)
     real_dir = Path(real_dir) if real_dir else find_real_speech()
     times: dict[str, float] = {}
 
@@ -62,7 +65,7 @@ def demo(out: str | Path = "demo-output", *, real_dir: str | Path | None = None,
 
     stage("synth")
     manifest = synth(real_dir, out / "corpus", systems=systems, max_clips=clips, max_seconds=6.0, workers=workers,
-                     speaker="allison", source="asterisk")
+                     speaker="allison", source="asterisk", extensions=extensions)
     done("synth")
     stage("split")
     items, _ = grouped_split(load_items(manifest), fractions=(0.7, 0.15, 0.15), seed=0,
