@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces sections 1-3 of experiments/GENERALIZATION.md: the seed's whole-clip resize against fixed windows, and
 # train-time degradations, on unseen vocoders (leave one out), degraded audio and another corpus.
-# Usage: bash experiments/generalization.sh [WORK_DIR] [VOCODER_DEMOS_MANIFEST]   (about 90 minutes on 2 CPU cores)
+# Usage: bash experiments/generalization.sh [WORK_DIR] [VOCODER_DEMOS_MANIFEST]   (about 2 hours on 2 CPU cores)
 set -euo pipefail
 WORK=${1:-generalization-runs}
 DEV=${2:-../shared/data/vocoder-demos-dev/MANIFEST.csv}
@@ -51,3 +51,13 @@ $S prepare split_klettres_ogg.csv --out store_klettres_ogg_freq --image-size 64 
 $S train store_klettres_ogg_freq --out run_klettres_ogg_freq --weights none --unfreeze-epoch 1 --lr 1e-3 --epochs 3 \
     --set class_balance=true
 $S evaluate run_klettres_ogg_freq/best.pt "$DEV" --split all --out dev_klettres_ogg_freq
+# Each augmentation alone (section 2d): one degraded copy of every training clip with one condition, or on-device
+# time/frequency masking; every model scored by the degradation suite
+for aug in mp3 ogg_vorbis telephone g722 noise_20db reverb resample_16k; do
+    $S prepare split_window.csv --out store_aug_$aug --image-size 64 --workers 2 --force --augment $aug --augment-copies 1
+    $S train store_aug_$aug --out run_aug_$aug $TRAIN
+    $S degrade run_aug_$aug/best.pt split_window.csv --out degrade_aug_$aug
+done
+$S train store_window --out run_aug_specaugment $TRAIN --set aug_specaugment=true
+$S degrade run_aug_specaugment/best.pt split_window.csv --out degrade_aug_specaugment
+$S degrade run_window/best.pt split_window.csv --out degrade_window_g722 --condition g722  # the baseline's g722 row
