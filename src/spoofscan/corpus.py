@@ -34,7 +34,6 @@ class Source:
     recordings: str = ""  # sources made of the same recordings share this name (and so their utterance groups)
 
 
-
 ASTERISK_EN = "/usr/share/asterisk/sounds/en_US_f_Allison"
 ASTERISK_EN_TEXT = "/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz"
 

@@ -18,8 +18,8 @@ from .errors import SpoofscanError
 from .layouts import Item
 from .metrics import eer, roc_auc
 
-CONDITIONS = ("clean", "mp3", "ogg_vorbis", "telephone", "g722", "noise_20db", "noise_10db", "reverb", "resample_16k",
-              "gain_-20db")
+CONDITIONS = ("clean", "mp3", "ogg_vorbis", "telephone", "g722", "noise_20db", "noise_10db", "reverb",
+              "resample_16k", "gain_-20db")
 
 
 def _codec(wave: np.ndarray, rate: int, **format_args) -> np.ndarray:
