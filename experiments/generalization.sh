@@ -5,7 +5,8 @@
 set -euo pipefail
 WORK=${1:-generalization-runs}
 DEV=${2:-../shared/data/vocoder-demos-dev/MANIFEST.csv}
-S="$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/spoofscan"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+S="$ROOT/.venv/bin/spoofscan"
 mkdir -p "$WORK" && cd "$WORK"
 $S synth /usr/share/asterisk/sounds/en_US_f_Allison --out corpus --max-clips 120 --max-seconds 6 \
     --speaker allison --source asterisk --extension wav --workers 2  # the 8 kHz prompts
@@ -51,13 +52,21 @@ $S prepare split_klettres_ogg.csv --out store_klettres_ogg_freq --image-size 64 
 $S train store_klettres_ogg_freq --out run_klettres_ogg_freq --weights none --unfreeze-epoch 1 --lr 1e-3 --epochs 3 \
     --set class_balance=true
 $S evaluate run_klettres_ogg_freq/best.pt "$DEV" --split all --out dev_klettres_ogg_freq
-# Each augmentation alone (section 2d): one degraded copy of every training clip with one condition, or on-device
-# time/frequency masking; every model scored by the degradation suite
+# Each augmentation alone (section 2a): one degraded copy of every training clip with one condition, or on-device
+# time/frequency masking; every model scored by the degradation suite; training seeds 0 and 1
 for aug in mp3 ogg_vorbis telephone g722 noise_20db reverb resample_16k; do
     $S prepare split_window.csv --out store_aug_$aug --image-size 64 --workers 2 --force --augment $aug --augment-copies 1
-    $S train store_aug_$aug --out run_aug_$aug $TRAIN
-    $S degrade run_aug_$aug/best.pt split_window.csv --out degrade_aug_$aug
 done
-$S train store_window --out run_aug_specaugment $TRAIN --set aug_specaugment=true
-$S degrade run_aug_specaugment/best.pt split_window.csv --out degrade_aug_specaugment
 $S degrade run_window/best.pt split_window.csv --out degrade_window_g722 --condition g722  # the baseline's g722 row
+$S train store_window --out run_window_s1 $TRAIN --set seed=1
+$S degrade run_window_s1/best.pt split_window.csv --out degrade_window_s1
+for seed in 0 1; do
+    suffix=$([ $seed = 0 ] || echo _s$seed)
+    for aug in mp3 ogg_vorbis telephone g722 noise_20db reverb resample_16k; do
+        $S train store_aug_$aug --out run_aug_$aug$suffix $TRAIN --set seed=$seed
+        $S degrade run_aug_$aug$suffix/best.pt split_window.csv --out degrade_aug_$aug$suffix
+    done
+    $S train store_window --out run_aug_specaugment$suffix $TRAIN --set seed=$seed --set aug_specaugment=true
+    $S degrade run_aug_specaugment$suffix/best.pt split_window.csv --out degrade_aug_specaugment$suffix
+done
+python3 "$ROOT/experiments/augmentation_table.py"  # the table of section 2a
