@@ -76,7 +76,7 @@ def soxr_8k(wave: np.ndarray) -> np.ndarray:
     return soxr.resample(wave, 16000, 8000)
 
 
-def test_a_source_reads_only_its_file_type_and_gives_fakes_its_codec(tmp_path):
+def test_a_source_reads_only_its_file_type_and_gives_fakes_its_codec(tmp_path, capsys):
     folder = tmp_path / "prompts"  # one recording in two formats, as Asterisk installs them side by side
     wave = speechlike(1.0, sr=16000, seed=7) + 0.05 * np.sin(2 * np.pi * 6000 * np.arange(16000) / 16000)
     write(folder / "hello.wav", soxr_8k(wave), sr=8000)
@@ -97,7 +97,11 @@ def test_a_source_reads_only_its_file_type_and_gives_fakes_its_codec(tmp_path):
     narrow = sf.read(tmp_path / "narrow" / "real" / "hello.wav")[0]
     spectrum = np.abs(np.fft.rfft(narrow)) ** 2
     assert spectrum[np.fft.rfftfreq(narrow.size, 1 / RATE) > 4500].sum() / spectrum.sum() < 1e-4  # the 8 kHz wav
+    capsys.readouterr()
     assert run(["synth", str(folder), "--out", str(tmp_path / "x"), "--extension", "aiff"]) == 2
+    err = capsys.readouterr().err
+    assert "--extension .aiff: use wav, flac, ogg, mp3, g722" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
     only_wav = Source("narrow", str(tmp_path / "corpus" / "wide" / "real"), "s", "apt-get install wide",
                       extensions=(".g722",))
     assert build_corpus(tmp_path / "c2", sources=(source, only_wav), systems=("lpc",), workers=1,

@@ -185,7 +185,7 @@ def prepare(
     force: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
     strict: Annotated[bool, typer.Option(help="Stop at the first unusable file instead of skipping it.")] = False,
     augment: Annotated[Optional[list[str]], typer.Option(
-        help="Degradation for extra copies of train clips: mp3, ogg_vorbis, telephone, noise_20db, noise_10db, "
+        help="Degradation for extra copies of train clips: mp3, ogg_vorbis, telephone, g722, noise_20db, noise_10db, "
              "reverb, resample_16k, gain_-20db. Repeatable.")] = None,
     augment_copies: Annotated[int, typer.Option(help="Degraded copies per train clip (each a random --augment).")] = 0,
 ) -> None:
@@ -420,7 +420,7 @@ def degrade(
     split: Annotated[str, typer.Option(help="Which split to use (all = every clip).")] = "test",
     layout: LayoutOpt = None,
     condition: Annotated[Optional[list[str]], typer.Option(
-        help="clean, mp3, ogg_vorbis, telephone, noise_20db, noise_10db, reverb, resample_16k, gain_-20db "
+        help="clean, mp3, ogg_vorbis, telephone, g722, noise_20db, noise_10db, reverb, resample_16k, gain_-20db "
              "(default: all). Repeatable.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda.")] = "cpu",
 ) -> None:
