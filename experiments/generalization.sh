@@ -14,6 +14,7 @@ COMMON="--set image_size=64 --set weights=none --set unfreeze_epoch=1 --set lr=0
 $S loo corpus/manifest.csv --out loo_resize --seeds 0,1 $COMMON --set input_mode=resize
 $S loo corpus/manifest.csv --out loo_window --seeds 0,1 $COMMON
 $S loo corpus/manifest.csv --out loo_window_freq $COMMON --set normalize=frequency
+$S loo corpus/manifest.csv --out loo_window_dataset $COMMON --set normalize=dataset
 TRAIN="--weights none --unfreeze-epoch 1 --lr 1e-3 --epochs 6"
 for mode in resize window; do
     $S split corpus/manifest.csv --out split_$mode.csv --val 0.15 --test 0.15 --force

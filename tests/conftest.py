@@ -110,4 +110,18 @@ def tiny_run(tmp_path_factory):
     config = TrainConfig(epochs=3, unfreeze_epoch=2, batch_size=16, lr=1e-3, weights="none", threads=2)
     best = train(store, root / "run", config)
     return {"root": root, "data": data, "manifest": manifest, "store": store, "run": root / "run", "best": best,
-            "features": features, "config": config}
+            "features": features, "config": config, "items": items}
+
+
+@pytest.fixture(scope="session")
+def dataset_run(tiny_run):
+    """tiny_run's clips and training settings with normalize="dataset" (training-set statistics per frequency)."""
+    from spoofscan.config import FeatureConfig
+    from spoofscan.store import prepare
+    from spoofscan.train import train
+
+    root = tiny_run["root"] / "dataset_norm"
+    features = FeatureConfig(**SMALL_FEATURES, normalize="dataset")
+    store = prepare(tiny_run["items"], root / "store", features, workers=1, progress=False)
+    best = train(store, root / "run", tiny_run["config"])
+    return {**tiny_run, "store": store, "run": root / "run", "best": best, "features": features}

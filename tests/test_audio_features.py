@@ -1,6 +1,7 @@
 import librosa
 import numpy as np
 import pytest
+import scipy.signal
 import soundfile as sf
 import torch
 
@@ -8,7 +9,7 @@ from conftest import SR, speechlike, write
 from spoofscan.audio import g722_encode, load_audio, native_rate, read_clip, trim_silence
 from spoofscan.config import FeatureConfig
 from spoofscan.errors import SpoofscanError
-from spoofscan.features import clip_images, log_spectrogram, spectrogram_images, window_starts
+from spoofscan.features import clip_images, log_spectrogram, row_statistics, spectrogram_images, window_starts
 
 
 def test_log_mel_matches_librosa():
@@ -150,9 +151,31 @@ def test_frequency_normalization_removes_level_and_channel_tilt():
     unit = full.astype(float) / 255 * 6 - 3
     assert np.abs(unit.mean(axis=1)).max() < 0.3  # each frequency row is centred over the clip
     with pytest.raises(SpoofscanError, match="normalize"):
-        FeatureConfig(normalize="dataset")
+        FeatureConfig(normalize="global")
     with pytest.raises(SpoofscanError, match="norm_clip must be positive"):
         FeatureConfig(normalize="frequency", norm_clip=0)
+
+
+def test_dataset_normalization_removes_the_level_and_keeps_the_tilt():
+    config = FeatureConfig(normalize="dataset", window_frames=32, window_hop_frames=16)
+    wave = speechlike(2.0, sr=config.sample_rate, seed=7)
+    images, _ = spectrogram_images(log_spectrogram(torch.from_numpy(wave), config), config)
+    quieter, _ = spectrogram_images(log_spectrogram(torch.from_numpy(wave * 0.5), config), config)
+    assert np.abs(images.astype(int) - quieter.astype(int)).max() <= 1  # the level is gone
+    muffled = scipy.signal.sosfilt(scipy.signal.butter(8, 2000, fs=config.sample_rate, output="sos"), wave)
+    darker, _ = spectrogram_images(log_spectrogram(torch.from_numpy(muffled.astype(np.float32)), config), config)
+    top = config.n_mels * 3 // 4  # mel rows far above 2 kHz
+    assert darker[:, top:].mean() < images[:, top:].mean() - 40  # the lost high band stays visible
+    assert abs(float(darker[:, :5].mean()) - float(images[:, :5].mean())) < 10  # the kept band barely moves
+
+
+def test_row_statistics_match_numpy_over_chunks():
+    images = np.random.default_rng(0).integers(0, 256, size=(37, 6, 9), dtype=np.uint8)
+    images[:, 5] = 100  # a row that never varies gets the floor std instead of 0
+    stats = row_statistics(images, chunk=8)
+    unit = images.astype(np.float64) / 255
+    assert np.allclose(stats["mean"], unit.mean(axis=(0, 2)))
+    assert np.allclose(stats["std"][:5], unit.std(axis=(0, 2))[:5]) and stats["std"][5] == 0.01
 
 
 def test_saved_config_without_a_new_field_reads_as_its_default():

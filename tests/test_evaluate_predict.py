@@ -7,13 +7,12 @@ import soundfile as sf
 import torch
 
 from conftest import speechlike, vocode, write
-from spoofscan.checkpoint import load_checkpoint
+from spoofscan.checkpoint import load_checkpoint, model_from_checkpoint
 from spoofscan.cli import run
 from spoofscan.config import FeatureConfig
 from spoofscan.errors import SpoofscanError
 from spoofscan.evaluate import evaluate
 from spoofscan.export import max_logit_difference, onnx_session
-from spoofscan.model import SpoofNet
 from spoofscan import Detector
 
 
@@ -156,13 +155,13 @@ def test_checkpoint_errors_and_info(tiny_run, tmp_path, capsys):
     assert run(["predict", str(bad), str(tmp_path)]) == 2
 
 
-def test_onnx_export_parity_and_backend(tiny_run, clips, tmp_path):
+@pytest.mark.parametrize("run_name", ["tiny_run", "dataset_run"])
+def test_onnx_export_parity_and_backend(run_name, request, clips, tmp_path):
+    tiny_run = request.getfixturevalue(run_name)
     path = tmp_path / "model.onnx"
     assert run(["export", str(tiny_run["best"]), "--onnx", str(path)]) == 0
     state = load_checkpoint(tiny_run["best"])
-    model = SpoofNet()
-    model.load_state_dict(state["model"])
-    model.eval()
+    model = model_from_checkpoint(state).eval()
     session = onnx_session(path)
     import torch
 
@@ -196,7 +195,9 @@ def test_evaluate_bad_split_and_single_class(tiny_run, tmp_path, capsys):
     assert not (tmp_path / "r2" / "metrics.json").exists()
 
 
-def test_compact_fp16_checkpoint_predicts_like_the_original(tiny_run, tmp_path, capsys):
+@pytest.mark.parametrize("run_name", ["tiny_run", "dataset_run"])
+def test_compact_fp16_checkpoint_predicts_like_the_original(run_name, request, tmp_path, capsys):
+    tiny_run = request.getfixturevalue(run_name)
     from spoofscan.checkpoint import load_checkpoint
     from spoofscan.predict import Detector
 

@@ -116,7 +116,9 @@ def test_same_seed_same_run(tiny_run, tmp_path):
     assert [h["train_loss"] for h in again["history"]] == [h["train_loss"] for h in original["history"]]
 
 
-def test_interrupted_then_resumed_equals_uninterrupted(tiny_run, tmp_path, monkeypatch):
+@pytest.mark.parametrize("run_name", ["tiny_run", "dataset_run"])
+def test_interrupted_then_resumed_equals_uninterrupted(run_name, request, tmp_path, monkeypatch):
+    tiny_run = request.getfixturevalue(run_name)
     calls = {"n": 0}
     real_epoch = train_module.train_one_epoch
 
@@ -138,6 +140,30 @@ def test_interrupted_then_resumed_equals_uninterrupted(tiny_run, tmp_path, monke
     for key, value in straight["model"].items():
         assert torch.allclose(resumed["model"][key].float(), value.float(), atol=1e-6), key
     assert [h["val_loss"] for h in resumed["history"]] == pytest.approx([h["val_loss"] for h in straight["history"]])
+
+
+def test_dataset_normalization_uses_the_training_set_row_statistics(dataset_run):
+    from spoofscan.checkpoint import model_from_checkpoint
+    from spoofscan.features import row_statistics
+
+    state = load_checkpoint(dataset_run["best"], feature_config=dataset_run["features"])
+    train_images = Store(dataset_run["store"]).split("train").images
+    assert state["input_norm"] == row_statistics(train_images)
+    assert len(state["input_norm"]["mean"]) == 40  # one per mel row, resized with the image inside the model
+    model = model_from_checkpoint(state).eval()
+    mean, std = (torch.tensor(state["input_norm"][k]).view(1, 1, 40, 1).expand(1, 1, 40, 32) for k in ("mean", "std"))
+    for k in (0.0, 1.5):  # a stored image whose every row is k std above the training mean becomes k everywhere
+        image = torch.nn.functional.interpolate(mean + k * std, size=(32, 32), mode="bilinear", align_corners=False)
+        with torch.no_grad():
+            assert torch.allclose(model(image), model.resnet(torch.full((1, 3, 32, 32), k)), atol=1e-4)
+    val = validate(model, Store(dataset_run["store"]).split("val"), image_size=32, batch_size=16,
+                   device=torch.device("cpu"), amp=None, cluster=train_module.Cluster())
+    assert val["val_loss"] == pytest.approx(state["metrics"]["val_loss"], abs=1e-5)  # the loaded model is the trained one
+    damaged = {k: v for k, v in torch.load(dataset_run["best"], weights_only=True).items() if k != "input_norm"}
+    path = dataset_run["root"] / "damaged.pt"
+    torch.save(damaged, path)
+    with pytest.raises(SpoofscanError, match="lacks the 40 per-row input statistics"):
+        load_checkpoint(path)
 
 
 def test_train_errors(tiny_run, tmp_path, capsys):

@@ -18,7 +18,7 @@ from . import __version__
 from .config import CLASS_NAMES, FeatureConfig, TrainConfig, check_same, from_dict, to_dict
 from .errors import SpoofscanError
 from .io import write_with
-from .model import PREPROCESSING
+from .model import PREPROCESSING, SpoofNet
 
 CHECKPOINT_FORMAT = "spoofscan-checkpoint-1"
 BASE_MODEL = Path(__file__).parent / "models" / "spoofscan-base.pt"  # the detector shipped with the package
@@ -73,17 +73,30 @@ def load_checkpoint(path: str | Path | None = None, *,
         raise SpoofscanError(f"{path}: class names {state['class_names']} are not {list(CLASS_NAMES)}")
     state["feature_config"] = from_dict(FeatureConfig, state["feature_config"], source=str(path))
     state["train_config"] = from_dict(TrainConfig, state["train_config"], source=str(path))
+    features = state["feature_config"]
+    if features.normalize == "dataset" and len(state.get("input_norm", {}).get("std", [])) != features.stored_shape[0]:
+        raise SpoofscanError(f"{path}: trained with normalize=dataset but lacks the {features.stored_shape[0]} per-row "
+                             "input statistics (input_norm); the file is damaged: use another checkpoint or retrain")
     if feature_config is not None:
         check_same(feature_config, state["feature_config"].__dict__, what=f"checkpoint {path}",
                    fix="use data prepared with the checkpoint's feature settings (see `spoofscan info`)")
     return state
 
 
+def model_from_checkpoint(state: dict[str, Any]) -> SpoofNet:
+    """The SpoofNet of a loaded checkpoint: its weights, and its input statistics where it has them."""
+    model = SpoofNet()
+    model.load_state_dict(state["model"])
+    if "input_norm" in state:
+        model.set_input_norm(**state["input_norm"], image_size=state["feature_config"].image_size)
+    return model
+
+
 def save_compact(checkpoint: str | Path | None, out: str | Path) -> Path:
     """An inference-only copy of a checkpoint: float weights in fp16 (half the size), no optimizer or RNG state."""
     state = load_checkpoint(checkpoint)
     model = {k: v.half() if v.is_floating_point() else v for k, v in state["model"].items()}
-    kept = {k: state[k] for k in ("threshold", "metrics", "epoch", "trainable_parameters") if k in state}
+    kept = {k: state[k] for k in ("threshold", "metrics", "epoch", "trainable_parameters", "input_norm") if k in state}
     return save_checkpoint(out, {**kept, "model": model, "weights_dtype": "float16",
                                  "feature_config": to_dict(state["feature_config"]),
                                  "train_config": to_dict(state["train_config"])})

@@ -178,8 +178,10 @@ def prepare(
     image_size: Annotated[Optional[int], typer.Option(help="Model input is image_size x image_size.")] = None,
     spectrogram: Annotated[Optional[str], typer.Option(help="mel or linear.")] = None,
     sample_rate: Annotated[Optional[int], typer.Option(help="Resample all audio to this rate.")] = None,
-    normalize: Annotated[Optional[str], typer.Option(help="image (min-max per image, the seed's) or frequency "
-                                                          "(each frequency standardized over the clip).")] = None,
+    normalize: Annotated[Optional[str], typer.Option(help="image (min-max per image, the seed's), frequency "
+                                                          "(each frequency standardized over the clip) or dataset "
+                                                          "(clip level removed; each frequency standardized with "
+                                                          "training-set statistics).")] = None,
     trim_silence: Annotated[Optional[bool], typer.Option(help="Trim leading/trailing silence.")] = None,
     workers: Annotated[int, typer.Option(help="Feature extraction processes (0 = all cores).")] = 0,
     force: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,

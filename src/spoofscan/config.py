@@ -37,13 +37,15 @@ class FeatureConfig:
     window_hop_frames: int = 64  # hop between windows of one clip
     image_size: int = 224  # the model sees image_size x image_size
     # "image": each image min-max scaled on its own (the seed's); "frequency": each frequency row standardized over
-    # the whole clip (removes the recording chain's spectral tilt and the level), then +-norm_clip std -> 0..255
+    # the whole clip (removes the recording chain's spectral tilt and the level), then +-norm_clip std -> 0..255;
+    # "dataset": only the clip's level removed (a fixed log scale keeps the tilt and the band limit), and the model
+    # standardizes each frequency row with the mean and std of the training set (saved in the checkpoint)
     normalize: str = "image"
     norm_clip: float = 3.0
 
     def __post_init__(self) -> None:
         choices = {"spectrogram": ("mel", "linear"), "input_mode": ("window", "resize"),
-                   "normalize": ("image", "frequency")}
+                   "normalize": ("image", "frequency", "dataset")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise SpoofscanError(f"FeatureConfig.{name}={getattr(self, name)!r}: use one of {allowed}")

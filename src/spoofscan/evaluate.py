@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, model_from_checkpoint
 from .errors import SpoofscanError
 from .io import save_figure, save_npy, write_csv, write_json, write_text
 from .layouts import SPLITS
 from .metrics import (bootstrap_eer, classification_report, eer, eer_sorted, error_rates, grouped_eer, min_dcf,
                       per_system_eer, roc_auc, seed_aeer)
-from .model import SpoofNet, pool_windows, sigmoid
+from .model import pool_windows, sigmoid
 from .predict import Detector
 from .store import Store
 from .train import pick_device, window_logits
@@ -34,8 +34,7 @@ def score_store(checkpoint: str | Path, store_path: str | Path, *, split: str = 
     if not data.clips:
         raise SpoofscanError(f"{store.path}: the {split} split is empty; choose another --split")
     torch_device = pick_device(device)
-    model = SpoofNet()
-    model.load_state_dict(state["model"])
+    model = model_from_checkpoint(state)
     logits = window_logits(model.to(torch_device), data, image_size=state["feature_config"].image_size,
                            batch_size=batch_size, device=torch_device)
     clip_log_odds = pool_windows(logits[:, 1] - logits[:, 0], data.clip_of_window, len(data.clips), pool)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, model_from_checkpoint
 from .config import to_dict
 from .errors import SpoofscanError
 from .io import write_with
@@ -47,8 +47,7 @@ def export_onnx(checkpoint: str | Path | None, out: str | Path, *, opset: int = 
         raise SpoofscanError("onnx is not installed; pip install 'spoofscan[onnx]'") from None
     state = load_checkpoint(checkpoint)
     size = state["feature_config"].image_size
-    model = SpoofNet()
-    model.load_state_dict(state["model"])
+    model = model_from_checkpoint(state)
     model.eval()
     example = torch.rand(2, 1, size, size)
 

@@ -4,8 +4,10 @@ log_spectrogram matches librosa.feature.melspectrogram(power=1, center=True, pad
 followed by ln(clamp(x, 1e-5)). Two ways to turn a clip's spectrogram into images:
 - window: fixed-length windows (no time stretching, so clip length is no cue); short clips are tiled;
 - resize: the seed's whole-spectrogram image, resized to image_size x image_size.
-Images are uint8: min-max normalized on their own (the seed's), or, with normalize="frequency", each frequency
-row standardized over the whole clip first (the clip's own mean and spread per frequency are removed).
+Images are uint8: min-max normalized on their own (the seed's); with normalize="frequency", each frequency
+row standardized over the whole clip first (the clip's own mean and spread per frequency are removed); with
+normalize="dataset", the clip's level removed and a fixed log scale kept, so that the model can standardize each
+frequency row with the statistics of its training set (row_statistics, applied by SpoofNet.set_input_norm).
 """
 from __future__ import annotations
 
@@ -64,11 +66,43 @@ def standardize_rows(spec: torch.Tensor, clip: float) -> torch.Tensor:
     return ((unit + clip) / (2 * clip) * 255).round().to(torch.uint8)
 
 
+LEVEL_RANGE = (-14.0, 2.0)  # natural-log units around the clip's level: 0.063 per uint8 step, the log floor included
+
+
+def remove_level(spec: torch.Tensor) -> torch.Tensor:
+    """Subtract the clip's level (95th percentile of its frames' peaks), then LEVEL_RANGE -> 0..255 uint8.
+
+    The gain goes; the spectral tilt, band limit and noise floor relative to the speech stay.
+    """
+    level = torch.quantile(spec.amax(dim=0).float(), 0.95)
+    low, high = LEVEL_RANGE
+    return ((spec - level - low) / (high - low) * 255).round().clamp(0, 255).to(torch.uint8)
+
+
+def row_statistics(images: np.ndarray, *, chunk: int = 4096, min_std: float = 0.01) -> dict[str, list[float]]:
+    """Mean and std of each row (frequency) of stored uint8 images, in [0, 1] units, over all images and columns.
+
+    min_std keeps rows that barely vary in training (above a band limit) from being blown up at test time.
+    """
+    total = np.zeros(images.shape[1])
+    squares = np.zeros(images.shape[1])
+    for start in range(0, len(images), chunk):
+        block = np.asarray(images[start:start + chunk], dtype=np.float64) / 255
+        total += block.sum(axis=(0, 2))
+        squares += (block**2).sum(axis=(0, 2))
+    count = max(len(images) * images.shape[2], 1)
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean**2, 0))
+    return {"mean": mean.tolist(), "std": np.maximum(std, min_std).tolist()}
+
+
 def spectrogram_images(spec: torch.Tensor, config: FeatureConfig) -> tuple[np.ndarray, list[int]]:
     """(n_bins, frames) spectrogram -> (uint8 images of config.stored_shape, start frame of each)."""
-    per_clip = config.normalize == "frequency"
-    if per_clip:
+    per_clip = config.normalize != "image"
+    if config.normalize == "frequency":
         spec = standardize_rows(spec, config.norm_clip)  # already uint8; windows are slices of it
+    elif config.normalize == "dataset":
+        spec = remove_level(spec)
     to_images = (lambda x: x) if per_clip else to_uint8
     if config.input_mode == "resize":
         unit = to_images(spec).float()[None, None]

@@ -2,6 +2,8 @@
 
 SpoofNet replicates the gray image to 3 channels and applies the ImageNet mean/std inside forward, so the
 same module (and its ONNX export) takes exactly what the store gives after uint8 -> float and resizing.
+With FeatureConfig.normalize="dataset", per-row (frequency) mean/std of the training images replace the ImageNet
+mean/std (set_input_norm; the checkpoint carries them as "input_norm").
 """
 from __future__ import annotations
 
@@ -48,6 +50,12 @@ class SpoofNet(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.channels_last = False
+
+    def set_input_norm(self, mean: list[float], std: list[float], *, image_size: int) -> None:
+        """Standardize each input row with these per-row statistics of the stored images (resized like the images)."""
+        rows = torch.tensor([mean, std], dtype=torch.float32, device=self.mean.device).view(1, 2, -1, 1)
+        rows = F.interpolate(rows, size=(image_size, 1), mode="bilinear", align_corners=False)
+        self.mean, self.std = rows[:, :1].contiguous(), rows[:, 1:].contiguous()  # (1, 1, S, 1): broadcast over W
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x.expand(-1, 3, -1, -1) - self.mean) / self.std

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .audio import AUDIO_EXTENSIONS, clean_waveform, load_audio, resample
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, model_from_checkpoint
 from .config import FeatureConfig
 from .errors import SpoofscanError
 from .features import log_spectrogram, spectrogram_images
@@ -92,8 +92,7 @@ class Detector:
             if hop_frames < 1:
                 raise SpoofscanError(f"--hop {hop_frames}: the window hop must be >= 1 frame")
             config = dataclasses.replace(config, window_hop_frames=hop_frames)
-        model = SpoofNet()
-        model.load_state_dict(state["model"])
+        model = model_from_checkpoint(state)
         device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                               "cpu" if device == "auto" else device)
         use_channels_last(model.to(device))

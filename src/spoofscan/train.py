@@ -26,6 +26,7 @@ from .augment import augment_batch
 from .checkpoint import load_checkpoint, save_checkpoint, versions
 from .config import FeatureConfig, TrainConfig, to_dict
 from .errors import SpoofscanError
+from .features import row_statistics
 from .io import save_figure, write_csv, write_json
 from .metrics import eer
 from .model import (SpoofNet, build_model, count_trainable, log_odds, pool_windows, set_backbone_frozen, sigmoid,
@@ -295,6 +296,10 @@ def train(store_path: str | Path, out_dir: str | Path, config: TrainConfig, *, r
     if config.channels_last:
         use_channels_last(model)
     start_epoch, history, best_loss, bad_epochs = 1, [], math.inf, 0
+    input_norm = None
+    if features.normalize == "dataset":  # per-row statistics of the training images, fixed for the whole run
+        input_norm = saved["input_norm"] if resume else row_statistics(train_split.images)
+        model.set_input_norm(**input_norm, image_size=features.image_size)
     if resume:
         model.load_state_dict(saved["model"])
         start_epoch = saved["epoch"] + 1
@@ -346,6 +351,8 @@ def train(store_path: str | Path, out_dir: str | Path, config: TrainConfig, *, r
                      "epoch": epoch, "threshold": val["threshold"], "threshold_log_odds": val["threshold_log_odds"],
                      "metrics": {k: row[k] for k in ("val_loss", "val_acc", "val_eer")}, "history": history,
                      "best_val_loss": best_loss, "bad_epochs": bad_epochs, "trainable_parameters": count_trainable(model)}
+            if input_norm is not None:
+                state["input_norm"] = input_norm
             if improved:
                 save_checkpoint(out_dir / "best.pt", state)
             save_checkpoint(out_dir / "last.pt", {**state, "optimizer": optimizer.state_dict(),
