@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install -q -e ".[onnx,synth,test]"
+	$(PY) -m pip install -q -e ".[onnx,synth,mlsa,test]"
 	touch $@
 
 # The demo's real speech: 568 prompts by Allison Smith (CC-BY-SA-3.0), a Debian package.

@@ -125,6 +125,16 @@ def test_sources_of_the_same_recordings_share_utterance_groups(tmp_path, capsys)
     assert not (tmp_path / "c").exists()
 
 
+@pytest.mark.parametrize("system, message", [("nope", "--system nope: unknown; use hifigan_universal"),
+                                             ("piper", "--system piper: Piper TTS is added with --tts")])
+def test_corpus_rejects_a_bad_system_before_writing(tmp_path, capsys, system, message):
+    out = tmp_path / "corpus"
+    assert run(["corpus", "--out", str(out), "--system", system]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("flag", ["--max-clips", "--max-seconds", "--workers"])
 def test_corpus_rejects_negative_numbers_before_writing(tmp_path, capsys, flag):
     out = tmp_path / "corpus"

@@ -11,9 +11,9 @@ from conftest import speechlike, write
 from spoofscan.cli import run
 from spoofscan.errors import SpoofscanError
 from spoofscan.layouts import load_items
-from spoofscan.synth import RATE, band_limit, synth
+from spoofscan.synth import RATE, band_limit, mlsa, synth
 
-SYSTEMS = ("hifigan_universal", "world", "griffin_lim", "lpc")
+SYSTEMS = ("hifigan_universal", "world", "griffin_lim", "lpc", "mlsa")
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +113,30 @@ def test_fake_codec_gives_fakes_the_codec_traces_of_the_reals(tmp_path):
     assert abs(20 * np.log10(np.sqrt(np.mean(fake_b**2))) + 26) < 0.05  # and are still loudness-matched
     with pytest.raises(SpoofscanError, match="--fake-codec"):
         synth(tmp_path / "r", tmp_path / "bad", fake_codec="flac", progress=False)
+
+
+def test_mlsa_follows_the_spectral_envelope_and_stays_stable_on_a_band_limited_clip():
+    wave = speechlike(1.5, sr=RATE, seed=4)
+    for clip in (wave, band_limit(wave, 3800.0)):  # an empty high band must not make the filter blow up
+        made = mlsa(clip)
+        assert made.shape == clip.shape and np.isfinite(made).all() and 0 < np.abs(made).max() < 100
+        envelope = [np.log(np.abs(np.fft.rfft(x.reshape(-1, 1024), axis=1)).mean(axis=0)[:180] + 1e-6)
+                    for x in (clip[:clip.size // 1024 * 1024], made[:clip.size // 1024 * 1024])]
+        assert np.corrcoef(*envelope)[0, 1] > 0.8  # 0-3.9 kHz: the band both clips have
+
+
+def test_mlsa_without_pysptk_fails_before_writing(tmp_path, monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pysptk(name, *args, **kwargs):
+        if name.startswith("pysptk"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pysptk)
+    write(tmp_path / "real" / "a.wav", speechlike(1.0, seed=1))
+    assert run(["synth", str(tmp_path / "real"), "--out", str(tmp_path / "out"), "--system", "mlsa"]) == 2
+    assert "pip install 'spoofscan[mlsa]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

