@@ -121,6 +121,8 @@ def test_bad_audio_gets_one_line_error_naming_the_file(tmp_path, case, message):
 def test_npy_input_and_bad_arrays(tmp_path):
     np.save(tmp_path / "ok.npy", np.random.default_rng(0).normal(size=(80, 50)).astype(np.float32))
     images, _ = clip_images(tmp_path / "ok.npy", FeatureConfig(input_mode="resize", image_size=32))
+    with pytest.raises(SpoofscanError, match=r"ok.npy: normalize=dataset needs audio"):
+        clip_images(tmp_path / "ok.npy", FeatureConfig(normalize="dataset"))
     assert images.shape == (1, 32, 32)
     np.save(tmp_path / "nan.npy", np.full((80, 50), np.nan, np.float32))
     np.save(tmp_path / "flat.npy", np.zeros((80, 50), np.float32))

@@ -123,6 +123,9 @@ def load_spectrogram(path: str | Path, config: FeatureConfig) -> torch.Tensor:
     """A clip's spectrogram: computed from audio, or read from a seed-style 2-D .npy mel array."""
     path = Path(path)
     if path.suffix.lower() == ".npy":
+        if config.normalize == "dataset":  # its fixed scale is natural-log magnitude; an array's scale is unknown
+            raise SpoofscanError("normalize=dataset needs audio, not a precomputed .npy spectrogram; "
+                                 "use normalize image or frequency")
         try:
             array = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
