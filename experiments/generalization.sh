@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces sections 1-3 of experiments/GENERALIZATION.md: the seed's whole-clip resize against fixed windows, and
 # train-time degradations, on unseen vocoders (leave one out), degraded audio and another corpus.
-# Usage: bash experiments/generalization.sh [WORK_DIR] [VOCODER_DEMOS_MANIFEST]   (about 2 hours on 2 CPU cores)
+# Usage: bash experiments/generalization.sh [WORK_DIR] [VOCODER_DEMOS_MANIFEST]   (about 2.5 hours on 2 CPU cores)
 set -euo pipefail
 WORK=${1:-generalization-runs}
 DEV=${2:-../shared/data/vocoder-demos-dev/MANIFEST.csv}
