@@ -36,6 +36,12 @@ def test_every_condition_changes_the_audio_and_keeps_it_finite():
         if condition != "clean":
             assert rate != 22050 or not np.allclose(out, wave, atol=1e-4), condition
     assert np.array_equal(degrade(wave, 22050, "noise_10db", seed=3)[0], degrade(wave, 22050, "noise_10db", seed=3)[0])
+    snrs = []
+    for seed in range(40):  # noise_random: a seeded SNR per clip, spread over 5-30 dB
+        noisy = degrade(wave, 22050, "noise_random", seed=seed)[0]
+        assert np.array_equal(noisy, degrade(wave, 22050, "noise_random", seed=seed)[0])
+        snrs.append(10 * np.log10(np.mean(wave.astype(float) ** 2) / np.mean((noisy - wave).astype(float) ** 2)))
+    assert 4.5 < min(snrs) < 10 and 25 < max(snrs) < 30.5
     with pytest.raises(SpoofscanError, match="condition"):
         degrade(wave, 22050, "underwater")
 

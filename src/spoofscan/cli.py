@@ -188,7 +188,7 @@ def prepare(
     strict: Annotated[bool, typer.Option(help="Stop at the first unusable file instead of skipping it.")] = False,
     augment: Annotated[Optional[list[str]], typer.Option(
         help="Degradation for extra copies of train clips: mp3, ogg_vorbis, telephone, g722, noise_20db, noise_10db, "
-             "reverb, resample_16k, gain_-20db. Repeatable.")] = None,
+             "noise_random (SNR 5-30 dB), reverb, resample_16k, gain_-20db. Repeatable.")] = None,
     augment_copies: Annotated[int, typer.Option(help="Degraded copies per train clip (each a random --augment).")] = 0,
 ) -> None:
     """Extract features once into a packed, memory-mapped store (resumes an interrupted run)."""
@@ -423,7 +423,7 @@ def degrade(
     layout: LayoutOpt = None,
     condition: Annotated[Optional[list[str]], typer.Option(
         help="clean, mp3, ogg_vorbis, telephone, g722, noise_20db, noise_10db, reverb, resample_16k, gain_-20db "
-             "(default: all). Repeatable.")] = None,
+             "(default: all), or noise_random (SNR 5-30 dB per clip). Repeatable.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda.")] = "cpu",
 ) -> None:
     """Degradation suite: EER of the same clips through codecs, noise, reverb, resampling and gain."""

@@ -20,6 +20,8 @@ from .metrics import eer, roc_auc
 
 CONDITIONS = ("clean", "mp3", "ogg_vorbis", "telephone", "g722", "noise_20db", "noise_10db", "reverb",
               "resample_16k", "gain_-20db")
+RANDOM_SNR_DB = (5.0, 30.0)  # noise_random: white noise at an SNR drawn uniformly from this range, per clip and seed
+AUGMENTATIONS = CONDITIONS[1:] + ("noise_random",)  # what `prepare --augment` accepts
 
 
 def _codec(wave: np.ndarray, rate: int, **format_args) -> np.ndarray:
@@ -61,6 +63,8 @@ def degrade(wave: np.ndarray, rate: int, condition: str, *, seed: int = 0) -> tu
     if condition == "g722":  # wideband VoIP: 16 kHz, G.722 at 64 kbit/s
         wide = soxr.resample(wave, rate, G722_RATE).astype(np.float32)
         return g722_decode(g722_encode(wide))[:wide.size], G722_RATE
+    if condition == "noise_random":
+        return _noise(wave, rng.uniform(*RANDOM_SNR_DB), rng), rate
     if condition.startswith("noise_"):
         return _noise(wave, float(condition.removeprefix("noise_").removesuffix("db")), rng), rate
     if condition == "reverb":
@@ -69,7 +73,7 @@ def degrade(wave: np.ndarray, rate: int, condition: str, *, seed: int = 0) -> tu
         return soxr.resample(wave, rate, 16000).astype(np.float32), 16000
     if condition.startswith("gain_"):
         return (wave * 10 ** (float(condition.removeprefix("gain_").removesuffix("db")) / 20)).astype(np.float32), rate
-    raise SpoofscanError(f"--condition {condition!r}: use one of {', '.join(CONDITIONS)}")
+    raise SpoofscanError(f"--condition {condition!r}: use one of {', '.join(CONDITIONS + ('noise_random',))}")
 
 
 def degradation_suite(detector, items: list[Item], *, conditions: tuple[str, ...] = CONDITIONS,

@@ -90,17 +90,17 @@ def prepare(items: list[Item], out: str | Path, config: FeatureConfig, *, worker
     augment_copies > 0 adds that many degraded copies of every train clip (each with a condition drawn from
     augment, seeded), stored as extra windows of the same clip; val and test stay clean.
     """
-    from .degrade import CONDITIONS
+    from .degrade import AUGMENTATIONS
 
     out = Path(out)
     if not items:
         raise SpoofscanError("prepare: no clips to pack")
     if workers < 0:
         raise SpoofscanError(f"--workers {workers}: use 0 (all cores) or a positive number")
-    unknown = sorted(set(augment) - set(CONDITIONS) - {"clean"})
+    unknown = sorted(set(augment) - set(AUGMENTATIONS))
     if unknown or (augment_copies > 0) != bool(augment) or augment_copies < 0:
         raise SpoofscanError(f"--augment {list(augment)} with --augment-copies {augment_copies}: give conditions from "
-                             f"{', '.join(c for c in CONDITIONS if c != 'clean')} and a number of copies >= 1")
+                             f"{', '.join(AUGMENTATIONS)} and a number of copies >= 1")
     augmentation = {"conditions": list(augment), "copies": augment_copies, "seed": seed}
     unsplit = [it.path for it in items if it.split not in SPLITS]
     if unsplit:
