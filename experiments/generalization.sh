@@ -55,7 +55,7 @@ $S train store_klettres_ogg_freq --out run_klettres_ogg_freq --weights none --un
 $S evaluate run_klettres_ogg_freq/best.pt "$DEV" --split all --out dev_klettres_ogg_freq
 # Each augmentation alone (section 2a): one degraded copy of every training clip with one condition, or on-device
 # time/frequency masking; every model scored by the degradation suite; training seeds 0 and 1
-for aug in mp3 ogg_vorbis telephone g722 noise_20db reverb resample_16k; do
+for aug in mp3 ogg_vorbis telephone g722 noise_20db noise_10db noise_random reverb resample_16k; do
     $S prepare split_window.csv --out store_aug_$aug --image-size 64 --workers 2 --force --augment $aug --augment-copies 1
 done
 $S degrade run_window/best.pt split_window.csv --out degrade_window_g722 --condition g722  # the baseline's g722 row
@@ -63,7 +63,7 @@ $S train store_window --out run_window_s1 $TRAIN --set seed=1
 $S degrade run_window_s1/best.pt split_window.csv --out degrade_window_s1
 for seed in 0 1; do
     suffix=$([ $seed = 0 ] || echo _s$seed)
-    for aug in mp3 ogg_vorbis telephone g722 noise_20db reverb resample_16k; do
+    for aug in mp3 ogg_vorbis telephone g722 noise_20db noise_10db noise_random reverb resample_16k; do
         $S train store_aug_$aug --out run_aug_$aug$suffix $TRAIN --set seed=$seed
         $S degrade run_aug_$aug$suffix/best.pt split_window.csv --out degrade_aug_$aug$suffix
     done
