@@ -142,7 +142,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(run_name, request, tmp_pa
     assert [h["val_loss"] for h in resumed["history"]] == pytest.approx([h["val_loss"] for h in straight["history"]])
 
 
-def test_dataset_normalization_uses_the_training_set_row_statistics(dataset_run):
+def test_dataset_normalization_uses_the_training_set_row_statistics(dataset_run, capsys):
     from spoofscan.checkpoint import model_from_checkpoint
     from spoofscan.features import row_statistics
 
@@ -159,6 +159,8 @@ def test_dataset_normalization_uses_the_training_set_row_statistics(dataset_run)
     val = validate(model, Store(dataset_run["store"]).split("val"), image_size=32, batch_size=16,
                    device=torch.device("cpu"), amp=None, cluster=train_module.Cluster())
     assert val["val_loss"] == pytest.approx(state["metrics"]["val_loss"], abs=1e-5)  # the loaded model is the trained one
+    assert run(["info", str(dataset_run["best"])]) == 0
+    assert "training-set mean/std of each of the 40 rows" in capsys.readouterr().out
     damaged = {k: v for k, v in torch.load(dataset_run["best"], weights_only=True).items() if k != "input_norm"}
     path = dataset_run["root"] / "damaged.pt"
     torch.save(damaged, path)

@@ -381,6 +381,8 @@ def info(checkpoint: Annotated[Optional[Path], typer.Argument(
     summary = {
         "format": state["format"], "class_names": state["class_names"], "score": state.get("score"),
         "preprocessing": state["preprocessing"],
+        "input standardization": (f"training-set mean/std of each of the {len(state['input_norm']['mean'])} rows "
+                                  "(normalize=dataset)" if "input_norm" in state else "ImageNet mean/std"),
         "threshold (P(fake), validation EER)": state["threshold"], "epoch": state.get("epoch"),
         "metrics at save time": state.get("metrics"), "trainable parameters": state.get("trainable_parameters"),
         "feature_config": to_dict(state["feature_config"]), "train_config": to_dict(state["train_config"]),
