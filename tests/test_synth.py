@@ -101,16 +101,19 @@ def test_synth_errors(tmp_path, capsys):
     assert len(load_items(manifest)) == 2 and "bad.wav" in (tmp_path / "o2" / "failed.csv").read_text()
 
 
-def test_fake_codec_gives_fakes_the_codec_traces_of_the_reals(tmp_path):
-    write(tmp_path / "r" / "a.wav", speechlike(1.0, seed=3))
+@pytest.mark.parametrize("codec", ["ogg_vorbis", "telephone", "g722"])  # same rate, 8 kHz, 16 kHz
+def test_fake_codec_gives_fakes_the_codec_traces_of_the_reals(tmp_path, codec):
+    write(tmp_path / "r" / "a.wav", speechlike(1.0, sr=8000, seed=3), sr=8000)
     plain = load_items(synth(tmp_path / "r", tmp_path / "plain", systems=("world",), workers=1, progress=False))
-    coded = load_items(synth(tmp_path / "r", tmp_path / "coded", systems=("world",), fake_codec="ogg_vorbis",
+    coded = load_items(synth(tmp_path / "r", tmp_path / "coded", systems=("world",), fake_codec=codec,
                              workers=1, progress=False))
     real_a, real_b = (sf.read(next(it.path for it in items if it.label == "real"))[0] for items in (plain, coded))
     fake_a, fake_b = (sf.read(next(it.path for it in items if it.label == "fake"))[0] for items in (plain, coded))
     assert np.array_equal(real_a, real_b)  # real clips are untouched
     assert fake_a.size == fake_b.size and np.abs(fake_a - fake_b).mean() > 1e-4  # fakes went through the codec
     assert abs(20 * np.log10(np.sqrt(np.mean(fake_b**2))) + 26) < 0.05  # and are still loudness-matched
+    envelope_a, envelope_b = (np.sqrt((x[:x.size // 512 * 512].reshape(-1, 512) ** 2).mean(1)) for x in (fake_a, fake_b))
+    assert np.corrcoef(envelope_a, envelope_b)[0, 1] > 0.9  # in time with the uncoded fake: not sped up or shifted
     with pytest.raises(SpoofscanError, match="--fake-codec"):
         synth(tmp_path / "r", tmp_path / "bad", fake_codec="flac", progress=False)
 

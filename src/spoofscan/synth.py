@@ -304,7 +304,9 @@ def _one_clip(args: tuple[str, str, Path, tuple[str, ...], float, float, str, st
                 made = piper(text) if system == "piper" else vocode(band_limit(wave, cutoff), system)
                 fake = finish(made, length=length, cutoff_hz=cutoff)
                 if fake_codec:  # the real recordings went through this codec: give the fakes the same traces
-                    fake = finish(degrade(fake, RATE, fake_codec)[0], length=length, cutoff_hz=cutoff)
+                    coded, coded_rate = degrade(fake, RATE, fake_codec)  # telephone, gsm, opus, g722 change the rate
+                    fake = finish(resample(coded, coded_rate, RATE, name=str(fake_path)), length=length,
+                                  cutoff_hz=cutoff)
                 atomic_write_bytes(fake_path, wav_bytes(fake))
             rows.append({"path": f"fake/{system}/{utterance}_gen.wav", "label": "fake", "system": system,
                          "group": utterance})
