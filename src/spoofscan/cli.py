@@ -187,8 +187,8 @@ def prepare(
     force: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
     strict: Annotated[bool, typer.Option(help="Stop at the first unusable file instead of skipping it.")] = False,
     augment: Annotated[Optional[list[str]], typer.Option(
-        help="Degradation for extra copies of train clips: mp3, ogg_vorbis, telephone, g722, noise_20db, noise_10db, "
-             "noise_random (SNR 5-30 dB), reverb, resample_16k, gain_-20db. Repeatable.")] = None,
+        help="Degradation for extra copies of train clips: mp3, ogg_vorbis, opus, telephone, gsm, g722, noise_20db, "
+             "noise_10db, noise_random (SNR 5-30 dB), reverb, resample_16k, gain_-20db. Repeatable.")] = None,
     augment_copies: Annotated[int, typer.Option(help="Degraded copies per train clip (each a random --augment).")] = 0,
 ) -> None:
     """Extract features once into a packed, memory-mapped store (resumes an interrupted run)."""
@@ -424,8 +424,8 @@ def degrade(
     split: Annotated[str, typer.Option(help="Which split to use (all = every clip).")] = "test",
     layout: LayoutOpt = None,
     condition: Annotated[Optional[list[str]], typer.Option(
-        help="clean, mp3, ogg_vorbis, telephone, g722, noise_20db, noise_10db, reverb, resample_16k, gain_-20db "
-             "(default: all), or noise_random (SNR 5-30 dB per clip). Repeatable.")] = None,
+        help="clean, mp3, ogg_vorbis, opus, telephone, gsm, g722, noise_20db, noise_10db, reverb, resample_16k, "
+             "gain_-20db (default: all), or noise_random (SNR 5-30 dB per clip). Repeatable.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda.")] = "cpu",
 ) -> None:
     """Degradation suite: EER of the same clips through codecs, noise, reverb, resampling and gain."""
@@ -499,7 +499,7 @@ def synth(
     speaker: Annotated[str, typer.Option(help="Speaker name recorded in the manifest.")] = "unknown",
     source: Annotated[str, typer.Option(help="Source name recorded in the manifest (default: the folder name).")] = "",
     fake_codec: Annotated[str, typer.Option(help="Codec the real recordings went through (mp3, ogg_vorbis, "
-                                                 "telephone, g722): the fakes get it too.")] = "",
+                                                 "opus, telephone, gsm, g722): the fakes get it too.")] = "",
     transcripts: Annotated[Optional[Path], typer.Option(
         help="'name: text' or LJSpeech 'name|text' lines (.gz too): adds the piper TTS system.")] = None,
     extension: Annotated[Optional[list[str]], typer.Option(

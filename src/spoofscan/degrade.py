@@ -18,7 +18,7 @@ from .errors import SpoofscanError
 from .layouts import Item
 from .metrics import eer, roc_auc
 
-CONDITIONS = ("clean", "mp3", "ogg_vorbis", "telephone", "g722", "noise_20db", "noise_10db", "reverb",
+CONDITIONS = ("clean", "mp3", "ogg_vorbis", "opus", "telephone", "gsm", "g722", "noise_20db", "noise_10db", "reverb",
               "resample_16k", "gain_-20db")
 RANDOM_SNR_DB = (5.0, 30.0)  # noise_random: white noise at an SNR drawn uniformly from this range, per clip and seed
 AUGMENTATIONS = CONDITIONS[1:] + ("noise_random",)  # what `prepare --augment` accepts
@@ -56,6 +56,12 @@ def degrade(wave: np.ndarray, rate: int, condition: str, *, seed: int = 0) -> tu
         return _codec(wave, rate, format="MP3", bitrate_mode="CONSTANT", compression_level=0.9), rate
     if condition == "ogg_vorbis":
         return _codec(wave, rate, format="OGG", subtype="VORBIS", compression_level=0.8), rate
+    if condition == "opus":  # VoIP and messaging apps: 16 kHz Ogg Opus at about 19 kbit/s
+        wide = soxr.resample(wave, rate, 16000).astype(np.float32)
+        return _codec(wide, 16000, format="OGG", subtype="OPUS", compression_level=0.95), 16000
+    if condition == "gsm":  # a mobile call: 8 kHz GSM 06.10 full rate (13 kbit/s)
+        narrow = soxr.resample(wave, rate, 8000).astype(np.float32)
+        return _codec(narrow, 8000, format="WAV", subtype="GSM610"), 8000
     if condition == "telephone":  # 8 kHz, 300-3400 Hz band, mu-law, as on a landline
         narrow = soxr.resample(wave, rate, 8000).astype(np.float32)
         sos = scipy.signal.butter(4, [300, 3400], btype="band", fs=8000, output="sos")
