@@ -2,7 +2,7 @@
 # The wideband corpus (Asterisk's 16 kHz G.722 prompts in five languages instead of the 8 kHz English ones) with
 # spoofscan-base's recipe: the band the model looks at chosen on a held-out source, a detector trained on every
 # source, scored on its own test split, the degradation suite and the real vocoder demos (a test set only).
-# Measured, not shipped: see experiments/GENERALIZATION.md section 6.
+# Not shipped. Results measured before the synth --fake-codec fix are withdrawn: see GENERALIZATION.md section 6.
 # Usage: bash experiments/wideband.sh [WORK_DIR] [VOCODER_DEMOS_MANIFEST]   (about 1.5 hours on 2 CPU cores)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
