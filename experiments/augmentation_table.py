@@ -16,8 +16,8 @@ def eers(*folders):
 
 
 models = {"none (windows)": (eers("degrade_window", "degrade_window_g722"), eers("degrade_window_s1"))}
-for aug in ["mp3", "ogg_vorbis", "telephone", "g722", "noise_20db", "noise_10db", "noise_random", "reverb", "resample_16k",
-            "specaugment"]:
+for aug in ["mp3", "ogg_vorbis", "telephone", "g722", "noise_20db", "noise_10db", "noise_random", "reverb",
+            "resample_16k", "specaugment"]:
     models[aug] = (eers(f"degrade_aug_{aug}"), eers(f"degrade_aug_{aug}_s1"))
 print("| trained with | " + " | ".join(CONDITIONS) + " |")
 print("|" + " --- |" * (len(CONDITIONS) + 1))

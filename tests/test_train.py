@@ -151,7 +151,8 @@ def test_dataset_normalization_uses_the_training_set_row_statistics(dataset_run,
     assert state["input_norm"] == row_statistics(train_images)
     assert len(state["input_norm"]["mean"]) == 40  # one per mel row, resized with the image inside the model
     model = model_from_checkpoint(state).eval()
-    mean, std = (torch.tensor(state["input_norm"][k]).view(1, 1, 40, 1).expand(1, 1, 40, 32) for k in ("mean", "std"))
+    mean, std = (torch.tensor(state["input_norm"][k]).view(1, 1, 40, 1).expand(1, 1, 40, 32)
+                 for k in ("mean", "std"))
     for k in (0.0, 1.5):  # a stored image whose every row is k std above the training mean becomes k everywhere
         image = torch.nn.functional.interpolate(mean + k * std, size=(32, 32), mode="bilinear", align_corners=False)
         with torch.no_grad():
@@ -164,6 +165,9 @@ def test_dataset_normalization_uses_the_training_set_row_statistics(dataset_run,
     damaged = {k: v for k, v in torch.load(dataset_run["best"], weights_only=True).items() if k != "input_norm"}
     path = dataset_run["root"] / "damaged.pt"
     torch.save(damaged, path)
+    with pytest.raises(SpoofscanError, match="lacks the 40 per-row input statistics"):
+        load_checkpoint(path)
+    torch.save({**damaged, "input_norm": {"mean": [0.5] * 39, "std": [0.1] * 40}}, path)  # one row short
     with pytest.raises(SpoofscanError, match="lacks the 40 per-row input statistics"):
         load_checkpoint(path)
 

@@ -73,9 +73,10 @@ def load_checkpoint(path: str | Path | None = None, *,
         raise SpoofscanError(f"{path}: class names {state['class_names']} are not {list(CLASS_NAMES)}")
     state["feature_config"] = from_dict(FeatureConfig, state["feature_config"], source=str(path))
     state["train_config"] = from_dict(TrainConfig, state["train_config"], source=str(path))
-    features = state["feature_config"]
-    if features.normalize == "dataset" and len(state.get("input_norm", {}).get("std", [])) != features.stored_shape[0]:
-        raise SpoofscanError(f"{path}: trained with normalize=dataset but lacks the {features.stored_shape[0]} per-row "
+    features, norm = state["feature_config"], state.get("input_norm", {})
+    rows = features.stored_shape[0]
+    if features.normalize == "dataset" and (len(norm.get("mean", [])), len(norm.get("std", []))) != (rows, rows):
+        raise SpoofscanError(f"{path}: trained with normalize=dataset but lacks the {rows} per-row "
                              "input statistics (input_norm); the file is damaged: use another checkpoint or retrain")
     if feature_config is not None:
         check_same(feature_config, state["feature_config"].__dict__, what=f"checkpoint {path}",

@@ -33,6 +33,10 @@ def _codec(wave: np.ndarray, rate: int, **format_args) -> np.ndarray:
     return np.pad(decoded, (0, wave.size - decoded.size))
 
 
+def _at(wave: np.ndarray, rate: int, new_rate: int) -> np.ndarray:
+    return soxr.resample(wave, rate, new_rate).astype(np.float32)
+
+
 def _noise(wave: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
     power = float(np.mean(wave.astype(np.float64) ** 2))
     return (wave + rng.standard_normal(wave.size) * np.sqrt(power / 10 ** (snr_db / 10))).astype(np.float32)
@@ -57,17 +61,15 @@ def degrade(wave: np.ndarray, rate: int, condition: str, *, seed: int = 0) -> tu
     if condition == "ogg_vorbis":
         return _codec(wave, rate, format="OGG", subtype="VORBIS", compression_level=0.8), rate
     if condition == "opus":  # VoIP and messaging apps: 16 kHz Ogg Opus at about 19 kbit/s
-        wide = soxr.resample(wave, rate, 16000).astype(np.float32)
-        return _codec(wide, 16000, format="OGG", subtype="OPUS", compression_level=0.95), 16000
+        return _codec(_at(wave, rate, 16000), 16000, format="OGG", subtype="OPUS", compression_level=0.95), 16000
     if condition == "gsm":  # a mobile call: 8 kHz GSM 06.10 full rate (13 kbit/s)
-        narrow = soxr.resample(wave, rate, 8000).astype(np.float32)
-        return _codec(narrow, 8000, format="WAV", subtype="GSM610"), 8000
+        return _codec(_at(wave, rate, 8000), 8000, format="WAV", subtype="GSM610"), 8000
     if condition == "telephone":  # 8 kHz, 300-3400 Hz band, mu-law, as on a landline
-        narrow = soxr.resample(wave, rate, 8000).astype(np.float32)
         sos = scipy.signal.butter(4, [300, 3400], btype="band", fs=8000, output="sos")
-        return _codec(scipy.signal.sosfilt(sos, narrow).astype(np.float32), 8000, format="WAV", subtype="ULAW"), 8000
+        band = scipy.signal.sosfilt(sos, _at(wave, rate, 8000)).astype(np.float32)
+        return _codec(band, 8000, format="WAV", subtype="ULAW"), 8000
     if condition == "g722":  # wideband VoIP: 16 kHz, G.722 at 64 kbit/s
-        wide = soxr.resample(wave, rate, G722_RATE).astype(np.float32)
+        wide = _at(wave, rate, G722_RATE)
         return g722_decode(g722_encode(wide))[:wide.size], G722_RATE
     if condition == "noise_random":
         return _noise(wave, rng.uniform(*RANDOM_SNR_DB), rng), rate
@@ -76,7 +78,7 @@ def degrade(wave: np.ndarray, rate: int, condition: str, *, seed: int = 0) -> tu
     if condition == "reverb":
         return _reverb(wave, rate, rng), rate
     if condition == "resample_16k":
-        return soxr.resample(wave, rate, 16000).astype(np.float32), 16000
+        return _at(wave, rate, 16000), 16000
     if condition.startswith("gain_"):
         return (wave * 10 ** (float(condition.removeprefix("gain_").removesuffix("db")) / 20)).astype(np.float32), rate
     raise SpoofscanError(f"--condition {condition!r}: use one of {', '.join(CONDITIONS + ('noise_random',))}")

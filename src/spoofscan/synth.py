@@ -40,7 +40,7 @@ from .store import process_pool
 
 VOCODERS = ("hifigan_universal", "hifigan_ljspeech", "world", "griffin_lim", "lpc")  # the default: wheels only
 SYSTEMS = VOCODERS + ("mlsa", "piper")
-FAKE_CODECS = ("", "mp3", "ogg_vorbis", "opus", "telephone", "gsm", "g722")  # codecs real recordings may have gone through
+FAKE_CODECS = ("", "mp3", "ogg_vorbis", "opus", "telephone", "gsm", "g722")  # what real recordings may have been through
 RATE = 22050  # HiFi-GAN's rate and spoofscan's default
 TARGET_RMS_DB = -26.0
 
@@ -344,8 +344,8 @@ def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = V
     max_clips > 0 takes a seeded sample of the clips; max_seconds > 0 keeps only the first seconds of each;
     source names the recordings in the manifest (default: the folder's name). fake_codec (a codec condition of
     spoofscan.degrade: mp3, ogg_vorbis, opus, telephone, gsm, g722) passes every fake through the codec the real
-    recordings already went through, so codec traces do not tell real from fake. transcripts (see read_transcripts) is needed by the
-    piper system; clips without a transcript get no piper copy. exclude lists file names to leave out; extensions
+    recordings already went through, so codec traces do not tell real from fake. transcripts (see read_transcripts)
+    is needed by the piper system; clips without a transcript get no piper copy. exclude lists file names to leave out; extensions
     picks the file types to read; a recording found in several formats is read once, from its highest-rate file.
     Rerunning continues where a stopped run left off (existing files are kept).
     """
