@@ -109,12 +109,29 @@ def test_audit_finds_the_seeds_leakage_and_fix_cleans_it(combined_leaky):
 
 def test_file_names_are_compared_within_a_source():
     # Asterisk names a prompt the same in every language: two recordings, not a leak
-    items = [Item("en/real/hello.wav", "real", "ground_truth", "en/hello", split="train", source="en"),
-             Item("fr/real/hello.wav", "real", "ground_truth", "fr/hello", split="test", source="fr")]
+    items = [Item("en/real/hello.wav", "real", "ground_truth", "hello", split="train", source="en"),
+             Item("fr/real/hello.wav", "real", "ground_truth", "hello2", split="test", source="fr")]
     assert not audit(items, hashes=["a", "b"]).leaky
-    items[1] = Item("en/copy/hello.wav", "real", "ground_truth", "en/copy", split="test", source="en")
+    items[1] = Item("en/copy/hello.wav", "real", "ground_truth", "hello", split="test", source="en")
     assert audit(items, hashes=["a", "b"]).name_overlaps == {"en/hello.wav": ["train", "test"]}
     assert [why for _, why in fix_leakage(items, ["a", "b"])[1]] == ["same file name as a clip in an earlier split"]
+
+
+def test_generic_names_of_different_recordings_are_a_note_not_leakage(tmp_path, capsys):
+    # a demo-page tree: names are not utterance ids (source.wav, 1.wav in many folders); groups are given
+    rows = ["path,label,utterance_id,source,split"]
+    for n, (folder, split) in enumerate((("p229xp236", "train"), ("p225xp259", "test"), ("p230xp231", "val"))):
+        for name in ("source.wav", "1.wav"):
+            write(tmp_path / folder / name, speechlike(0.5, seed=10 * n + len(name)))
+            rows.append(f"{folder}/{name},{'real' if name == 'source.wav' else 'fake'},{folder},demo,{split}")
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    report = audit(load_items(tmp_path / "m.csv"), workers=1)
+    assert not report.leaky and set(report.same_names) == {"demo/source.wav", "demo/1.wav"}
+    assert run(["audit", str(tmp_path / "m.csv")]) == 0
+    assert "not leakage" in capsys.readouterr().out
+    # the same file listed in two splits is still leakage by name (and by content)
+    (tmp_path / "m.csv").write_text("\n".join(rows + ["p229xp236/1.wav,fake,other,demo,test"]) + "\n")
+    assert run(["audit", str(tmp_path / "m.csv")]) == 1
 
 
 def test_cli_split_audit_fix(combined_leaky, wavefake_tree, tmp_path, capsys):

@@ -119,36 +119,78 @@ def audit(
     layout: LayoutOpt = None,
     fix: Annotated[Optional[Path], typer.Option(
         help="Write a leakage-free manifest here (priority train > val > test). Your files are never touched.")] = None,
+    shortcuts: Annotated[bool, typer.Option(
+        help="Also measure how well file properties alone (rate, band, format, bit depth, duration, loudness, "
+             "silence, DC, clipping) predict the label; works without splits.")] = False,
+    max_shortcut_auc: Annotated[Optional[float], typer.Option(
+        help="With --shortcuts: exit 1 when the file-property AUC is above this (e.g. 0.6).")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the findings as JSON.")] = None,
     workers: Annotated[int, typer.Option(help="Processes for content hashing (0 = all cores).")] = 0,
 ) -> None:
-    """Check splits for leakage by file name, content hash and utterance group. Exit code 1 if leaky."""
+    """Check splits for leakage by file name, content hash and utterance group (exit 1 if leaky); with
+    --shortcuts, check that no file property gives the class away."""
     from .io import write_json
     from .splits import audit as run_audit
     from .splits import fix_leakage, hash_items, write_manifest
 
-    split_items = [it for it in _items(source, layout) if it.split]
-    if not split_items:
-        raise SpoofscanError(f"{source}: no clip has a split; run `spoofscan split {source}` first")
-    hashes = hash_items(split_items, workers=workers)
-    report = run_audit(split_items, hashes=hashes)
-    _print_audit(report)
+    items = _items(source, layout)
+    split_items = [it for it in items if it.split]
+    if not split_items and not shortcuts:
+        raise SpoofscanError(f"{source}: no clip has a split; run `spoofscan split {source}` first "
+                             "(or pass --shortcuts for the file-property audit alone)")
+    if max_shortcut_auc is not None and not shortcuts:
+        raise SpoofscanError("--max-shortcut-auc needs --shortcuts")
+    findings: dict = {}
+    failed = False
+    if split_items:
+        hashes = hash_items(split_items, workers=workers)
+        report = run_audit(split_items, hashes=hashes)
+        _print_audit(report)
+        findings.update({**report.summary(), "name_overlaps": report.name_overlaps,
+                         "content_overlaps": report.content_overlaps, "group_overlaps": report.group_overlaps,
+                         "unreadable": report.unreadable})
+        if fix is not None:
+            kept, dropped = fix_leakage(split_items, hashes)
+            write_manifest(fix, kept)
+            kept_hashes = [h for it, h in zip(split_items, hashes) if it in kept]
+            fixed = run_audit(kept, hashes=kept_hashes)
+            console.print(f"--fix: dropped {len(dropped)} clips from later splits; wrote {fix}")
+            console.print(_counts_table("after --fix", fixed.counts))
+            report = fixed
+        if report.leaky:
+            console.print("[bold red]LEAKAGE FOUND[/]")
+            failed = True
+        else:
+            console.print("[bold green]no leakage[/]: no file name, content or utterance group is shared between "
+                          "splits")
+    if shortcuts:
+        from .shortcuts import shortcut_audit
+
+        found = shortcut_audit(items, workers=workers)
+        _print_shortcuts(found)
+        findings["shortcuts"] = found.summary()
+        if max_shortcut_auc is not None and found.auc > max_shortcut_auc:
+            console.print(f"[bold red]SHORTCUT[/]: file properties predict the label with AUC {found.auc:.3f} > "
+                          f"{max_shortcut_auc}")
+            failed = True
     if json_out:
-        write_json(json_out, {**report.summary(), "name_overlaps": report.name_overlaps,
-                              "content_overlaps": report.content_overlaps, "group_overlaps": report.group_overlaps,
-                              "unreadable": report.unreadable})
-    if fix is not None:
-        kept, dropped = fix_leakage(split_items, hashes)
-        write_manifest(fix, kept)
-        kept_hashes = [h for it, h in zip(split_items, hashes) if it in kept]
-        fixed = run_audit(kept, hashes=kept_hashes)
-        console.print(f"--fix: dropped {len(dropped)} clips from later splits; wrote {fix}")
-        console.print(_counts_table("after --fix", fixed.counts))
-        report = fixed
-    if report.leaky:
-        console.print("[bold red]LEAKAGE FOUND[/]")
+        write_json(json_out, findings)
+    if failed:
         raise typer.Exit(1)
-    console.print("[bold green]no leakage[/]: no file name, content or utterance group is shared between splits")
+
+
+def _print_shortcuts(report) -> None:
+    table = Table(title=f"file properties alone, {report.n_clips} clips ({report.n_real} real), "
+                        f"{report.folds}-fold cross-validation grouped by utterance: AUC (0.5 = no cue)")
+    table.add_column("property")
+    table.add_column("AUC alone", justify="right")
+    for name, auc in report.cue_auc.items():
+        table.add_row(name, f"{auc:.3f}")
+    console.print(table)
+    models = ", ".join(f"{name} {auc:.3f}" for name, auc in report.model_auc.items())
+    console.print(f"all properties together: AUC {report.auc:.3f} ({models})")
+    if report.unreadable:
+        console.print(f"{len(report.unreadable)} unreadable files left out, e.g. {report.unreadable[0]}")
 
 
 def _print_audit(report) -> None:
@@ -163,6 +205,10 @@ def _print_audit(report) -> None:
         detail = ", ".join(f"{k}: {v}" for k, v in pairs.items()) or "none"
         examples = ", ".join(list(overlaps)[:3])
         console.print(f"overlap by {what}: {len(overlaps)} ({detail}){' e.g. ' + examples if overlaps else ''}")
+    if report.same_names:
+        console.print(f"note: {len(report.same_names)} file names recur in several splits, e.g. "
+                      f"{', '.join(list(report.same_names)[:3])}: different files whose names are not utterance ids "
+                      "(their content and groups are checked above), so not leakage")
     if report.unreadable:
         console.print(f"{len(report.unreadable)} unreadable files, e.g. {report.unreadable[0]}")
 
@@ -460,9 +506,16 @@ def loo(
     seeds: Annotated[str, typer.Option(help="Training seeds, comma-separated (mean +- std over them).")] = "0",
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any FeatureConfig or TrainConfig field, "
                                                                      "e.g. --set image_size=64. Repeatable.")] = None,
+    folds: Annotated[int, typer.Option(help="Hold out sets of values in this many folds of about equal size "
+                                            "instead of one value at a time (0 = one at a time).")] = 0,
+    untested_system: Annotated[Optional[list[str]], typer.Option(
+        help="Train on this system but never score it in a held-out test (e.g. paired fakes). Repeatable.")] = None,
     workers: Annotated[int, typer.Option(help="Feature extraction processes (0 = all cores).")] = 0,
 ) -> None:
-    """Leave-one-out protocol: for each system (or source) train without it, test on it; one table."""
+    """Leave-one-out protocol: for each system (or source) train without it, test on it; one table.
+
+    With --folds K the values are held out in K sets (leave-sources-out cross-validation), for data with many small
+    sources or sources that hold only one class."""
     import dataclasses
 
     from .protocol import leave_one_out
@@ -476,12 +529,12 @@ def loo(
     except ValueError:
         raise SpoofscanError(f"--seeds {seeds!r}: write integers separated by commas, e.g. 0,1,2") from None
     summary = leave_one_out(_items(data, layout), out, features, train_config, key=by, seeds=seed_list,
-                            workers=workers)
+                            folds=folds, untested_systems=tuple(untested_system or ()), workers=workers)
     table = Table(title=f"leave one {by} out: EER on the held-out {by}")
     for column in ("held out", "EER mean", "std", "seeds"):
         table.add_column(column)
     for row in summary["folds"]:
-        table.add_row(row["held_out"], f"{row['eer_mean']:.2%}", f"{row['eer_std']:.2%}", str(row["seeds"]))
+        table.add_row(row["values"], f"{row['eer_mean']:.2%}", f"{row['eer_std']:.2%}", str(row["seeds"]))
     console.print(table)
     console.print(f"mean {summary['mean_eer']:.2%}, worst {summary['worst_eer']:.2%} ({summary['worst']}); "
                   f"wrote {out / 'loo.md'}")
@@ -520,6 +573,33 @@ def synth(
                          speaker=speaker, source=source, fake_codec=fake_codec, transcripts=transcripts,
                          extensions=extensions)
     console.print(f"wrote {manifest}; next: spoofscan split {manifest}")
+
+
+@app.command()
+def pair(
+    data: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest whose real clips get fake copies.")],
+    out: Annotated[Path, typer.Option(help="Folder: fake/<system>/ and manifest.csv (the data plus its paired "
+                                           "fakes).")] = Path("paired"),
+    system: Annotated[Optional[list[str]], typer.Option(
+        help="hifigan_universal, hifigan_ljspeech, world, griffin_lim, lpc, mlsa (needs spoofscan[mlsa]) "
+             "(default: all but mlsa). Repeatable.")] = None,
+    max_seconds: Annotated[float, typer.Option(help="Fake only the first seconds of each real clip (0 = all).")] = 0.0,
+    layout: LayoutOpt = None,
+    workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
+) -> None:
+    """Paired fakes: every real clip re-synthesized at its own rate, band, loudness, length and format (resumable).
+
+    Every real speaker and recording chain then also appears as fake, so a detector cannot learn the sample rate,
+    the band or the file format of the real clips instead of the fakes' artifacts.
+    """
+    from .synth import VOCODERS
+    from .synth import pair as run_pair
+
+    manifest = run_pair(data, out, systems=tuple(system or VOCODERS), max_seconds=max_seconds, workers=workers,
+                        layout=layout)
+    if (out / "failed.csv").exists():
+        console.print(f"[yellow]some real clips could not be paired[/]: see {out / 'failed.csv'}")
+    console.print(f"wrote {manifest}; next: spoofscan audit {manifest} --shortcuts; spoofscan split {manifest}")
 
 
 @app.command()

@@ -18,10 +18,32 @@ from .io import write_csv, write_json, write_text
 from .layouts import REAL_SYSTEM, Item
 
 
+def fold_values(items: list[Item], values: list[str], key: str, folds: int) -> list[tuple[str, ...]]:
+    """Partition values into `folds` sets of about equal clip count (largest first into the smallest fold;
+    deterministic), so that many small sources still give a few folds with both classes."""
+    sizes = {v: 0 for v in values}
+    for it in items:
+        if getattr(it, key) in sizes:
+            sizes[getattr(it, key)] += 1
+    parts: list[list[str]] = [[] for _ in range(folds)]
+    totals = [0] * folds
+    for value in sorted(values, key=lambda v: (-sizes[v], v)):
+        smallest = totals.index(min(totals))
+        parts[smallest].append(value)
+        totals[smallest] += sizes[value]
+    return [tuple(sorted(p)) for p in parts]
+
+
 def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, config: TrainConfig, *,
                   key: str = "system", seeds: tuple[int, ...] = (0,), fractions=(0.7, 0.15, 0.15),
-                  workers: int = 0) -> dict:
-    """Run the protocol and write loo.csv, loo.md and loo.json to out. Returns the summary."""
+                  folds: int = 0, untested_systems: tuple[str, ...] = (), workers: int = 0) -> dict:
+    """Run the protocol and write loo.csv, loo.md and loo.json to out. Returns the summary.
+
+    folds > 0 holds out sets of values instead of one value at a time (leave-sources-out cross-validation with
+    that many folds); the test split is then the held-out clips alone and the fold's EER is over them.
+    untested_systems are trained on but never scored in a held-out test (e.g. paired fakes made for every source,
+    so that a fold measures the published fakes of unseen sources only).
+    """
     from .evaluate import evaluate
     from .splits import grouped_split, write_manifest
     from .store import prepare
@@ -33,10 +55,26 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
     values = sorted({getattr(it, key) for it in items if not (key == "system" and it.system == REAL_SYSTEM)})
     if len(values) < 2:
         raise SpoofscanError(f"leave-one-out by {key} needs at least two values, found {values}")
+    if folds < 0 or folds == 1 or folds > len(values):
+        raise SpoofscanError(f"--folds {folds}: use 0 (one {key} at a time) or 2-{len(values)}")
+    unknown = set(untested_systems) - {it.system for it in items}
+    if unknown:
+        raise SpoofscanError(f"--untested-system {sorted(unknown)}: no such system in the data")
+    if not folds and key != "system":
+        tested = [it for it in items if it.system not in untested_systems]
+        one_class = sorted(v for v in values if len({it.label for it in tested if getattr(it, key) == v}) < 2)
+        if one_class:
+            raise SpoofscanError(f"{key} {', '.join(one_class[:3])}{' ...' if len(one_class) > 3 else ''} holds "
+                                 f"only one class, so no EER can be measured on it alone; use --folds K to hold "
+                                 f"out sets of {key}s")
+    held_out_sets = fold_values(items, values, key, folds) if folds else [(v,) for v in values]
     rows = []
-    for value in values:
-        fold = out / f"{key}={value}"
-        fold_items, _ = grouped_split(items, fractions=fractions, seed=0, holdout_systems=(value,), holdout_key=key)
+    for held_out in held_out_sets:
+        name = f"fold{held_out_sets.index(held_out)}" if folds else held_out[0]
+        fold = out / f"{key}={name}"
+        fold_items, _ = grouped_split(items, fractions=(0.85, 0.15, 0.0) if folds else fractions, seed=0,
+                                      holdout_systems=held_out, holdout_key=key)
+        fold_items = [it for it in fold_items if not (it.split == "test" and it.system in untested_systems)]
         write_manifest(fold / "split.csv", fold_items)
         store = fold / "store"
         if not (store / "header.json").exists():
@@ -47,23 +85,25 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
             if not best.exists():
                 train(store, run, TrainConfig(**{**to_dict(config), "seed": seed}))
             metrics = evaluate(best, store, fold / f"report_seed{seed}", bootstrap=0, device=config.device)
-            unseen = (metrics["per_system"][value]["eer"] if key == "system"
-                      else metrics[f"by_{key}"][value]["eer"])
-            rows.append({"held_out": value, "seed": seed, "eer_held_out": unseen, "eer_test": metrics["eer"],
-                         "auc_test": metrics["roc_auc"]})
+            unseen = (metrics["eer"] if folds else metrics["per_system"][name]["eer"] if key == "system"
+                      else metrics[f"by_{key}"][name]["eer"])
+            rows.append({"held_out": name, "values": " ".join(held_out), "seed": seed, "eer_held_out": unseen,
+                         "eer_test": metrics["eer"], "auc_test": metrics["roc_auc"]})
     summary_rows = []
-    for value in values:
-        eers = np.array([r["eer_held_out"] for r in rows if r["held_out"] == value])
-        summary_rows.append({"held_out": value, "eer_mean": float(eers.mean()), "eer_std": float(eers.std()),
-                             "seeds": len(eers)})
+    for name in dict.fromkeys(r["held_out"] for r in rows):
+        fold_rows = [r for r in rows if r["held_out"] == name]
+        eers = np.array([r["eer_held_out"] for r in fold_rows])
+        summary_rows.append({"held_out": name, "values": fold_rows[0]["values"], "eer_mean": float(eers.mean()),
+                             "eer_std": float(eers.std()), "seeds": len(eers)})
     means = np.array([r["eer_mean"] for r in summary_rows])
-    summary = {"key": key, "seeds": list(seeds), "folds": summary_rows, "mean_eer": float(means.mean()),
+    summary = {"key": key, "folds_asked": folds, "untested_systems": list(untested_systems), "seeds": list(seeds),
+               "folds": summary_rows, "mean_eer": float(means.mean()),
                "worst_eer": float(means.max()), "worst": summary_rows[int(means.argmax())]["held_out"],
                "feature_config": to_dict(features), "train_config": to_dict(config)}
     write_csv(out / "loo.csv", rows, list(rows[0]))
     write_json(out / "loo.json", summary)
-    write_text(out / "loo.md", f"# Leave one {key} out\n\n" + table_markdown(
-        summary_rows, ["held_out", "eer_mean", "eer_std", "seeds"]) +
+    title = f"sets of {key}s ({folds} folds)" if folds else f"one {key}"
+    write_text(out / "loo.md", f"# Leave {title} out\n\n" + table_markdown(summary_rows, ["held_out", "values", "eer_mean", "eer_std", "seeds"]) +
         f"\nmean EER on the held-out {key}: {summary['mean_eer']:.2%}; worst: {summary['worst_eer']:.2%} "
         f"({summary['worst']})\n")
     return summary

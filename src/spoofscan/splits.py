@@ -20,7 +20,7 @@ import soundfile as sf
 
 from .errors import SpoofscanError
 from .io import write_csv
-from .layouts import ITEM_FIELDS, LABELS, SPLITS, Item, item_rows
+from .layouts import ITEM_FIELDS, LABELS, SPLITS, Item, item_rows, utterance_of
 
 
 def grouped_split(items: list[Item], *, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0,
@@ -96,6 +96,7 @@ class AuditReport:
 
     counts: dict[str, dict[str, int]]
     name_overlaps: dict[str, list[str]] = field(default_factory=dict)
+    same_names: dict[str, list[str]] = field(default_factory=dict)  # equal names of different files: a note only
     content_overlaps: dict[str, list[str]] = field(default_factory=dict)
     group_overlaps: dict[str, list[str]] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)
@@ -107,7 +108,8 @@ class AuditReport:
 
     def summary(self) -> dict:
         return {"leakage": self.leaky, "counts": self.counts,
-                "name_overlaps": len(self.name_overlaps), "content_overlaps": len(self.content_overlaps),
+                "name_overlaps": len(self.name_overlaps), "same_names_not_leakage": len(self.same_names),
+                "content_overlaps": len(self.content_overlaps),
                 "group_overlaps": len(self.group_overlaps), "unreadable": len(self.unreadable),
                 "unsplit": self.unsplit}
 
@@ -128,15 +130,24 @@ def _overlaps(keys_splits: list[tuple[str, str]]) -> dict[str, list[str]]:
     return {k: sorted(v, key=SPLITS.index) for k, v in seen.items() if len(v) > 1}
 
 
-def _name(item: Item) -> str:
+def _bare_name(item: Item) -> str:
     """A clip's file name, within its source: sources reuse names (an Asterisk prompt has one name per language)."""
     name = Path(item.path).name
     return name if item.source in ("", "unknown") else f"{item.source}/{name}"
 
 
+def _name(item: Item) -> str:
+    """What identifies a clip by name: its file name (within its source) where the layout makes names utterance
+    ids (the seed's tree, WaveFake, ASVspoof, In-the-Wild, generic folders: the group is the name), else the file
+    itself (demo pages and toolkits reuse generic names such as source.wav or 1.wav for different recordings)."""
+    if utterance_of(Path(item.path).stem) == item.group:
+        return _bare_name(item)
+    return os.path.normpath(os.path.abspath(item.path))
+
+
 def audit(items: list[Item], *, hashes: list[str] | None = None, workers: int = 0) -> AuditReport:
-    """Find train/val/test overlaps by file name (within a source), content and utterance group; count classes
-    per split."""
+    """Find train/val/test overlaps by file name (within a source, where names are utterance ids), content and
+    utterance group; count classes per split."""
     split_items = [it for it in items if it.split]
     if hashes is None:
         hashes = hash_items(split_items, workers=workers)
@@ -144,6 +155,7 @@ def audit(items: list[Item], *, hashes: list[str] | None = None, workers: int = 
     return AuditReport(
         counts=count_classes(split_items),
         name_overlaps=_overlaps([(_name(it), it.split) for it in split_items]),
+        same_names=_overlaps([(_bare_name(it), it.split) for it in split_items if _name(it) != _bare_name(it)]),
         content_overlaps=_overlaps(readable),
         group_overlaps=_overlaps([(it.group, it.split) for it in split_items]),
         unreadable=[f"{it.path}: {h}" for h, it in zip(hashes, split_items) if h.startswith("unreadable")],

@@ -36,6 +36,7 @@ from .degrade import degrade
 from .errors import SpoofscanError
 from .io import atomic_write_bytes, write_csv
 from .layouts import ITEM_FIELDS
+from .shortcuts import band_edge
 from .store import process_pool
 
 VOCODERS = ("hifigan_universal", "hifigan_ljspeech", "world", "griffin_lim", "lpc")  # the default: wheels only
@@ -53,15 +54,19 @@ def band_limit(wave: np.ndarray, cutoff_hz: float, sample_rate: int = RATE) -> n
     return scipy.signal.sosfiltfilt(sos, wave).astype(np.float32)
 
 
-def finish(wave: np.ndarray, *, length: int, cutoff_hz: float) -> np.ndarray:
-    """Length, band limit and loudness shared by every file of the corpus."""
+def rms_of(wave: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.asarray(wave, dtype=np.float64) ** 2)))
+
+
+def finish(wave: np.ndarray, *, length: int, cutoff_hz: float, rms: float = 10 ** (TARGET_RMS_DB / 20)) -> np.ndarray:
+    """Length, band limit and loudness (RMS, default -26 dBFS) shared by every file of the corpus."""
     wave = np.asarray(wave, dtype=np.float32)[:length]
     wave = np.pad(wave, (0, length - wave.size))
     wave = band_limit(wave, cutoff_hz)
-    rms = float(np.sqrt(np.mean(wave.astype(np.float64) ** 2)))
-    if rms < 1e-6:
+    level = rms_of(wave)
+    if level < 1e-6:
         raise SpoofscanError("synthesis produced silence")
-    wave = wave * (10 ** (TARGET_RMS_DB / 20) / rms)
+    wave = wave * (rms / level)
     return np.clip(wave, -1.0, 32767 / 32768).astype(np.float32)
 
 
@@ -396,3 +401,114 @@ def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = V
     if failed:
         write_csv(out / "failed.csv", [{"reason": f} for f in failed], ["reason"])
     return manifest
+
+
+# --- paired fakes for an existing dataset ----------------------------------------------------------------
+
+def brickwall(wave: np.ndarray, cutoff_hz: float, sample_rate: int = RATE) -> np.ndarray:
+    """Zero every frequency above cutoff_hz (FFT): the band edge of a noisy vocoder output as sharp as a
+    recording's anti-aliasing filter."""
+    spectrum = np.fft.rfft(wave)
+    spectrum[np.fft.rfftfreq(wave.size, 1 / sample_rate) > cutoff_hz] = 0
+    return np.fft.irfft(spectrum, n=wave.size).astype(np.float32)
+
+
+def encode_like(wave: np.ndarray, original: str | Path) -> bytes:
+    """wave (at RATE) as a file of the same kind as original: its sample rate, container and subtype (a .g722
+    file as raw G.722), so the file's format says nothing about which of the two is fake."""
+    from .audio import G722_RATE, g722_encode
+
+    original = Path(original)
+    if original.suffix.lower() == ".g722":
+        return g722_encode(resample(wave, RATE, G722_RATE, name=str(original)))
+    info = sf.info(original)
+    coded = resample(wave, RATE, info.samplerate, name=str(original))
+    buffer = io.BytesIO()
+    try:
+        sf.write(buffer, np.clip(coded, -1.0, 32767 / 32768), info.samplerate, format=info.format,
+                 subtype=info.subtype)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise SpoofscanError(f"cannot write {info.format}/{info.subtype} at {info.samplerate} Hz like {original} "
+                             f"({exc})") from None
+    return buffer.getvalue()
+
+
+def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float]) -> tuple[str, list[tuple[str, str]], str]:
+    """Write each system's copy of one real clip (skipping files that exist); return [(system, path)] or the error."""
+    path, name, out, systems, max_seconds = args
+    try:
+        wave = load_audio(path, sample_rate=RATE)
+        if max_seconds:
+            wave = wave[:int(max_seconds * RATE)]
+        # the real clip's own band: its measured band edge, up to the Nyquist frequency of its file and of RATE
+        cutoff = max(min(band_edge(wave, RATE), min(native_rate(path) or RATE, RATE) / 2), 1000.0)
+        level = rms_of(wave)
+        if level < 1e-6:
+            raise SpoofscanError("silent audio; remove the file or check the recording")
+        made = []
+        for system in systems:
+            fake_path = out / "fake" / system / f"{name}_gen{Path(path).suffix.lower()}"
+            if not fake_path.exists():
+                fake = np.asarray(vocode(wave, system), dtype=np.float32)[:wave.size]
+                fake = np.pad(fake, (0, wave.size - fake.size))
+                fake = brickwall(fake - fake.mean(), cutoff)  # no vocoder noise past the real clip's band
+                if rms_of(fake) < 1e-6:
+                    raise SpoofscanError(f"{system} produced silence")
+                fake = fake * (level / rms_of(fake)) + wave.mean()  # the real clip's level and DC offset
+                fake = np.clip(fake, -1.0, 32767 / 32768)
+                atomic_write_bytes(fake_path, encode_like(fake, path))
+            made.append((system, str(fake_path)))
+        return path, made, ""
+    except SpoofscanError as exc:
+        return path, [], str(exc)
+
+
+def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODERS, max_seconds: float = 0.0,
+         workers: int = 0, layout: str | None = None, progress: bool = True) -> Path:
+    """Paired fakes for an existing dataset: every real clip of data (a CSV manifest or a dataset folder) is
+    re-synthesized by each system at the real clip's own sample rate, band (its measured band edge), RMS loudness, length and file format,
+    so every real speaker and recording chain also appears as fake and no file property tells the classes apart.
+
+    Writes out/fake/<system>/<name>_gen.<ext> and out/manifest.csv: the dataset's own clips (unchanged, where they
+    are) plus the paired fakes, each in its real clip's utterance group, speaker, source and split. Clips that
+    cannot be paired are listed in out/failed.csv. max_seconds > 0 makes
+    fakes of the first seconds only. Rerunning continues where a stopped run left off. Returns the manifest path.
+    """
+    from .layouts import Item, load_items
+    from .splits import write_manifest
+
+    out = Path(out)
+    for option, value in (("--max-seconds", max_seconds), ("--workers", workers)):
+        if value < 0:
+            raise SpoofscanError(f"{option} {value}: use 0 (no limit / all cores) or a positive number")
+    check_systems(systems)
+    if "piper" in systems:
+        raise SpoofscanError("paired fakes come from vocoders; piper (TTS) needs transcripts: use synth on a folder")
+    items = load_items(data, layout=layout)
+    reals = [it for it in items if it.label == "real"]
+    if not reals:
+        raise SpoofscanError(f"{data}: no real clips to pair")
+    names = [f"{n:05d}_{Path(it.path).stem}" for n, it in enumerate(reals)]  # unique even where stems repeat
+    jobs = [(it.path, name, out, tuple(systems), max_seconds) for it, name in zip(reals, names)]
+    workers = workers or (os.cpu_count() or 1)
+    pool = process_pool(workers) if workers > 1 else None
+    results = pool.map(_paired_clip, jobs) if pool else map(_paired_clip, jobs)
+    from rich.progress import track
+
+    fakes, failed = [], []
+    try:
+        for real, (path, made, error) in zip(reals, track(results, total=len(jobs), description="pair",
+                                                           disable=not progress)):
+            if error:
+                failed.append(f"{path}: {error}")
+            fakes += [Item(fake_path, "fake", system, real.group, real.speaker, real.split, real.source)
+                      for system, fake_path in made]
+    finally:
+        if pool:
+            pool.shutdown()
+    if not fakes:
+        raise SpoofscanError(f"no paired fake could be made; first reason: {failed[0] if failed else 'none'}")
+    (out / "failed.csv").unlink(missing_ok=True)
+    if failed:
+        write_csv(out / "failed.csv", [{"reason": f} for f in failed], ["reason"])
+    return write_manifest(out / "manifest.csv", items + fakes)

@@ -1,0 +1,150 @@
+"""The shortcut audit: how well do file properties alone (no speech content) predict real vs fake?
+
+A detector can score well by learning the sample rate, the band, the codec, the loudness or the silence of one
+class instead of the fakes' artifacts. This module measures each such property of every file and fits simple
+classifiers on them with cross-validation grouped by utterance (a real clip and its copies are always in the same
+fold). An AUC near 0.5 means the properties give the class away no better than a coin; near 1.0 means a model can
+reach that score without ever listening.
+"""
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.signal
+import soundfile as sf
+
+from .audio import G722_RATE, load_audio, sound_bounds
+from .errors import SpoofscanError
+from .layouts import Item
+
+NUMERIC = ("sample_rate", "bandwidth_hz", "bit_depth", "channels", "duration_s", "rms_db", "peak_db",
+           "lead_silence_s", "trail_silence_s", "dc_offset", "clipped_fraction")
+CATEGORICAL = ("format", "subtype")
+BIT_DEPTH = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64}
+BAND_FLOOR_DB = 60.0  # the band ends where the long-term spectrum falls this far below its peak
+
+
+def band_edge(wave: np.ndarray, rate: int, *, floor_db: float = BAND_FLOOR_DB) -> float:
+    """Effective bandwidth in Hz: the highest frequency where the long-term average power spectrum is within
+    floor_db of its peak (an upsampled 16 kHz file ends near 8 kHz whatever its sample rate)."""
+    if wave.size < 256:
+        return 0.0
+    freqs, power = scipy.signal.welch(wave.astype(np.float64), fs=rate, nperseg=min(2048, wave.size))
+    level = 10 * np.log10(power + 1e-20)
+    above = np.flatnonzero(level >= level.max() - floor_db)
+    return float(freqs[above[-1]])
+
+
+def file_properties(path: str | Path) -> dict:
+    """Properties of one file that say nothing about how the speech was made; an "error" key if unreadable."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".g722":
+            rate, channels, fmt, subtype = G722_RATE, 1, "G722", "G722"
+            data = load_audio(path, sample_rate=G722_RATE)[:, None]
+        else:
+            info = sf.info(path)
+            rate, channels, fmt, subtype = info.samplerate, info.channels, info.format, info.subtype
+            data, _ = sf.read(path, dtype="float32", always_2d=True)
+    except Exception as exc:  # noqa: BLE001 - an unreadable file is reported, not fatal to the audit
+        return {"error": f"{type(exc).__name__}: {exc}".replace("\n", " ")}
+    if data.size == 0:
+        return {"error": "empty audio"}
+    mono = data.mean(axis=1)
+    rms = float(np.sqrt(np.mean(np.square(mono, dtype=np.float64))))
+    start, end = sound_bounds(mono, top_db=40.0, frame_length=max(256, rate // 20), hop_length=max(64, rate // 80))
+    return {
+        "sample_rate": rate, "bandwidth_hz": band_edge(mono, rate), "bit_depth": BIT_DEPTH.get(subtype, 0),
+        "channels": channels, "duration_s": mono.size / rate, "rms_db": 20 * math.log10(max(rms, 1e-10)),
+        "peak_db": 20 * math.log10(max(float(np.abs(data).max()), 1e-10)),
+        "lead_silence_s": start / rate, "trail_silence_s": max(mono.size - end, 0) / rate,
+        "dc_offset": float(mono.mean()), "clipped_fraction": float(np.mean(np.abs(data) >= 0.999)),
+        "format": fmt, "subtype": subtype,
+    }
+
+
+@dataclass
+class ShortcutReport:
+    """AUC of a classifier on all file properties, and of each property alone (out-of-fold, grouped)."""
+
+    auc: float  # the better of the two classifiers below
+    model_auc: dict[str, float]  # logistic regression and boosted trees on every property
+    cue_auc: dict[str, float]  # one property alone (a depth-3 tree), strongest first
+    n_clips: int
+    n_real: int
+    folds: int
+    unreadable: list[str]
+
+    def summary(self) -> dict:
+        return {"auc": self.auc, "model_auc": self.model_auc, "cue_auc": self.cue_auc, "clips": self.n_clips, "real": self.n_real,
+                "fake": self.n_clips - self.n_real, "folds": self.folds, "unreadable": self.unreadable}
+
+
+def _design(rows: list[dict], names: tuple[str, ...]) -> np.ndarray:
+    """Numeric properties as columns, categorical ones one-hot."""
+    columns = []
+    for name in names:
+        if name in CATEGORICAL:
+            values = sorted({r[name] for r in rows})
+            columns += [[float(r[name] == v) for r in rows] for v in values]
+        else:
+            columns.append([float(r[name]) for r in rows])
+    return np.asarray(columns, dtype=np.float64).T
+
+
+def _out_of_fold_auc(x: np.ndarray, y: np.ndarray, groups: np.ndarray, model, folds: int) -> float:
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import GroupKFold, cross_val_predict
+
+    scores = cross_val_predict(model, x, y, groups=groups, cv=GroupKFold(n_splits=folds), method="predict_proba")
+    return float(roc_auc_score(y, scores[:, 1]))
+
+
+def shortcut_audit(items: list[Item], *, folds: int = 5, workers: int = 0) -> ShortcutReport:
+    """Measure every file's properties and how well they predict the label (grouped cross-validation)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.tree import DecisionTreeClassifier
+
+    if folds < 2:
+        raise SpoofscanError(f"--folds {folds}: use 2 or more")
+    if workers < 0:
+        raise SpoofscanError(f"--workers {workers}: use 0 (all cores) or a positive number")
+    workers = workers or (os.cpu_count() or 1)
+    paths = [it.path for it in items]
+    if workers == 1 or len(paths) < 64:
+        properties = [file_properties(p) for p in paths]
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            properties = list(pool.map(file_properties, paths, chunksize=16))
+    unreadable = [f"{p}: {props['error']}" for p, props in zip(paths, properties) if "error" in props]
+    kept = [(it, props) for it, props in zip(items, properties) if "error" not in props]
+    y = np.array([it.label == "fake" for it, _ in kept], dtype=int)
+    groups = np.array([it.group for it, _ in kept])
+    n_groups = len(set(groups))
+    if y.min(initial=1) == y.max(initial=0) or n_groups < folds:
+        raise SpoofscanError(f"the shortcut audit needs real and fake clips in at least {folds} utterance groups; "
+                             f"found {int((y == 0).sum())} real and {int(y.sum())} fake readable clips in "
+                             f"{n_groups} groups")
+    rows = [props for _, props in kept]
+    everything = _design(rows, NUMERIC + CATEGORICAL)
+    models = {"logistic_regression": make_pipeline(StandardScaler(),
+                                                   LogisticRegression(max_iter=2000, class_weight="balanced")),
+              "boosted_trees": HistGradientBoostingClassifier(max_depth=3, max_iter=100, class_weight="balanced",
+                                                              random_state=0)}
+    model_auc = {name: _out_of_fold_auc(everything, y, groups, model, folds) for name, model in models.items()}
+    cue_auc = {}
+    for name in NUMERIC + CATEGORICAL:
+        tree = DecisionTreeClassifier(max_depth=3, min_samples_leaf=max(2, min(10, len(y) // 40)),
+                                      class_weight="balanced", random_state=0)
+        cue_auc[name] = _out_of_fold_auc(_design(rows, (name,)), y, groups, tree, folds)
+    cue_auc = dict(sorted(cue_auc.items(), key=lambda kv: -abs(kv[1] - 0.5)))
+    return ShortcutReport(auc=max(model_auc.values()), model_auc=model_auc, cue_auc=cue_auc, n_clips=len(kept), n_real=int((y == 0).sum()), folds=folds,
+                          unreadable=unreadable)

@@ -1,0 +1,175 @@
+"""Paired fakes (spoofscan pair), the file-property shortcut audit (audit --shortcuts) and leave-sources-out folds."""
+import csv
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import speechlike, vocode, write
+from spoofscan.cli import run
+from spoofscan.layouts import load_items
+from spoofscan.protocol import fold_values
+from spoofscan.shortcuts import band_edge, file_properties
+from spoofscan.splits import audit
+
+
+def _manifest(path, rows):
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["path", "label", "system", "utterance_id", "source"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def mixed_rates(tmp_path):
+    """A demo-page-like set: real clips at 16 kHz FLAC and 22.05 kHz 24-bit WAV; its published fakes all at
+    22.05 kHz (the rate shortcut public demo collections invite)."""
+    rows = []
+    for n in range(16):
+        rate, name, subtype = (16000, f"a/{n}.flac", "PCM_16") if n % 2 else (22050, f"b/{n}.wav", "PCM_24")
+        real = speechlike(1.0 + 0.1 * (n % 4), sr=rate, seed=n)
+        write(tmp_path / "data" / name, real, rate, subtype=subtype)
+        fake = speechlike(1.0, sr=22050, seed=100 + n)
+        write(tmp_path / "data" / f"fake/{n}.wav", fake, 22050)
+        source = "site_a" if n < 8 else "site_b"
+        rows += [{"path": name, "label": "real", "system": "ground_truth", "utterance_id": f"u{n}", "source": source},
+                 {"path": f"fake/{n}.wav", "label": "fake", "system": "tts_x", "utterance_id": f"u{n}",
+                  "source": source}]
+    return _manifest(tmp_path / "data" / "MANIFEST.csv", rows)
+
+
+def test_pair_matches_each_real_clips_rate_format_band_level_and_length(mixed_rates, tmp_path, capsys):
+    out = tmp_path / "paired"
+    assert run(["pair", str(mixed_rates), "--out", str(out), "--system", "griffin_lim", "--system", "lpc",
+                "--workers", "1"]) == 0
+    items = load_items(out / "manifest.csv")
+    original = load_items(mixed_rates)
+    assert len(items) == len(original) + 2 * 16 and {it.system for it in items} == {"ground_truth", "tts_x",
+                                                                                     "griffin_lim", "lpc"}
+    reals = {it.group: it for it in items if it.label == "real"}
+    for fake in (it for it in items if it.system in ("griffin_lim", "lpc")):
+        real = reals[fake.group]
+        assert fake.source == real.source and fake.speaker == real.speaker
+        ri, fi = sf.info(real.path), sf.info(fake.path)
+        assert (fi.samplerate, fi.format, fi.subtype, fi.frames) == (ri.samplerate, ri.format, ri.subtype, ri.frames)
+        r, f = file_properties(real.path), file_properties(fake.path)
+        assert abs(r["rms_db"] - f["rms_db"]) < 0.5
+        assert f["bandwidth_hz"] <= r["bandwidth_hz"] + 300  # never more band than the real clip has
+        assert abs(f["dc_offset"] - r["dc_offset"]) < 1e-3
+    before = {p: p.stat().st_mtime_ns for p in (out / "fake").rglob("*.*")}
+    assert run(["pair", str(mixed_rates), "--out", str(out), "--system", "griffin_lim", "--system", "lpc",
+                "--workers", "1"]) == 0  # a rerun keeps what exists (resumable)
+    assert {p: p.stat().st_mtime_ns for p in (out / "fake").rglob("*.*")} == before
+    assert "next: spoofscan audit" in capsys.readouterr().out
+
+
+def test_pair_bad_inputs(tmp_path, mixed_rates, capsys):
+    fakes_only = _manifest(tmp_path / "f.csv", [{"path": str(mixed_rates.parent / "fake/0.wav"), "label": "fake",
+                                                 "system": "x", "utterance_id": "u0", "source": "s"}])
+    for args, message in (([str(fakes_only)], "no real clips"),
+                          ([str(mixed_rates), "--system", "tacotron"], "unknown"),
+                          ([str(mixed_rates), "--system", "piper"], "transcripts"),
+                          ([str(mixed_rates), "--max-seconds", "-1"], "--max-seconds")):
+        assert run(["pair", *args, "--out", str(tmp_path / "p"), "--workers", "1"]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
+        assert not (tmp_path / "p").exists()  # nothing written
+
+
+def test_band_edge_finds_an_upsampled_band():
+    wave = np.random.default_rng(0).standard_normal(22050).astype(np.float32) * 0.1
+    from spoofscan.synth import brickwall
+
+    assert band_edge(wave, 22050) > 10000
+    assert 7500 < band_edge(brickwall(wave, 8000.0), 22050) < 8500
+
+
+def test_shortcut_audit_flags_the_rate_shortcut_and_pairing_removes_it(mixed_rates, tmp_path, capsys):
+    report = tmp_path / "shortcuts.json"
+    code = run(["audit", str(mixed_rates), "--shortcuts", "--max-shortcut-auc", "0.6", "--json", str(report),
+                "--workers", "1"])
+    out = capsys.readouterr().out
+    assert code == 1 and "SHORTCUT" in out and "sample_rate" in out
+    found = json.loads(report.read_text())["shortcuts"]
+    assert found["auc"] > 0.8 and found["cue_auc"]["sample_rate"] > 0.7 and found["clips"] == 32
+    assert "counts" not in json.loads(report.read_text())  # no splits: the leakage audit did not run
+
+    # the published fakes dropped, paired fakes in their place: no file property tells the classes apart
+    reals = tmp_path / "reals.csv"
+    with open(mixed_rates) as f:
+        rows = [r for r in csv.DictReader(f) if r["label"] == "real"]
+    for r in rows:
+        r["path"] = str(mixed_rates.parent / r["path"])
+    _manifest(reals, rows)
+    assert run(["pair", str(reals), "--out", str(tmp_path / "paired"), "--system", "griffin_lim",
+                "--workers", "1"]) == 0
+    capsys.readouterr()
+    assert run(["audit", str(tmp_path / "paired" / "manifest.csv"), "--shortcuts", "--json", str(report),
+                "--workers", "1"]) == 0
+    paired = json.loads(report.read_text())["shortcuts"]
+    assert paired["cue_auc"]["sample_rate"] <= 0.55 and paired["cue_auc"]["subtype"] <= 0.55
+
+
+def test_shortcut_audit_bad_inputs(generic_tree, tiny_run, tmp_path, capsys):
+    only_real = _manifest(tmp_path / "r.csv", [{"path": str(p), "label": "real", "system": "ground_truth",
+                                                "utterance_id": p.stem, "source": "s"}
+                                               for p in sorted((generic_tree / "real").glob("*.wav"))])
+    assert run(["audit", str(only_real), "--shortcuts", "--workers", "1"]) == 2
+    assert "real and fake clips" in capsys.readouterr().err
+    assert run(["audit", str(generic_tree), "--max-shortcut-auc", "0.6"]) == 2  # no splits, no --shortcuts
+    assert "no clip has a split" in capsys.readouterr().err
+    assert run(["audit", str(tiny_run["manifest"]), "--max-shortcut-auc", "0.6"]) == 2
+    assert "needs --shortcuts" in capsys.readouterr().err
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF0000WAVEnot audio")
+    assert "error" in file_properties(broken) and "error" in file_properties(tmp_path / "missing.wav")
+
+
+def test_fold_values_balance_clip_counts(tiny_run):
+    items = load_items(tiny_run["manifest"])
+    for it in items:
+        it.source = f"s{int(it.group[1:]) % 5}"
+    parts = fold_values(items, sorted({it.source for it in items}), "source", 2)
+    assert sorted(v for p in parts for v in p) == [f"s{k}" for k in range(5)] and all(parts)
+    sizes = [sum(it.source in p for it in items) for p in parts]
+    assert max(sizes) - min(sizes) <= 12  # the biggest source holds 12 clips
+
+
+def test_leave_sources_out_in_folds_scores_only_published_fakes(tmp_path, capsys):
+    rows = []
+    for n in range(24):
+        source = f"s{n % 4}"
+        real = speechlike(1.2, seed=300 + n)
+        rows.append({"path": str(write(tmp_path / f"real/{n}.wav", real)), "label": "real", "system": "ground_truth",
+                     "utterance_id": f"u{n}", "source": source})
+        # a paired copy of every real clip (trained on, never tested) ...
+        rows.append({"path": str(write(tmp_path / f"paired/{n}.wav", vocode(real, seed=n))), "label": "fake",
+                     "system": "paired", "utterance_id": f"u{n}", "source": source})
+        if source != "s3":  # ... and published fakes, except from s3, which holds only real clips of its own
+            rows.append({"path": str(write(tmp_path / f"tts/{n}.wav", vocode(speechlike(1.2, seed=n), seed=n))),
+                         "label": "fake", "system": "tts", "utterance_id": f"t{n}", "source": source})
+    manifest = _manifest(tmp_path / "m.csv", rows)
+    small = ["--set", "epochs=1", "--set", "weights=none", "--set", "n_mels=40", "--set", "sample_rate=16000",
+             "--set", "n_fft=512", "--set", "win_length=512", "--set", "hop_length=128", "--set", "window_frames=40",
+             "--set", "window_hop_frames=40", "--set", "image_size=32", "--set", "batch_size=16", "--workers", "1"]
+    assert run(["loo", str(manifest), "--by", "source", "--untested-system", "paired", "--out", str(tmp_path / "x"),
+                *small]) == 2
+    assert "--folds" in capsys.readouterr().err  # s3 holds only real clips
+    out = tmp_path / "loso"
+    assert run(["loo", str(manifest), "--by", "source", "--folds", "2", "--untested-system", "paired",
+                "--out", str(out), *small]) == 0
+    summary = json.loads((out / "loo.json").read_text())
+    assert len(summary["folds"]) == 2 and summary["untested_systems"] == ["paired"]
+    assert sorted(" ".join(f["values"] for f in summary["folds"]).split()) == ["s0", "s1", "s2", "s3"]
+    for fold in summary["folds"]:
+        items = load_items(out / f"source={fold['held_out']}" / "split.csv")
+        test = [it for it in items if it.split == "test"]
+        assert {it.source for it in test} <= set(fold["values"].split()) and not audit(items).leaky
+        assert "paired" not in {it.system for it in test} and "paired" in {it.system for it in items}
+    assert "Leave sets of sources (2 folds) out" in (out / "loo.md").read_text()
+    assert run(["loo", str(manifest), "--by", "source", "--folds", "9", "--out", str(tmp_path / "y")]) == 2
+    assert run(["loo", str(manifest), "--by", "source", "--folds", "2", "--untested-system", "nope",
+                "--out", str(tmp_path / "y")]) == 2
+    assert "no such system" in capsys.readouterr().err
