@@ -1,9 +1,10 @@
 """Inference: real-time factor of `spoofscan predict` on a 60 s file and clips/s on 4 s clips, torch and onnx.
 
 RTF = processing seconds / audio seconds (lower is faster; 0.05 = 20x faster than real time). Uses a checkpoint
-with the default FeatureConfig at the given image size (weights do not change the speed).
+with the default FeatureConfig at the given image size (weights do not change the speed), or with --checkpoint a
+real one (--checkpoint base: the built-in spoofscan-base).
 
-    python benchmarks/inference.py [--image-size 224] [--clips 16] [--device cpu]
+    python benchmarks/inference.py [--image-size 224] [--clips 16] [--device cpu] [--checkpoint PATH|base]
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import soundfile as sf
 import torch
 
 from common import save, table, timed
-from spoofscan.checkpoint import save_checkpoint
+from spoofscan.checkpoint import BASE_MODEL, load_checkpoint, save_checkpoint
 from spoofscan.config import FeatureConfig, TrainConfig, to_dict
 from spoofscan.model import build_model
 from spoofscan.predict import Detector
@@ -36,15 +37,20 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=16)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--backends", default="torch,onnx")
+    parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        features = FeatureConfig(image_size=args.image_size)
-        checkpoint = save_checkpoint(tmp / "model.pt", {
-            "model": build_model("none").state_dict(), "feature_config": to_dict(features),
-            "train_config": to_dict(TrainConfig(weights="none")), "threshold": 0.5})
+        if args.checkpoint:
+            checkpoint = BASE_MODEL if args.checkpoint == "base" else Path(args.checkpoint)
+            args.image_size = load_checkpoint(checkpoint)["feature_config"].image_size
+        else:
+            checkpoint = save_checkpoint(tmp / "model.pt", {
+                "model": build_model("none").state_dict(), "feature_config": to_dict(FeatureConfig(
+                    image_size=args.image_size)), "train_config": to_dict(TrainConfig(weights="none")),
+                "threshold": 0.5})
         long_file = tmp / "long.wav"
         sf.write(long_file, speech_like(60.0, 0), 22050)
         clips = [tmp / f"clip{n}.wav" for n in range(args.clips)]
@@ -59,7 +65,8 @@ def main() -> None:
                          "rtf_60s_file": long_s / 60.0, "x_real_time": 60.0 / long_s,
                          "clips_per_s_4s": args.clips / clips_s})
     table(rows)
-    save(f"inference_{args.device}_{args.image_size}px", {"args": {k: str(v) for k, v in vars(args).items()},
+    name = "base" if args.checkpoint == "base" else f"{args.image_size}px"
+    save(f"inference_{args.device}_{name}", {"args": {k: str(v) for k, v in vars(args).items()},
                                                           "rows": rows}, args.out)
 
 

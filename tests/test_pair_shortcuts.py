@@ -122,6 +122,8 @@ def test_shortcut_audit_bad_inputs(generic_tree, tiny_run, tmp_path, capsys):
     assert "no clip has a split" in capsys.readouterr().err
     assert run(["audit", str(tiny_run["manifest"]), "--max-shortcut-auc", "0.6"]) == 2
     assert "needs --shortcuts" in capsys.readouterr().err
+    assert run(["audit", str(tiny_run["manifest"]), "--shortcuts", "--max-shortcut-auc", "60"]) == 2
+    assert "between 0.5 and 1" in capsys.readouterr().err
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF0000WAVEnot audio")
     assert "error" in file_properties(broken) and "error" in file_properties(tmp_path / "missing.wav")

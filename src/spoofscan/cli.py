@@ -140,6 +140,8 @@ def audit(
                              "(or pass --shortcuts for the file-property audit alone)")
     if max_shortcut_auc is not None and not shortcuts:
         raise SpoofscanError("--max-shortcut-auc needs --shortcuts")
+    if max_shortcut_auc is not None and not 0.5 <= max_shortcut_auc <= 1:
+        raise SpoofscanError(f"--max-shortcut-auc {max_shortcut_auc}: use an AUC between 0.5 and 1, e.g. 0.6")
     findings: dict = {}
     failed = False
     if split_items:

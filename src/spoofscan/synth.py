@@ -414,19 +414,17 @@ def brickwall(wave: np.ndarray, cutoff_hz: float, sample_rate: int = RATE) -> np
 
 
 def encode_like(wave: np.ndarray, original: str | Path) -> bytes:
-    """wave (at RATE) as a file of the same kind as original: its sample rate, container and subtype (a .g722
-    file as raw G.722), so the file's format says nothing about which of the two is fake."""
-    from .audio import G722_RATE, g722_encode
+    """wave (at original's sample rate) as a file of the same kind as original: its container and subtype (a
+    .g722 file as raw G.722), so the file's format says nothing about which of the two is fake."""
+    from .audio import g722_encode
 
     original = Path(original)
     if original.suffix.lower() == ".g722":
-        return g722_encode(resample(wave, RATE, G722_RATE, name=str(original)))
+        return g722_encode(wave)
     info = sf.info(original)
-    coded = resample(wave, RATE, info.samplerate, name=str(original))
     buffer = io.BytesIO()
     try:
-        sf.write(buffer, np.clip(coded, -1.0, 32767 / 32768), info.samplerate, format=info.format,
-                 subtype=info.subtype)
+        sf.write(buffer, wave, info.samplerate, format=info.format, subtype=info.subtype)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise SpoofscanError(f"cannot write {info.format}/{info.subtype} at {info.samplerate} Hz like {original} "
                              f"({exc})") from None
@@ -437,26 +435,28 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float]) -> tuple[s
     """Write each system's copy of one real clip (skipping files that exist); return [(system, path)] or the error."""
     path, name, out, systems, max_seconds = args
     try:
-        wave = load_audio(path, sample_rate=RATE)
+        rate = native_rate(path) or RATE
+        original = load_audio(path, sample_rate=rate)  # the real clip at its own rate
         if max_seconds:
-            wave = wave[:int(max_seconds * RATE)]
-        # the real clip's own band: its measured band edge, up to the Nyquist frequency of its file and of RATE
-        cutoff = max(min(band_edge(wave, RATE), min(native_rate(path) or RATE, RATE) / 2), 1000.0)
-        level = rms_of(wave)
+            original = original[:int(max_seconds * rate)]
+        level = rms_of(original)
         if level < 1e-6:
             raise SpoofscanError("silent audio; remove the file or check the recording")
+        cutoff = band_edge(original, rate)  # the real clip's own band, measured at its own rate
+        wave = resample(original, rate, RATE, name=path)
         made = []
         for system in systems:
             fake_path = out / "fake" / system / f"{name}_gen{Path(path).suffix.lower()}"
             if not fake_path.exists():
                 fake = np.asarray(vocode(wave, system), dtype=np.float32)[:wave.size]
-                fake = np.pad(fake, (0, wave.size - fake.size))
-                fake = brickwall(fake - fake.mean(), cutoff)  # no vocoder noise past the real clip's band
+                # back to the real clip's rate and length by FFT: its band ends at the new Nyquist frequency exactly,
+                # where a resampling filter's roll-off would end it short of a real clip that fills its band
+                fake = scipy.signal.resample(np.pad(fake, (0, wave.size - fake.size)), original.size)
+                fake = brickwall(fake - fake.mean(), cutoff, rate)  # no vocoder noise past the real clip's band
                 if rms_of(fake) < 1e-6:
                     raise SpoofscanError(f"{system} produced silence")
-                fake = fake * (level / rms_of(fake)) + wave.mean()  # the real clip's level and DC offset
-                fake = np.clip(fake, -1.0, 32767 / 32768)
-                atomic_write_bytes(fake_path, encode_like(fake, path))
+                fake = fake * (level / rms_of(fake)) + original.mean()  # the real clip's level and DC offset
+                atomic_write_bytes(fake_path, encode_like(np.clip(fake, -1.0, 32767 / 32768), path))
             made.append((system, str(fake_path)))
         return path, made, ""
     except SpoofscanError as exc:
