@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trains spoofscan-base, the detector shipped in src/spoofscan/models/, with the project's own commands on the
 # offline corpus, and scores it on the real vocoder demos (a test set only: never used for training or selection).
-# Usage: bash experiments/base.sh [WORK_DIR] [VOCODER_DEMOS_MANIFEST]   (about 2.5 hours on 2 CPU cores)
+# Usage: bash experiments/base_v1.sh [WORK_DIR] [VOCODER_DEMOS_MANIFEST]   (about 2.5 hours on 2 CPU cores)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:-base-run}
@@ -31,17 +31,17 @@ done
 for variant in mel_image mel_frequency mel_dataset; do
     $S evaluate run_hold_$variant/best.pt "$DEV" --split all --out dev_hold_$variant --bootstrap 200
 done
-# 2. train spoofscan-base on every source with the chosen recipe (configs/base.toml)
+# 2. train spoofscan-base on every source with the chosen recipe (configs/base_v1.toml)
 $S split corpus/manifest.csv --out split.csv --val 0.1 --test 0.1 --force
 $S audit split.csv
-$S prepare split.csv --out store --config "$ROOT/configs/base.toml" --workers 2 --force $AUG --augment-copies 1
-$S train store --out run --config "$ROOT/configs/base.toml"
+$S prepare split.csv --out store --config "$ROOT/configs/base_v1.toml" --workers 2 --force $AUG --augment-copies 1
+$S train store --out run --config "$ROOT/configs/base_v1.toml"
 $S evaluate run/best.pt store --by system --by source --out test --bootstrap 1000
 $S degrade run/best.pt split.csv --out degrade
 $S evaluate run/best.pt "$DEV" --split all --by system --out dev --bootstrap 1000
 $S export run/best.pt --fp16 spoofscan-base.pt
 # 3. the linear-spectrogram variant (best on the held-out source), trained the same way: not shipped (higher val EER)
-sed 's/^input_mode = "window".*/&\nspectrogram = "linear"/; s/^epochs = 8/epochs = 6/' "$ROOT/configs/base.toml" > linear.toml
+sed 's/^input_mode = "window".*/&\nspectrogram = "linear"/; s/^epochs = 8/epochs = 6/' "$ROOT/configs/base_v1.toml" > linear.toml
 $S prepare split.csv --out store_linear --config linear.toml --workers 2 --force $AUG --augment-copies 1
 $S train store_linear --out run_linear --config linear.toml
 $S evaluate run_linear/best.pt store_linear --by system --by source --out test_linear --bootstrap 1000

@@ -20,8 +20,8 @@ AUG="--augment ogg_vorbis --augment mp3 --augment telephone --augment noise_20db
 #    the whole band (fmax = Nyquist) or the wideband prompts' band (fmax 7600 Hz); the lower klettres EER wins.
 #    (The normalization, per frequency, was chosen the same way on the 8 kHz corpus: GENERALIZATION.md section 3.)
 $S split corpus/manifest.csv --out split_hold.csv --val 0.1 --test 0.1 --holdout-source klettres --force
-cp "$ROOT/configs/base.toml" band_nyquist.toml
-sed 's/^fmax = .*//; s/^normalize = .*/&\nfmax = 7600.0/' "$ROOT/configs/base.toml" > band_7600.toml
+cp "$ROOT/configs/base_v1.toml" band_nyquist.toml
+sed 's/^fmax = .*//; s/^normalize = .*/&\nfmax = 7600.0/' "$ROOT/configs/base_v1.toml" > band_7600.toml
 for band in nyquist 7600; do
     $S prepare split_hold.csv --out store_hold_$band --config band_$band.toml --workers 1 --force $AUG \
         --augment-copies 1 > prepare_hold_$band.log 2>&1 &
