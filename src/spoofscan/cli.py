@@ -385,9 +385,9 @@ def predict(
     detector = Detector.from_checkpoint(checkpoint, device=device, threshold=threshold, pool=pool, hop_frames=hop,
                                         batch_size=batch_size, backend=backend)
     if checkpoint is None:
-        Console(stderr=True).print("[yellow]built-in spoofscan-base[/]: trained on offline synthetic data only and "
-                                   "near chance on real vocoder demos; read its model card (README) before "
-                                   "trusting a verdict, or pass a checkpoint trained on data like yours")
+        Console(stderr=True).print("[yellow]built-in spoofscan-base[/]: catches TTS but is near chance on vocoder "
+                                   "copy-synthesis (EER 42 % on real vocoder demos); read its model card (README) "
+                                   "before trusting a verdict, or pass a checkpoint trained on data like yours")
     results = detector.predict_files(files)
     if len(files) > 1 and not json_out:
         results = track(results, total=len(files), description="predict", console=Console(stderr=True))
@@ -547,7 +547,7 @@ def synth(
     real: Annotated[Path, typer.Argument(help="Folder of real speech (any format, any rate; searched recursively).")],
     out: Annotated[Path, typer.Option(help="Corpus folder: real/, fake/<system>/, manifest.csv.")] = Path("corpus"),
     system: Annotated[Optional[list[str]], typer.Option(
-        help="hifigan_universal, hifigan_ljspeech, world, griffin_lim, lpc, mlsa (needs spoofscan[mlsa]), piper "
+        help="hifigan_universal, hifigan_ljspeech, world, griffin_lim, lpc, mlsa (needs spoofscan\\[mlsa]), piper "
              "(default: all but mlsa; piper only with --transcripts). Repeatable.")] = None,
     max_clips: Annotated[int, typer.Option(help="Use a seeded sample of this many real clips (0 = all).")] = 0,
     max_seconds: Annotated[float, typer.Option(help="Keep only the first seconds of each clip (0 = all).")] = 0.0,
@@ -583,7 +583,7 @@ def pair(
     out: Annotated[Path, typer.Option(help="Folder: fake/<system>/ and manifest.csv (the data plus its paired "
                                            "fakes).")] = Path("paired"),
     system: Annotated[Optional[list[str]], typer.Option(
-        help="hifigan_universal, hifigan_ljspeech, world, griffin_lim, lpc, mlsa (needs spoofscan[mlsa]) "
+        help="hifigan_universal, hifigan_ljspeech, world, griffin_lim, lpc, mlsa (needs spoofscan\\[mlsa]) "
              "(default: all but mlsa). Repeatable.")] = None,
     max_seconds: Annotated[float, typer.Option(help="Fake only the first seconds of each real clip (0 = all).")] = 0.0,
     layout: LayoutOpt = None,
@@ -591,8 +591,8 @@ def pair(
 ) -> None:
     """Paired fakes: every real clip re-synthesized at its own rate, band, loudness, length and format (resumable).
 
-    Every real speaker and recording chain then also appears as fake, so a detector cannot learn the sample rate,
-    the band or the file format of the real clips instead of the fakes' artifacts.
+    Every real speaker and recording chain then also appears as fake, so a detector cannot learn the sample rate, the
+    band or the file format of the real clips instead of the fakes' artifacts.
     """
     from .synth import VOCODERS
     from .synth import pair as run_pair
