@@ -66,13 +66,17 @@ def test_pair_matches_each_real_clips_rate_format_band_level_and_length(mixed_ra
 
 
 def test_pair_bad_inputs(tmp_path, mixed_rates, capsys):
+    (tmp_path / "no_layout").mkdir()
     fakes_only = _manifest(tmp_path / "f.csv", [{"path": str(mixed_rates.parent / "fake/0.wav"), "label": "fake",
                                                  "system": "x", "utterance_id": "u0", "source": "s"}])
     for args, message in (([str(fakes_only)], "no real clips"),
                           ([str(mixed_rates), "--system", "tacotron"], "unknown"),
                           ([str(mixed_rates), "--system", "piper"], "transcripts"),
-                          ([str(mixed_rates), "--max-seconds", "-1"], "--max-seconds")):
-        assert run(["pair", *args, "--out", str(tmp_path / "p"), "--workers", "1"]) == 2
+                          ([str(mixed_rates), "--max-seconds", "-1"], "--max-seconds"),
+                          ([str(mixed_rates), "--workers", "-1"], "--workers"),
+                          ([str(tmp_path / "no_layout")], "no known dataset layout")):
+        workers = [] if "--workers" in args else ["--workers", "1"]
+        assert run(["pair", *args, "--out", str(tmp_path / "p"), *workers]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1
         assert not (tmp_path / "p").exists()  # nothing written

@@ -69,8 +69,8 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
                                  f"out sets of {key}s")
     held_out_sets = fold_values(items, values, key, folds) if folds else [(v,) for v in values]
     rows = []
-    for held_out in held_out_sets:
-        name = f"fold{held_out_sets.index(held_out)}" if folds else held_out[0]
+    for number, held_out in enumerate(held_out_sets):
+        name = f"fold{number}" if folds else held_out[0]
         fold = out / f"{key}={name}"
         fold_items, _ = grouped_split(items, fractions=(0.85, 0.15, 0.0) if folds else fractions, seed=0,
                                       holdout_systems=held_out, holdout_key=key)
@@ -103,7 +103,8 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
     write_csv(out / "loo.csv", rows, list(rows[0]))
     write_json(out / "loo.json", summary)
     title = f"sets of {key}s ({folds} folds)" if folds else f"one {key}"
-    write_text(out / "loo.md", f"# Leave {title} out\n\n" + table_markdown(summary_rows, ["held_out", "values", "eer_mean", "eer_std", "seeds"]) +
+    write_text(out / "loo.md", f"# Leave {title} out\n\n" +
+        table_markdown(summary_rows, ["held_out", "values", "eer_mean", "eer_std", "seeds"]) +
         f"\nmean EER on the held-out {key}: {summary['mean_eer']:.2%}; worst: {summary['worst_eer']:.2%} "
         f"({summary['worst']})\n")
     return summary

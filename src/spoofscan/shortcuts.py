@@ -81,8 +81,8 @@ class ShortcutReport:
     unreadable: list[str]
 
     def summary(self) -> dict:
-        return {"auc": self.auc, "model_auc": self.model_auc, "cue_auc": self.cue_auc, "clips": self.n_clips, "real": self.n_real,
-                "fake": self.n_clips - self.n_real, "folds": self.folds, "unreadable": self.unreadable}
+        return {"auc": self.auc, "model_auc": self.model_auc, "cue_auc": self.cue_auc, "clips": self.n_clips,
+                "real": self.n_real, "fake": self.n_clips - self.n_real, "folds": self.folds, "unreadable": self.unreadable}
 
 
 def _design(rows: list[dict], names: tuple[str, ...]) -> np.ndarray:
@@ -146,5 +146,6 @@ def shortcut_audit(items: list[Item], *, folds: int = 5, workers: int = 0) -> Sh
                                       class_weight="balanced", random_state=0)
         cue_auc[name] = _out_of_fold_auc(_design(rows, (name,)), y, groups, tree, folds)
     cue_auc = dict(sorted(cue_auc.items(), key=lambda kv: -abs(kv[1] - 0.5)))
-    return ShortcutReport(auc=max(model_auc.values()), model_auc=model_auc, cue_auc=cue_auc, n_clips=len(kept), n_real=int((y == 0).sum()), folds=folds,
+    return ShortcutReport(auc=max(model_auc.values()), model_auc=model_auc, cue_auc=cue_auc, n_clips=len(kept),
+                          n_real=int((y == 0).sum()), folds=folds,
                           unreadable=unreadable)

@@ -466,13 +466,14 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float]) -> tuple[s
 def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODERS, max_seconds: float = 0.0,
          workers: int = 0, layout: str | None = None, progress: bool = True) -> Path:
     """Paired fakes for an existing dataset: every real clip of data (a CSV manifest or a dataset folder) is
-    re-synthesized by each system at the real clip's own sample rate, band (its measured band edge), RMS loudness, length and file format,
-    so every real speaker and recording chain also appears as fake and no file property tells the classes apart.
+    re-synthesized by each system at the real clip's own sample rate, band (its measured band edge), RMS loudness,
+    DC offset, length and file format (written mono), so every real speaker and recording chain also appears as fake
+    and the rate, band and format of the real clips stop telling the classes apart.
 
     Writes out/fake/<system>/<name>_gen.<ext> and out/manifest.csv: the dataset's own clips (unchanged, where they
     are) plus the paired fakes, each in its real clip's utterance group, speaker, source and split. Clips that
-    cannot be paired are listed in out/failed.csv. max_seconds > 0 makes
-    fakes of the first seconds only. Rerunning continues where a stopped run left off. Returns the manifest path.
+    cannot be paired are listed in out/failed.csv. max_seconds > 0 makes fakes of the first seconds only. Rerunning
+    continues where a stopped run left off. Returns the manifest path.
     """
     from .layouts import Item, load_items
     from .splits import write_manifest
