@@ -19,7 +19,7 @@ import torch
 from common import save, table, timed
 from spoofscan.checkpoint import BASE_MODEL, load_checkpoint, save_checkpoint
 from spoofscan.config import FeatureConfig, TrainConfig, to_dict
-from spoofscan.model import build_model
+from spoofscan.models import build_model
 from spoofscan.predict import Detector
 
 
@@ -48,8 +48,9 @@ def main() -> None:
             args.image_size = load_checkpoint(checkpoint)["feature_config"].image_size
         else:
             checkpoint = save_checkpoint(tmp / "model.pt", {
-                "model": build_model("none").state_dict(), "feature_config": to_dict(FeatureConfig(
-                    image_size=args.image_size)), "train_config": to_dict(TrainConfig(weights="none")),
+                "model": build_model("resnet18", FeatureConfig(image_size=args.image_size), "none").state_dict(),
+                "feature_config": to_dict(FeatureConfig(image_size=args.image_size)),
+                "train_config": to_dict(TrainConfig(weights="none")),
                 "threshold": 0.5})
         long_file = tmp / "long.wav"
         sf.write(long_file, speech_like(60.0, 0), 22050)

@@ -25,7 +25,7 @@ from spoofscan.config import FeatureConfig, TrainConfig
 from spoofscan.layouts import Item
 from spoofscan.store import Store, prepare
 from spoofscan.train import BatchLoader, Cluster
-from spoofscan.model import to_unit_images
+from spoofscan.features import model_input
 
 
 class SeedDataset(Dataset):
@@ -88,7 +88,7 @@ def main() -> None:
         def spoofscan_epoch() -> None:
             loader = BatchLoader(split, args.batch_size, shuffle=True, seed=0, cluster=Cluster(), device=device)
             for _, images, _ in loader:
-                augment_batch(to_unit_images(images, args.image_size), config)
+                augment_batch(model_input(images, features), config)
 
         seed_s = timed(seed_epoch, repeat=2)
         spoofscan_s = timed(spoofscan_epoch, repeat=3)

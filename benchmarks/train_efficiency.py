@@ -17,8 +17,9 @@ import torch
 
 from common import save, table, timed
 from spoofscan.augment import augment_batch
-from spoofscan.config import TrainConfig
-from spoofscan.model import build_model, to_unit_images, use_channels_last
+from spoofscan.config import FeatureConfig, TrainConfig
+from spoofscan.features import model_input
+from spoofscan.models import build_model, use_channels_last
 from spoofscan.store import SplitData
 from spoofscan.train import BatchLoader, Cluster, amp_dtype
 
@@ -41,7 +42,7 @@ def measure(args, device: torch.device, *, compile_model: bool, channels_last: b
     config = TrainConfig(amp=amp_name, batch_size=args.batch_size)
     amp = amp_dtype(config, device)
     torch.manual_seed(0)
-    model = build_model("none").to(device)
+    model = build_model("resnet18", FeatureConfig(image_size=args.image_size), "none").to(device)
     if channels_last:
         use_channels_last(model)
     model.train()
@@ -69,7 +70,7 @@ def measure(args, device: torch.device, *, compile_model: bool, channels_last: b
 
         def end_to_end() -> None:
             for _, batch, labels in loader:
-                step(augment_batch(to_unit_images(batch, args.image_size), config), labels)
+                step(augment_batch(model_input(batch, FeatureConfig(input_mode="resize", image_size=args.image_size)), config), labels)
 
         end_to_end()  # warm the page cache and any shape-specialized kernels
         model_s = timed(model_only, repeat=args.repeat)

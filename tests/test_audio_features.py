@@ -9,7 +9,7 @@ from conftest import SR, speechlike, write
 from spoofscan.audio import g722_encode, load_audio, native_rate, read_clip, trim_silence
 from spoofscan.config import FeatureConfig
 from spoofscan.errors import SpoofscanError
-from spoofscan.features import clip_images, log_spectrogram, row_statistics, spectrogram_images, window_starts
+from spoofscan.features import clip_windows, log_spectrogram, row_statistics, spectrogram_images, window_starts
 
 
 def test_log_mel_matches_librosa():
@@ -120,16 +120,16 @@ def test_bad_audio_gets_one_line_error_naming_the_file(tmp_path, case, message):
 
 def test_npy_input_and_bad_arrays(tmp_path):
     np.save(tmp_path / "ok.npy", np.random.default_rng(0).normal(size=(80, 50)).astype(np.float32))
-    images, _ = clip_images(tmp_path / "ok.npy", FeatureConfig(input_mode="resize", image_size=32))
+    images, _ = clip_windows(tmp_path / "ok.npy", FeatureConfig(input_mode="resize", image_size=32))
     with pytest.raises(SpoofscanError, match=r"ok.npy: normalize=dataset needs audio"):
-        clip_images(tmp_path / "ok.npy", FeatureConfig(normalize="dataset"))
+        clip_windows(tmp_path / "ok.npy", FeatureConfig(normalize="dataset"))
     assert images.shape == (1, 32, 32)
     np.save(tmp_path / "nan.npy", np.full((80, 50), np.nan, np.float32))
     np.save(tmp_path / "flat.npy", np.zeros((80, 50), np.float32))
     np.save(tmp_path / "rows.npy", np.ones((128, 50), np.float32) * np.arange(50))
     for name, message in (("nan.npy", "NaN"), ("flat.npy", "constant"), ("rows.npy", "128 rows")):
         with pytest.raises(SpoofscanError, match=message) as error:
-            clip_images(tmp_path / name, FeatureConfig())
+            clip_windows(tmp_path / name, FeatureConfig())
         assert str(tmp_path / name) in str(error.value)
 
 

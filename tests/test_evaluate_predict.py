@@ -168,9 +168,10 @@ def test_onnx_export_parity_and_backend(run_name, request, clips, tmp_path):
     assert max_logit_difference(model, session, torch.rand(7, 1, 32, 32)) <= 1e-4
     from spoofscan.store import Store
 
-    from spoofscan.model import to_unit_images
+    from spoofscan.features import model_input
 
-    real_images = to_unit_images(torch.from_numpy(np.array(Store(tiny_run["store"]).split("test").images[:16])), 32)
+    store = Store(tiny_run["store"])
+    real_images = model_input(torch.from_numpy(np.array(store.split("test").images[:16])), store.feature_config)
     assert max_logit_difference(model, session, real_images) <= 1e-4
     torch_scores = [p.score for p in Detector.from_checkpoint(tiny_run["best"]).predict_files(
         [clips["stereo"], clips["long"]])]

@@ -36,9 +36,9 @@ def test_prepare_and_load(generic_tree, tmp_path):
     total = sum(c["clips"] for c in header["counts"].values())
     assert total == len(items) and header["skipped"] == 0
     # the stored windows are exactly what the feature code gives for that file
-    from spoofscan.features import clip_images
+    from spoofscan.features import clip_windows
     first = train.clips[0]
-    expected, _ = clip_images(first["path"], SMALL)
+    expected, _ = clip_windows(first["path"], SMALL)
     assert np.array_equal(train.images[:len(expected)], expected)
 
 

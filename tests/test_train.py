@@ -12,15 +12,15 @@ from spoofscan import train as train_module
 from spoofscan.augment import brightness_contrast, gaussian_blur3, horizontal_flip, random_resized_crop
 from spoofscan.checkpoint import load_checkpoint
 from spoofscan.cli import run
-from spoofscan.config import TrainConfig
+from spoofscan.config import FeatureConfig, TrainConfig
 from spoofscan.errors import SpoofscanError
-from spoofscan.model import build_model, count_trainable, imagenet_weights_path, set_backbone_frozen
+from spoofscan.models import build_model, count_trainable, imagenet_weights_path, set_backbone_frozen
 from spoofscan.store import Store
 from spoofscan.train import train, validate
 
 
 def test_phase_one_trains_exactly_the_fc_layer():
-    model = build_model("none")
+    model = build_model("resnet18", FeatureConfig(), "none")
     set_backbone_frozen(model, frozen=True)
     assert count_trainable(model) == 1026
     set_backbone_frozen(model, frozen=False)
@@ -36,17 +36,17 @@ def test_imagenet_weights_load_from_the_torch_hub_cache(tmp_path, monkeypatch):
     assert path == tmp_path / "torch" / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
     path.parent.mkdir(parents=True)
     torch.save(reference.state_dict(), path)
-    model = build_model("imagenet")
+    model = build_model("resnet18", FeatureConfig(), "imagenet")
     assert torch.equal(model.resnet.conv1.weight, reference.conv1.weight)
     assert model.resnet.fc.out_features == 2
     path.unlink()
     monkeypatch.setattr("torch.hub.load_state_dict_from_url",
                         lambda *a, **k: (_ for _ in ()).throw(OSError("Name or service not known")))
     with pytest.raises(SpoofscanError) as error:
-        build_model("imagenet")
+        build_model("resnet18", FeatureConfig(), "imagenet")
     assert str(path) in str(error.value) and "--weights none" in str(error.value)
     with pytest.raises(SpoofscanError, match="no such file"):
-        build_model(str(tmp_path / "nope.pt"))
+        build_model("resnet18", FeatureConfig(), str(tmp_path / "nope.pt"))
 
 
 def test_augmentations_match_torchvision_v2_per_sample():
@@ -157,7 +157,8 @@ def test_dataset_normalization_uses_the_training_set_row_statistics(dataset_run,
         image = torch.nn.functional.interpolate(mean + k * std, size=(32, 32), mode="bilinear", align_corners=False)
         with torch.no_grad():
             assert torch.allclose(model(image), model.resnet(torch.full((1, 3, 32, 32), k)), atol=1e-4)
-    val = validate(model, Store(dataset_run["store"]).split("val"), image_size=32, batch_size=16,
+    store = Store(dataset_run["store"])
+    val = validate(model, store.split("val"), features=store.feature_config, batch_size=16,
                    device=torch.device("cpu"), amp=None, cluster=train_module.Cluster())
     assert val["val_loss"] == pytest.approx(state["metrics"]["val_loss"], abs=1e-5)  # the loaded model is the trained one
     assert run(["info", str(dataset_run["best"])]) == 0
@@ -198,9 +199,10 @@ def test_ddp_two_cpu_processes_with_gloo(tiny_run, tmp_path):
     import json
     assert json.loads((out / "config.json").read_text())["world_size"] == 2
     # validation metrics were gathered over both ranks: one process on the saved model gets the same numbers
-    model = build_model("none")
+    model = build_model("resnet18", state["feature_config"], "none")
     model.load_state_dict(state["model"])
-    val = validate(model, Store(tiny_run["store"]).split("val"), image_size=32, batch_size=16,
+    store = Store(tiny_run["store"])
+    val = validate(model, store.split("val"), features=store.feature_config, batch_size=16,
                    device=torch.device("cpu"), amp=None, cluster=train_module.Cluster())
     assert val["val_loss"] == pytest.approx(state["history"][-1]["val_loss"], abs=1e-5)
     assert val["val_eer"] == pytest.approx(state["history"][-1]["val_eer"], abs=1e-9)

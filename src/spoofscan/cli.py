@@ -221,6 +221,9 @@ def prepare(
     out: Annotated[Path, typer.Option(help="Store folder to create.")] = Path("store"),
     layout: LayoutOpt = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML file with a \\[features] table.")] = None,
+    input_kind: Annotated[Optional[str], typer.Option(help="What the model reads: image (spectrogram images: "
+                                                           "resnet18), lfcc (LFCC frames: lcnn, lfcc-gmm) or "
+                                                           "waveform (raw samples: rawnet2).")] = None,
     input_mode: Annotated[Optional[str], typer.Option(help="window (default for audio) or resize (the seed's; "
                                                            "default for .npy data).")] = None,
     image_size: Annotated[Optional[int], typer.Option(help="Model input is image_size x image_size.")] = None,
@@ -246,7 +249,8 @@ def prepare(
     items = _items(data, layout)
     if input_mode is None and config is None and all(Path(it.path).suffix == ".npy" for it in items):
         input_mode = "resize"  # the seed's .npy mels are whole-clip images
-    features = feature_config_from(config, {"input_mode": input_mode, "image_size": image_size,
+    features = feature_config_from(config, {"input_kind": input_kind, "input_mode": input_mode,
+                                            "image_size": image_size,
                                             "spectrogram": spectrogram, "sample_rate": sample_rate,
                                             "normalize": normalize, "trim_silence": trim_silence})
     path = run_prepare(items, out, features, workers=workers, force=force, strict=strict,
@@ -282,11 +286,14 @@ def train(
     out: Annotated[Path, typer.Option(help="Run folder: config.json, history.csv, best.pt, last.pt, plots.")] = Path(
         "runs/run"),
     config: Annotated[Optional[Path], typer.Option(help="TOML file with a \\[train] table.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Detector family: resnet18 (default, the seed's), lcnn, "
+                                                     "rawnet2 or lfcc-gmm; the store must hold its input kind.")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs (seed: 15).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Batch size per process (seed: 32).")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Phase-1 learning rate (seed: 2e-4); phase 2 uses lr/10.")] = None,
     unfreeze_epoch: Annotated[Optional[int], typer.Option(help="First epoch that trains the whole network (seed: 4).")] = None,
-    weights: Annotated[Optional[str], typer.Option(help="imagenet (seed), none, or a state dict path.")] = None,
+    weights: Annotated[Optional[str], typer.Option(help="auto (imagenet for resnet18, else none), imagenet, none, "
+                                                       "or a state dict path.")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N.")] = None,
     amp: Annotated[Optional[str], typer.Option(help="auto, bf16, fp16 or off (CUDA only).")] = None,
     compile: Annotated[Optional[bool], typer.Option("--compile/--no-compile", help="torch.compile the model.")] = None,
@@ -297,10 +304,11 @@ def train(
                                                                      "Repeatable.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out exactly where last.pt left it.")] = False,
 ) -> None:
-    """Train the two-phase ResNet-18 on a store (works the same under torchrun for several GPUs/processes)."""
+    """Train a detector on a store: the two-phase recipe for the networks (the same under torchrun for several
+    GPUs/processes), EM for lfcc-gmm."""
     from .train import train as run_train
 
-    flags = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "unfreeze_epoch": unfreeze_epoch,
+    flags = {"model": model, "epochs": epochs, "batch_size": batch_size, "lr": lr, "unfreeze_epoch": unfreeze_epoch,
              "weights": weights, "device": device, "amp": amp, "compile": compile, "early_stopping": early_stopping,
              "seed": seed, "threads": threads, **_parse_set(set_)}
     best = run_train(store, out, train_config_from(config, flags), resume=resume)
@@ -426,11 +434,21 @@ def info(checkpoint: Annotated[Optional[Path], typer.Argument(
     from .config import to_dict
 
     state = load_checkpoint(checkpoint)
+    if "fusion" in state:
+        fusion = state["fusion"]
+        summary = {"format": state["format"], "fusion": "log-odds = bias + sum(weight * member log-odds)",
+                   "bias": fusion["bias"], "threshold (P(fake), EER on the fusion's data)": state["threshold"],
+                   "fitted_on": fusion["fitted_on"], "versions": state.get("versions"),
+                   "members": [{"path": p, "weight": w, "model": m["train_config"].model,
+                                "input_kind": m["feature_config"].input_kind}
+                               for p, w, m in zip(fusion["member_paths"], fusion["weights"], fusion["members"])]}
+        console.print_json(json.dumps(summary))
+        return
     summary = {
-        "format": state["format"], "class_names": state["class_names"], "score": state.get("score"),
-        "preprocessing": state["preprocessing"],
-        "input standardization": (f"training-set mean/std of each of the {len(state['input_norm']['mean'])} rows "
-                                  "(normalize=dataset)" if "input_norm" in state else "ImageNet mean/std"),
+        "format": state["format"], "model": state["train_config"].model, "class_names": state["class_names"],
+        "score": state.get("score"), "preprocessing": state["preprocessing"],
+        "input standardization": (f"training-set mean/std of each of the {len(state['input_norm']['mean'])} rows"
+                                  if "input_norm" in state else "none beyond the preprocessing"),
         "threshold (P(fake), validation EER)": state["threshold"], "epoch": state.get("epoch"),
         "metrics at save time": state.get("metrics"), "trainable parameters": state.get("trainable_parameters"),
         "feature_config": to_dict(state["feature_config"]), "train_config": to_dict(state["train_config"]),
@@ -457,8 +475,8 @@ def export(
         raise SpoofscanError("nothing to export: give --onnx PATH and/or --fp16 PATH")
     if onnx is not None:
         path = export_onnx(checkpoint, onnx)
-        console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); input 'images' (batch, 1, S, S) in "
-                      "[0, 1], output 'logits' (real, fake)")
+        console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); input 'input' (batch, ...) as "
+                      "spoofscan.features.model_input gives it, output 'logits' (real, fake)")
     if fp16 is not None:
         path = save_compact(checkpoint, fp16)
         console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, fp16 weights, inference only)")
@@ -508,6 +526,8 @@ def loo(
     seeds: Annotated[str, typer.Option(help="Training seeds, comma-separated (mean +- std over them).")] = "0",
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any FeatureConfig or TrainConfig field, "
                                                                      "e.g. --set image_size=64. Repeatable.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Detector family (resnet18, lcnn, rawnet2, lfcc-gmm); sets the "
+                                                     "input kind it needs too.")] = None,
     folds: Annotated[int, typer.Option(help="Hold out sets of values in this many folds of about equal size "
                                             "instead of one value at a time (0 = one at a time).")] = 0,
     untested_system: Annotated[Optional[list[str]], typer.Option(
@@ -522,7 +542,13 @@ def loo(
 
     from .protocol import leave_one_out
 
+    from .models import MODELS
+
     overrides = _parse_set(set_)
+    if model is not None:
+        if model not in MODELS:
+            raise SpoofscanError(f"--model {model!r}: use one of {', '.join(MODELS)}")
+        overrides = {"model": model, "input_kind": MODELS[model].input_kind, **overrides}
     feature_fields = {f.name for f in dataclasses.fields(FeatureConfig)}
     features = feature_config_from(config, {k: v for k, v in overrides.items() if k in feature_fields})
     train_config = train_config_from(config, {k: v for k, v in overrides.items() if k not in feature_fields})
@@ -540,6 +566,30 @@ def loo(
     console.print(table)
     console.print(f"mean {summary['mean_eer']:.2%}, worst {summary['worst_eer']:.2%} ({summary['worst']}); "
                   f"wrote {out / 'loo.md'}")
+
+
+@app.command()
+def fuse(
+    checkpoints: Annotated[list[Path], typer.Argument(help="Two or more checkpoints (any families).")],
+    on: Annotated[Path, typer.Option(help="Dataset or manifest to fit the fusion on (never your test set).")],
+    out: Annotated[Path, typer.Option(help="The fused checkpoint to write.")] = Path("fused.pt"),
+    split: Annotated[str, typer.Option(help="Which split of --on to fit on (all = every clip).")] = "all",
+    layout: LayoutOpt = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda.")] = "cpu",
+) -> None:
+    """Logistic-regression score fusion of several detectors, saved as a checkpoint that predict, evaluate,
+    degrade and the API load like any other."""
+    from .fuse import fuse as run_fuse
+
+    result = run_fuse(checkpoints, on, out, layout=layout, split=split, device=device)
+    table = Table(title=f"fusion fitted on {result['clips']} clips of {on} ({split})")
+    for column in ("member", "weight", "EER on these clips"):
+        table.add_column(column)
+    for path, weight, member_eer in zip(checkpoints, result["weights"], result["member_eers"]):
+        table.add_row(str(path), f"{weight:+.3f}", f"{member_eer:.2%}")
+    table.add_row("fused", f"bias {result['bias']:+.3f}", f"{result['eer']:.2%}")
+    console.print(table)
+    console.print(f"wrote {out}")
 
 
 @app.command()

@@ -16,10 +16,19 @@ from .errors import SpoofscanError
 CLASS_NAMES = ("real", "fake")  # label 0 = real (bona fide), label 1 = fake (spoof); score = P(fake)
 
 
+INPUT_KINDS = ("image", "lfcc", "waveform")
+
+
 @dataclass
 class FeatureConfig:
-    """Audio -> spectrogram -> fixed-size uint8 image. Defaults follow the LJSpeech vocoder convention."""
+    """Audio -> fixed-size model input windows. Defaults follow the LJSpeech vocoder convention.
 
+    input_kind says what a window is: "image", a uint8 spectrogram image (ResNet-18); "lfcc", float16 LFCC frames
+    with deltas (LCNN, GMM); "waveform", int16 raw samples of the level-normalized clip (RawNet2). Windows are
+    window_frames STFT frames (hop_length samples each) long for every kind.
+    """
+
+    input_kind: str = "image"
     sample_rate: int = 22050
     n_fft: int = 1024
     hop_length: int = 256
@@ -42,21 +51,30 @@ class FeatureConfig:
     # standardizes each frequency row with the mean and std of the training set (saved in the checkpoint)
     normalize: str = "image"
     norm_clip: float = 3.0
+    # input_kind="lfcc": n_lfcc cepstral coefficients of n_filters linearly spaced triangular filters (0 to Nyquist)
+    # of the power spectrum, plus their deltas and double deltas (WaveFake's and ASVspoof's LFCC)
+    n_lfcc: int = 20
+    n_filters: int = 70
 
     def __post_init__(self) -> None:
-        choices = {"spectrogram": ("mel", "linear"), "input_mode": ("window", "resize"),
+        choices = {"input_kind": INPUT_KINDS, "spectrogram": ("mel", "linear"), "input_mode": ("window", "resize"),
                    "normalize": ("image", "frequency", "dataset")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise SpoofscanError(f"FeatureConfig.{name}={getattr(self, name)!r}: use one of {allowed}")
         for name in ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels", "window_frames",
-                     "window_hop_frames", "image_size"):
+                     "window_hop_frames", "image_size", "n_lfcc", "n_filters"):
             if int(getattr(self, name)) <= 0:
                 raise SpoofscanError(f"FeatureConfig.{name} must be positive, got {getattr(self, name)}")
         if self.norm_clip <= 0:
             raise SpoofscanError(f"FeatureConfig.norm_clip must be positive, got {self.norm_clip}")
         if self.win_length > self.n_fft:
             raise SpoofscanError(f"FeatureConfig.win_length ({self.win_length}) must be <= n_fft ({self.n_fft})")
+        if self.input_kind != "image" and self.input_mode != "window":
+            raise SpoofscanError(f"FeatureConfig.input_mode={self.input_mode!r} is for images; "
+                                 f"input_kind={self.input_kind!r} is always cut into windows")
+        if self.n_lfcc > self.n_filters:
+            raise SpoofscanError(f"FeatureConfig.n_lfcc ({self.n_lfcc}) must be <= n_filters ({self.n_filters})")
 
     @property
     def n_bins(self) -> int:
@@ -65,16 +83,26 @@ class FeatureConfig:
 
     @property
     def stored_shape(self) -> tuple[int, int]:
-        """Shape of one stored uint8 image: windows keep their native size, resized clips are square."""
+        """Shape of one stored window: image windows keep their native size, resized clips are square."""
+        if self.input_kind == "lfcc":
+            return (3 * self.n_lfcc, self.window_frames)
+        if self.input_kind == "waveform":
+            return (1, self.window_frames * self.hop_length)
         if self.input_mode == "window":
             return (self.n_bins, self.window_frames)
         return (self.image_size, self.image_size)
 
+    @property
+    def stored_dtype(self) -> str:
+        """numpy dtype of the stored windows."""
+        return {"image": "uint8", "lfcc": "float16", "waveform": "int16"}[self.input_kind]
+
 
 @dataclass
 class TrainConfig:
-    """The seed report's two-phase ResNet-18 recipe; every field can be set from TOML or flags."""
+    """The seed report's two-phase ResNet-18 recipe by default; every field can be set from TOML or flags."""
 
+    model: str = "resnet18"  # a family of spoofscan.models.MODELS: resnet18, lcnn, rawnet2, lfcc-gmm
     epochs: int = 15
     batch_size: int = 32
     lr: float = 2e-4  # phase 1 (frozen backbone); phase 2 starts a fresh Adam at lr * finetune_lr_factor
@@ -84,7 +112,7 @@ class TrainConfig:
     plateau_patience: int = 2
     plateau_factor: float = 0.5
     early_stopping: int = 0  # stop after this many epochs without val-loss improvement; 0 = off
-    weights: str = "imagenet"  # "imagenet", "none" or a path to a state dict
+    weights: str = "auto"  # "auto" (imagenet for resnet18, else none), "imagenet", "none" or a state dict path
     seed: int = 0
     # train-only augmentation, on the training device, with the seed's probabilities
     aug_crop_p: float = 0.5
@@ -101,11 +129,19 @@ class TrainConfig:
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     threads: int = 0  # CPU threads for torch; 0 = torch's default
     max_train_batches: int = 0  # cap batches per epoch (quick experiments); 0 = all
+    # lfcc-gmm: two diagonal GMMs fitted by EM (no epochs, no optimizer) on at most gmm_frames random frames a class
+    gmm_components: int = 128
+    gmm_frames: int = 200_000
+    gmm_iterations: int = 50
 
     def __post_init__(self) -> None:
         if self.amp not in ("auto", "bf16", "fp16", "off"):
             raise SpoofscanError(f"TrainConfig.amp={self.amp!r}: use auto, bf16, fp16 or off")
-        for name in ("epochs", "batch_size", "unfreeze_epoch"):
+        from .models import MODELS
+
+        if self.model not in MODELS:
+            raise SpoofscanError(f"TrainConfig.model={self.model!r}: use one of {', '.join(MODELS)}")
+        for name in ("epochs", "batch_size", "unfreeze_epoch", "gmm_components", "gmm_frames", "gmm_iterations"):
             if int(getattr(self, name)) < 1:
                 raise SpoofscanError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, model_from_checkpoint
+from .checkpoint import load_checkpoint, model_from_checkpoint, require_single
 from .errors import SpoofscanError
 from .io import save_figure, save_npy, write_csv, write_json, write_text
 from .layouts import SPLITS
 from .metrics import (bootstrap_eer, classification_report, eer, eer_sorted, error_rates, grouped_eer, min_dcf,
                       per_system_eer, roc_auc, seed_aeer)
-from .model import pool_windows, sigmoid
+from .scores import pool_windows, sigmoid
 from .predict import Detector
 from .store import Store
 from .train import pick_device, window_logits
@@ -29,14 +29,16 @@ def score_store(checkpoint: str | Path, store_path: str | Path, *, split: str = 
                 batch_size: int = 64, pool: str = "mean") -> list[dict]:
     """Clip rows with log_odds for one split of a store made with the checkpoint's FeatureConfig."""
     state = load_checkpoint(checkpoint)
+    require_single(state, checkpoint, "its members read different features, so score a dataset or manifest "
+                   "(audio), not a store")
     store = Store(store_path, feature_config=state["feature_config"])
     data = store.split(split)
     if not data.clips:
         raise SpoofscanError(f"{store.path}: the {split} split is empty; choose another --split")
     torch_device = pick_device(device)
     model = model_from_checkpoint(state)
-    logits = window_logits(model.to(torch_device), data, image_size=state["feature_config"].image_size,
-                           batch_size=batch_size, device=torch_device)
+    logits = window_logits(model.to(torch_device), data, features=state["feature_config"], batch_size=batch_size,
+                           device=torch_device)
     clip_log_odds = pool_windows(logits[:, 1] - logits[:, 0], data.clip_of_window, len(data.clips), pool)
     return [{**clip, "log_odds": float(lo)} for clip, lo in zip(data.clips, clip_log_odds)]
 

@@ -3,7 +3,8 @@
 A clip is cut into the checkpoint's windows (hop configurable), every window gets a log-odds of being fake,
 and the clip's score pools them (mean of the windows' log-odds by default, or max). score = P(fake) =
 sigmoid(pooled log-odds); the verdict compares it with the checkpoint's validation-EER threshold unless a
-threshold is given. The CLI's `predict` is a thin layer over Detector.
+threshold is given. A fused checkpoint (`spoofscan fuse`) gives a FusedDetector: its members score the clip
+and a logistic regression combines their clip log-odds. The CLI's `predict` is a thin layer over Detector.
 """
 from __future__ import annotations
 
@@ -16,17 +17,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import AUDIO_EXTENSIONS, clean_waveform, load_audio, resample
+from .audio import AUDIO_EXTENSIONS, clean_waveform, load_audio, native_rate, resample
 from .checkpoint import load_checkpoint, model_from_checkpoint
 from .config import FeatureConfig
 from .errors import SpoofscanError
-from .features import log_spectrogram, spectrogram_images
-from .model import SpoofNet, pool_windows, sigmoid, to_unit_images, use_channels_last
+from .features import model_input, wave_windows
+from .models import use_channels_last
+from .scores import pool_windows, sigmoid
 
 
 @dataclass
 class Prediction:
-    """The result for one clip. score = P(fake); window_* give each window's P(fake) and time range (s)."""
+    """The result for one clip. score = P(fake); window_* give each window's P(fake) and time range (s) (none for a
+    fused detector, whose members cut different windows)."""
 
     path: str
     score: float | None = None
@@ -61,7 +64,7 @@ def find_audio(paths: Iterable[str | Path]) -> list[Path]:
 class Detector:
     """A trained detector. Build it with Detector.from_checkpoint(path, device=...) (no path: spoofscan-base)."""
 
-    def __init__(self, model: SpoofNet, feature_config: FeatureConfig, threshold: float, *,
+    def __init__(self, model: torch.nn.Module, feature_config: FeatureConfig, threshold: float, *,
                  device: str | torch.device = "cpu", pool: str = "mean", batch_size: int = 64,
                  onnx_session=None) -> None:
         self.model = model.eval()
@@ -77,7 +80,7 @@ class Detector:
                         pool: str = "mean", hop_frames: int | None = None, batch_size: int = 64,
                         backend: str = "torch") -> "Detector":
         """Load a checkpoint (None = the built-in spoofscan-base); hop_frames overrides the window hop, threshold
-        the checkpoint's EER threshold."""
+        the checkpoint's EER threshold. A fused checkpoint gives a FusedDetector."""
         if pool not in ("mean", "max"):
             raise SpoofscanError(f"--pool {pool!r}: use mean or max")
         if backend not in ("torch", "onnx"):
@@ -87,6 +90,19 @@ class Detector:
         if threshold is not None and not 0 <= threshold <= 1:
             raise SpoofscanError(f"--threshold {threshold}: a P(fake) threshold lies in [0, 1]")
         state = load_checkpoint(path)
+        if "fusion" in state:
+            if backend != "torch":
+                raise SpoofscanError(f"{path}: a fused checkpoint runs with --backend torch only")
+            return FusedDetector.from_state(state, device=device, threshold=threshold, pool=pool,
+                                            hop_frames=hop_frames, batch_size=batch_size)
+        return cls.from_state(state, path=path, device=device, threshold=threshold, pool=pool,
+                              hop_frames=hop_frames, batch_size=batch_size, backend=backend)
+
+    @classmethod
+    def from_state(cls, state: dict, *, path: str | Path | None = None, device: str = "cpu",
+                   threshold: float | None = None, pool: str = "mean", hop_frames: int | None = None,
+                   batch_size: int = 64, backend: str = "torch") -> "Detector":
+        """A Detector of a loaded single-model checkpoint (see from_checkpoint)."""
         config = state["feature_config"]
         if hop_frames is not None:
             if hop_frames < 1:
@@ -105,16 +121,16 @@ class Detector:
         return cls(model, config, state["threshold"] if threshold is None else threshold, device=device,
                    pool=pool, batch_size=batch_size, onnx_session=session)
 
-    # --- the network on uint8 images ---------------------------------------------------------------------
+    # --- the model on stored windows -----------------------------------------------------------------------
     @torch.inference_mode()
     def window_log_odds(self, images: np.ndarray) -> np.ndarray:
-        """(N, H, W) uint8 images -> (N,) float64 log-odds of fake, in batches."""
+        """(N, H, W) windows as the store holds them -> (N,) float64 log-odds of fake, in batches."""
         out = []
         for start in range(0, len(images), self.batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(images[start:start + self.batch_size]))
-            x = to_unit_images(batch.to(self.device), self.config.image_size)
+            x = model_input(batch.to(self.device), self.config)
             if self.onnx_session is not None:
-                logits = self.onnx_session.run(None, {"images": x.cpu().numpy()})[0]
+                logits = self.onnx_session.run(None, {"input": x.cpu().numpy()})[0]
             else:
                 logits = self.model(x).float().cpu().numpy()
             out.append(logits[:, 1].astype(np.float64) - logits[:, 0])
@@ -125,8 +141,7 @@ class Detector:
         wave = resample(waveform, sample_rate, self.config.sample_rate, name=name)
         duration = wave.size / self.config.sample_rate
         kept, offset = clean_waveform(wave, self.config, name=name)
-        spec = log_spectrogram(torch.from_numpy(kept), self.config)
-        images, starts = spectrogram_images(spec, self.config)
+        images, starts = wave_windows(kept, self.config)
         seconds_per_frame = self.config.hop_length / self.config.sample_rate
         t0 = offset / self.config.sample_rate
         if self.config.input_mode == "resize":
@@ -178,3 +193,43 @@ class Detector:
                 yield from flush()
         if pending:
             yield from flush()
+
+
+class FusedDetector(Detector):
+    """Score fusion: each member Detector scores the clip, and the clip's log-odds is
+    bias + sum(weight_i * member log-odds_i) (a logistic regression fitted by `spoofscan fuse`)."""
+
+    def __init__(self, members: list[Detector], weights: list[float], bias: float, threshold: float) -> None:
+        self.members, self.weights, self.bias, self.threshold = members, np.asarray(weights, np.float64), bias, threshold
+        self.config = members[0].config  # load_audio's rate; each member resamples to its own
+
+    @classmethod
+    def from_state(cls, state: dict, *, device: str = "cpu", threshold: float | None = None, pool: str = "mean",
+                   hop_frames: int | None = None, batch_size: int = 64, **_) -> "FusedDetector":
+        fusion = state["fusion"]
+        members = [Detector.from_state(m, device=device, pool=pool, hop_frames=hop_frames, batch_size=batch_size)
+                   for m in fusion["members"]]
+        return cls(members, fusion["weights"], float(fusion["bias"]),
+                   state["threshold"] if threshold is None else threshold)
+
+    def fuse(self, member_log_odds: np.ndarray) -> np.ndarray:
+        """(clips, members) member log-odds -> (clips,) fused log-odds."""
+        return self.bias + member_log_odds @ self.weights
+
+    def predict(self, waveform: np.ndarray, sample_rate: int, *, name: str = "waveform") -> Prediction:
+        results = [m.predict(waveform, sample_rate, name=name) for m in self.members]
+        fused = float(self.fuse(np.array([[r.log_odds for r in results]]))[0])
+        score = float(sigmoid(fused))
+        return Prediction(path=name, score=score, verdict="fake" if score >= self.threshold else "real",
+                          threshold=self.threshold, log_odds=fused, duration=results[0].duration)
+
+    def predict_file(self, path: str | Path) -> Prediction:
+        rate = native_rate(path) or self.config.sample_rate  # decoded once at its own rate; members resample
+        return self.predict(load_audio(path, sample_rate=rate), rate, name=str(path))
+
+    def predict_files(self, paths: Iterable[str | Path]) -> Iterator[Prediction]:
+        for path in paths:
+            try:
+                yield self.predict_file(path)
+            except SpoofscanError as exc:
+                yield Prediction(path=str(path), error=str(exc))

@@ -1,10 +1,11 @@
-"""The packed store: every clip's uint8 images in one contiguous memory-mapped file per split.
+"""The packed store: every clip's windows in one contiguous memory-mapped file per split.
 
 STORE/
-  header.json   FeatureConfig, counts, image shape, SHA-256 of each data file, versions
+  header.json   FeatureConfig, counts, window shape and dtype, SHA-256 of each data file, versions
   index.csv     one row per clip: item fields + first_window, n_windows
   skipped.csv   clips that could not be used, with the reason
-  train.u8 val.u8 test.u8   raw uint8 arrays of shape (windows, height, width)
+  train.u8 val.u8 test.u8   raw arrays of shape (windows, height, width) of the FeatureConfig's stored_dtype
+                (uint8 images, float16 LFCC or int16 waveform windows, by input_kind)
 
 prepare() builds it in STORE.partial/ and renames it at the end, so a store that exists is complete.
 An interrupted prepare resumes from STORE.partial/ when run again with the same data and config.
@@ -24,7 +25,7 @@ import numpy as np
 
 from .config import FeatureConfig, check_same, from_dict, to_dict
 from .errors import SpoofscanError
-from .features import clip_images
+from .features import clip_windows
 from .io import read_csv, write_csv, write_json
 from .layouts import ITEM_FIELDS, SPLITS, Item
 
@@ -35,7 +36,7 @@ INDEX_FIELDS = ITEM_FIELDS + ["first_window", "n_windows"]
 def _extract(args: tuple[int, str, FeatureConfig, tuple]) -> tuple[int, np.ndarray | None, str]:
     index, path, config, degradations = args
     try:
-        return index, clip_images(path, config, degradations=degradations)[0], ""
+        return index, clip_windows(path, config, degradations=degradations)[0], ""
     except SpoofscanError as exc:
         return index, None, str(exc)
 
@@ -110,7 +111,7 @@ def prepare(items: list[Item], out: str | Path, config: FeatureConfig, *, worker
         raise SpoofscanError(f"{out} already exists; pass --force to replace it, or choose another --out")
     items = sorted(items, key=lambda it: SPLITS.index(it.split))  # stable: keeps the layout's order within a split
     shape = config.stored_shape
-    image_bytes = shape[0] * shape[1]
+    window_bytes = shape[0] * shape[1] * np.dtype(config.stored_dtype).itemsize
     partial = out.with_name(out.name + ".partial")
     signature = _job_signature(items, config, augmentation)
     done = _resume_state(partial, signature)
@@ -124,7 +125,7 @@ def prepare(items: list[Item], out: str | Path, config: FeatureConfig, *, worker
     for split in SPLITS:
         path = partial / f"{split}.u8"
         with open(path, "ab") as f:  # truncate what an interrupted run wrote past its last recorded item
-            f.truncate(windows_done[split] * image_bytes)
+            f.truncate(windows_done[split] * window_bytes)
         data_files[split] = open(path, "ab")
     progress_file = open(partial / "progress.jsonl", "a" if done else "w")
 
@@ -142,8 +143,9 @@ def prepare(items: list[Item], out: str | Path, config: FeatureConfig, *, worker
             if error and strict:
                 raise SpoofscanError(f"{error} (--strict stops at the first unusable file)")
             if images is not None:
-                if images.shape[1:] != shape:
-                    raise SpoofscanError(f"{items[index].path}: images of shape {images.shape[1:]} != {shape}")
+                if images.shape[1:] != shape or images.dtype != config.stored_dtype:
+                    raise SpoofscanError(f"{items[index].path}: windows of shape {images.shape[1:]} "
+                                         f"{images.dtype} != {shape} {config.stored_dtype}")
                 data_files[items[index].split].write(np.ascontiguousarray(images).tobytes())
                 data_files[items[index].split].flush()
             n_windows = 0 if images is None else len(images)
@@ -193,7 +195,7 @@ def _finish(items: list[Item], done: dict[int, tuple[int, str]], partial: Path, 
     counts, files = {}, {}
     for split in SPLITS:
         path = partial / f"{split}.u8"
-        expected = next_window[split] * shape[0] * shape[1]
+        expected = next_window[split] * shape[0] * shape[1] * np.dtype(config.stored_dtype).itemsize
         if path.stat().st_size != expected:
             raise SpoofscanError(f"{path}: {path.stat().st_size} bytes, expected {expected}; rerun with --force")
         rows = [r for r in index_rows if r["split"] == split]
@@ -203,7 +205,8 @@ def _finish(items: list[Item], done: dict[int, tuple[int, str]], partial: Path, 
     write_csv(partial / "index.csv", index_rows, INDEX_FIELDS)
     write_csv(partial / "skipped.csv", skipped_rows, ["path", "reason"])
     write_json(partial / "header.json", {
-        "format": STORE_FORMAT, "feature_config": to_dict(config), "image_shape": list(shape), "counts": counts,
+        "format": STORE_FORMAT, "feature_config": to_dict(config), "image_shape": list(shape),
+        "dtype": config.stored_dtype, "counts": counts,
         "skipped": len(skipped_rows), "files": files, "train_augmentation": augmentation,
         "versions": _versions()})
     (partial / "job.json").unlink()
@@ -229,7 +232,7 @@ def _versions() -> dict[str, str]:
 
 @dataclass
 class SplitData:
-    """One split of a store: images (windows, H, W) uint8, per-window labels and clip indices, clip rows."""
+    """One split of a store: windows (windows, H, W) as stored, per-window labels and clip indices, clip rows."""
 
     images: np.ndarray
     labels: np.ndarray  # per window: 0 real, 1 fake
@@ -267,9 +270,10 @@ class Store:
         n_windows = self.header["counts"][name]["windows"]
         shape = (n_windows, *self.header["image_shape"])
         path = self.path / self.header["files"][name]["file"]
-        if path.stat().st_size != int(np.prod(shape)):
+        dtype = np.dtype(self.feature_config.stored_dtype)
+        if path.stat().st_size != int(np.prod(shape)) * dtype.itemsize:
             raise SpoofscanError(f"{path}: size does not match header.json; the store is damaged, prepare it again")
-        images = np.memmap(path, dtype=np.uint8, mode="r", shape=shape) if n_windows else np.zeros(shape, np.uint8)
+        images = np.memmap(path, dtype=dtype, mode="r", shape=shape) if n_windows else np.zeros(shape, dtype)
         counts = [int(r["n_windows"]) for r in clips]
         labels = np.repeat([int(r["label"] == "fake") for r in clips], counts).astype(np.int64)
         clip_of_window = np.repeat(np.arange(len(clips)), counts)

@@ -1,9 +1,11 @@
-"""Training on a packed store: the seed report's two-phase ResNet-18 recipe, fast, resumable, DDP-ready.
+"""Training on a packed store: the seed report's two-phase recipe for every network family, fast, resumable,
+DDP-ready; EM for the GMM family.
 
-Phase 1 (epochs before unfreeze_epoch): only the fc layer trains, Adam at lr. Phase 2: everything trains
+Phase 1 (epochs before unfreeze_epoch): only the model's head trains, Adam at lr. Phase 2: everything trains
 with a fresh Adam at lr * finetune_lr_factor and a fresh ReduceLROnPlateau on validation loss (the seed kept
 a scheduler bound to its discarded optimizer). The same code runs under `torchrun --nproc-per-node N`:
 each rank reads its share of the batches, metrics are summed over ranks, and only rank 0 writes.
+lfcc-gmm has no epochs: fit_gmm fits its two GMMs by EM on frames sampled from the train split.
 """
 from __future__ import annotations
 
@@ -26,11 +28,11 @@ from .augment import augment_batch
 from .checkpoint import load_checkpoint, save_checkpoint, versions
 from .config import FeatureConfig, TrainConfig, to_dict
 from .errors import SpoofscanError
-from .features import row_statistics
+from .features import input_statistics, model_input
 from .io import save_figure, write_csv, write_json
 from .metrics import eer
-from .model import (SpoofNet, build_model, count_trainable, log_odds, pool_windows, set_backbone_frozen, sigmoid,
-                    to_unit_images, use_channels_last)
+from .models import build_model, check_input, count_trainable, set_backbone_frozen, use_channels_last
+from .scores import pool_windows, sigmoid
 from .store import SplitData, Store
 
 HISTORY_FIELDS = ["epoch", "phase", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_eer",
@@ -84,7 +86,7 @@ def amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
 
 
 class BatchLoader:
-    """Batches of (window indices, uint8 images, labels) from a store split: one memory-mapped read per batch.
+    """Batches of (window indices, stored windows, labels) from a store split: one memory-mapped read per batch.
 
     Shuffled loaders use DistributedSampler (seeded by seed and epoch, so resuming replays the same order);
     ordered loaders give each rank every world_size-th window exactly once. The next batch is read in a
@@ -143,8 +145,8 @@ def _sum_over_ranks(values: list[float], device: torch.device, cluster: Cluster)
 
 
 @torch.no_grad()
-def window_logits(model: nn.Module, split: SplitData, *, image_size: int, batch_size: int, device: torch.device,
-                  amp: torch.dtype | None = None, cluster: Cluster | None = None) -> np.ndarray:
+def window_logits(model: nn.Module, split: SplitData, *, features: FeatureConfig, batch_size: int,
+                  device: torch.device, amp: torch.dtype | None = None, cluster: Cluster | None = None) -> np.ndarray:
     """(windows, 2) float32 logits for every window of a split, gathered from all ranks."""
     cluster = cluster or Cluster()
     model.eval()
@@ -152,7 +154,7 @@ def window_logits(model: nn.Module, split: SplitData, *, image_size: int, batch_
     parts_index, parts_logits = [], []
     for index, images, _ in loader:
         with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-            logits = model(to_unit_images(images, image_size))
+            logits = model(model_input(images, features))
         parts_index.append(index)
         parts_logits.append(logits.float().cpu().numpy())
     index = np.concatenate(parts_index) if parts_index else np.zeros(0, np.int64)
@@ -167,10 +169,10 @@ def window_logits(model: nn.Module, split: SplitData, *, image_size: int, batch_
     return out
 
 
-def validate(model: nn.Module, split: SplitData, *, image_size: int, batch_size: int, device: torch.device,
-             amp: torch.dtype | None, cluster: Cluster) -> dict[str, float]:
+def validate(model: nn.Module, split: SplitData, *, features: FeatureConfig, batch_size: int, device: torch.device,
+             amp: torch.dtype | None = None, cluster: Cluster | None = None) -> dict[str, float]:
     """Window-level loss and accuracy, and the clip-level EER and its threshold (P(fake) units)."""
-    logits = window_logits(model, split, image_size=image_size, batch_size=batch_size, device=device, amp=amp,
+    logits = window_logits(model, split, features=features, batch_size=batch_size, device=device, amp=amp,
                            cluster=cluster)
     labels = split.labels
     loss = float(nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(labels)))
@@ -191,15 +193,18 @@ def make_criterion(config: TrainConfig, labels: np.ndarray, device: torch.device
 
 
 def train_one_epoch(model: nn.Module, loader: BatchLoader, optimizer: torch.optim.Optimizer,
-                    scaler: torch.amp.GradScaler, criterion: nn.Module, config: TrainConfig, *, image_size: int,
-                    amp: torch.dtype | None, device: torch.device, cluster: Cluster) -> dict[str, float]:
+                    scaler: torch.amp.GradScaler, criterion: nn.Module, config: TrainConfig, *,
+                    features: FeatureConfig, amp: torch.dtype | None, device: torch.device,
+                    cluster: Cluster) -> dict[str, float]:
     model.train()
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     seen = 0
     start = time.perf_counter()
     for _, images, labels in loader:
-        x = augment_batch(to_unit_images(images, image_size), config)
+        x = model_input(images, features)
+        if features.input_kind == "image":  # the seed's image augmentations; other inputs train on clean windows
+            x = augment_batch(x, config)
         with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
             logits = model(x)
             loss = criterion(logits, labels)
@@ -227,7 +232,7 @@ def _sync_buffers(model: nn.Module, cluster: Cluster) -> None:
             dist.broadcast(buffer, src=0)
 
 
-def _optimizer(model: SpoofNet, config: TrainConfig, lr: float):
+def _optimizer(model: nn.Module, config: TrainConfig, lr: float):
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr,
                                  weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", patience=config.plateau_patience,
@@ -235,7 +240,7 @@ def _optimizer(model: SpoofNet, config: TrainConfig, lr: float):
     return optimizer, scheduler
 
 
-def _wrap(model: SpoofNet, config: TrainConfig, device: torch.device, cluster: Cluster) -> nn.Module:
+def _wrap(model: nn.Module, config: TrainConfig, device: torch.device, cluster: Cluster) -> nn.Module:
     """DDP (re-built at the phase change, because DDP registers only the parameters that train) and compile."""
     wrapped: nn.Module = model
     if cluster.world_size > 1:
@@ -288,18 +293,23 @@ def train(store_path: str | Path, out_dir: str | Path, config: TrainConfig, *, r
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     amp = amp_dtype(config, device)
+    check_input(config.model, features, where=f"store {store.path}")
     train_split, val_split = store.split("train"), store.split("val")
     if len(val_split.labels) == 0:
         raise SpoofscanError(f"{store.path}: the val split is empty; split with a validation fraction (--val 0.1)")
+    if config.model == "lfcc-gmm":
+        if cluster.world_size > 1:
+            raise SpoofscanError("lfcc-gmm is fitted by EM in one process; run it without torchrun")
+        return fit_gmm(store, out_dir, config, device=device)
 
-    model = build_model("none" if resume else config.weights).to(device)
+    model = build_model(config.model, features, "none" if resume else config.weights).to(device)
     if config.channels_last:
         use_channels_last(model)
     start_epoch, history, best_loss, bad_epochs = 1, [], math.inf, 0
-    input_norm = None
-    if features.normalize == "dataset":  # per-row statistics of the training images, fixed for the whole run
-        input_norm = saved["input_norm"] if resume else row_statistics(train_split.images)
-        model.set_input_norm(**input_norm, image_size=features.image_size)
+    # per-row statistics of the training windows (models that standardize their input), fixed for the whole run
+    input_norm = saved.get("input_norm") if resume else input_statistics(train_split.images, features)
+    if input_norm is not None:
+        model.set_input_norm(**input_norm)
     if resume:
         model.load_state_dict(saved["model"])
         start_epoch = saved["epoch"] + 1
@@ -323,8 +333,8 @@ def train(store_path: str | Path, out_dir: str | Path, config: TrainConfig, *, r
                 "device": str(device), "world_size": cluster.world_size, "amp": str(amp), "versions": versions()}
     if cluster.main:
         write_json(out_dir / "config.json", run_info)
-        console.print(f"training on {device} x{cluster.world_size}, amp={amp}, {len(train_split.labels)} train / "
-                      f"{len(val_split.labels)} val windows, image {features.image_size}px")
+        console.print(f"training {config.model} on {device} x{cluster.world_size}, amp={amp}, "
+                      f"{len(train_split.labels)} train / {len(val_split.labels)} val {features.input_kind} windows")
 
     for epoch in range(start_epoch, config.epochs + 1):
         if epoch == config.unfreeze_epoch and phase == 1:
@@ -334,10 +344,10 @@ def train(store_path: str | Path, out_dir: str | Path, config: TrainConfig, *, r
             wrapped = _wrap(model, config, device, cluster)
         loader.set_epoch(epoch)
         lr = optimizer.param_groups[0]["lr"]
-        stats = train_one_epoch(wrapped, loader, optimizer, scaler, criterion, config, image_size=features.image_size,
+        stats = train_one_epoch(wrapped, loader, optimizer, scaler, criterion, config, features=features,
                                 amp=amp, device=device, cluster=cluster)
         _sync_buffers(model, cluster)
-        val = validate(model, val_split, image_size=features.image_size, batch_size=config.batch_size * 2,
+        val = validate(model, val_split, features=features, batch_size=config.batch_size * 2,
                        device=device, amp=amp, cluster=cluster)
         scheduler.step(val["val_loss"])
         improved = val["val_loss"] < best_loss
@@ -370,4 +380,53 @@ def train(store_path: str | Path, out_dir: str | Path, config: TrainConfig, *, r
             break
     if cluster.world_size > 1:
         dist.barrier()
+    return out_dir / "best.pt"
+
+
+def sample_frames(split: SplitData, label: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, rows) float32 frames (window columns) drawn without replacement from the windows of one class."""
+    windows = np.flatnonzero(split.labels == label)
+    columns = split.images.shape[2]
+    picks = np.sort(rng.choice(len(windows) * columns, min(count, len(windows) * columns), replace=False))
+    return np.asarray(split.images[windows[picks // columns], :, picks % columns], dtype=np.float32)
+
+
+def fit_gmm(store: Store, out_dir: Path, config: TrainConfig, *, device: torch.device) -> Path:
+    """lfcc-gmm: fit the real and the fake GMM by EM on frames of the train split; best.pt = last.pt."""
+    features = store.feature_config
+    train_split, val_split = store.split("train"), store.split("val")
+    if len(set(train_split.labels.tolist())) < 2:
+        raise SpoofscanError(f"{store.path}: the train split holds one class only; a GMM per class needs both")
+    write_json(out_dir / "config.json", {"store": str(store.path.resolve()), "feature_config": to_dict(features),
+                                         "train_config": to_dict(config), "device": "cpu", "world_size": 1,
+                                         "amp": "None", "versions": versions()})
+    model = build_model(config.model, features, config.weights, train_config=config)
+    input_norm = input_statistics(train_split.images, features)
+    model.set_input_norm(**input_norm)
+    mean, std = (np.asarray(input_norm[k], dtype=np.float32) for k in ("mean", "std"))
+    rng = np.random.default_rng(config.seed)
+    frames = {label: (sample_frames(train_split, label, config.gmm_frames, rng) - mean) / std for label in (0, 1)}
+    console.print(f"fitting lfcc-gmm: {config.gmm_components} components a class by EM on "
+                  f"{len(frames[0])} real and {len(frames[1])} fake frames")
+    start = time.perf_counter()
+    model.fit(frames, iterations=config.gmm_iterations, seed=config.seed)
+    seconds = time.perf_counter() - start
+    model.to(device)
+    batch = config.batch_size * 2
+    fitted = validate(model, train_split, features=features, batch_size=batch, device=device)
+    val = validate(model, val_split, features=features, batch_size=batch, device=device)
+    row = {"epoch": 1, "phase": "em", "lr": 0.0, "train_loss": fitted["val_loss"], "train_acc": fitted["val_acc"],
+           **{k: val[k] for k in ("val_loss", "val_acc", "val_eer")}, "seconds": seconds,
+           "images_per_s": (len(frames[0]) + len(frames[1])) * config.gmm_iterations / seconds}
+    state = {"model": {k: v.cpu() for k, v in model.state_dict().items()}, "feature_config": to_dict(features),
+             "train_config": to_dict(config), "epoch": 1, "threshold": val["threshold"],
+             "threshold_log_odds": val["threshold_log_odds"], "input_norm": input_norm,
+             "metrics": {k: row[k] for k in ("val_loss", "val_acc", "val_eer")}, "history": [row],
+             "best_val_loss": val["val_loss"], "bad_epochs": 0, "trainable_parameters": 0}
+    save_checkpoint(out_dir / "best.pt", state)
+    save_checkpoint(out_dir / "last.pt", state)
+    write_csv(out_dir / "history.csv", [row], HISTORY_FIELDS)
+    _plot_history(out_dir / "training_history.png", [row])
+    console.print(f"EM {seconds:.0f} s | val loss {val['val_loss']:.4f} acc {val['val_acc']:.3f} "
+                  f"EER {val['val_eer']:.3f}")
     return out_dir / "best.pt"

@@ -1,4 +1,4 @@
-"""Spectrograms in torch (batched, CPU or GPU) and the fixed-size uint8 images the model is fed.
+"""input_kind="image": spectrograms in torch (batched, CPU or GPU) and the fixed-size uint8 images ResNet-18 is fed.
 
 log_spectrogram matches librosa.feature.melspectrogram(power=1, center=True, pad_mode="constant")
 followed by ln(clamp(x, 1e-5)). Two ways to turn a clip's spectrogram into images:
@@ -12,7 +12,6 @@ frequency row with the statistics of its training set (row_statistics, applied b
 from __future__ import annotations
 
 import functools
-import math
 from pathlib import Path
 
 import librosa
@@ -20,9 +19,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .audio import clean_waveform, read_clip, resample
-from .config import FeatureConfig
-from .errors import SpoofscanError
+from ..audio import read_clip
+from ..config import FeatureConfig
+from ..errors import SpoofscanError
+from .windows import cut_windows
 
 
 @functools.lru_cache(maxsize=16)
@@ -39,16 +39,6 @@ def log_spectrogram(wave: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
         basis = _mel_basis(config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)
         magnitude = basis.to(device=wave.device, dtype=magnitude.dtype) @ magnitude
     return torch.log(torch.clamp(magnitude, min=config.log_floor))
-
-
-def window_starts(n_frames: int, window: int, hop: int) -> list[int]:
-    """Start frames of the windows covering n_frames; the last window ends at the clip's end."""
-    if n_frames <= window:
-        return [0]
-    starts = list(range(0, n_frames - window + 1, hop))
-    if starts[-1] + window < n_frames:
-        starts.append(n_frames - window)
-    return starts
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -79,15 +69,17 @@ def remove_level(spec: torch.Tensor) -> torch.Tensor:
     return ((spec - level - low) / (high - low) * 255).round().clamp(0, 255).to(torch.uint8)
 
 
-def row_statistics(images: np.ndarray, *, chunk: int = 4096, min_std: float = 0.01) -> dict[str, list[float]]:
-    """Mean and std of each row (frequency) of stored uint8 images, in [0, 1] units, over all images and columns.
+def row_statistics(images: np.ndarray, *, scale: float = 1 / 255, chunk: int = 4096,
+                   min_std: float = 0.01) -> dict[str, list[float]]:
+    """Mean and std of each row (frequency) of stored windows times scale (uint8 images: [0, 1] units), over all
+    windows and columns.
 
     min_std keeps rows that barely vary in training (above a band limit) from being blown up at test time.
     """
     total = np.zeros(images.shape[1])
     squares = np.zeros(images.shape[1])
     for start in range(0, len(images), chunk):
-        block = np.asarray(images[start:start + chunk], dtype=np.float64) / 255
+        block = np.asarray(images[start:start + chunk], dtype=np.float64) * scale
         total += block.sum(axis=(0, 2))
         squares += (block**2).sum(axis=(0, 2))
     count = max(len(images) * images.shape[2], 1)
@@ -111,11 +103,7 @@ def spectrogram_images(spec: torch.Tensor, config: FeatureConfig) -> tuple[np.nd
     if spec.shape[0] != config.n_bins:
         raise SpoofscanError(f"spectrogram has {spec.shape[0]} rows but the FeatureConfig expects {config.n_bins}; "
                              "set n_mels (or spectrogram) to match the data")
-    window = config.window_frames
-    if spec.shape[1] < window:  # tile short clips instead of stretching them
-        spec = spec.repeat(1, math.ceil(window / spec.shape[1]))[:, :window]
-    starts = window_starts(spec.shape[1], window, config.window_hop_frames)
-    windows = torch.stack([spec[:, s:s + window] for s in starts])
+    windows, starts = cut_windows(spec, config.window_frames, config.window_hop_frames)
     return to_images(windows).numpy(), starts
 
 
@@ -143,32 +131,7 @@ def load_spectrogram(path: str | Path, config: FeatureConfig) -> torch.Tensor:
     return log_spectrogram(wave, config)
 
 
-def clip_images(path: str | Path, config: FeatureConfig, *,
-                degradations: tuple[tuple[str, int], ...] = ()) -> tuple[np.ndarray, list[int]]:
-    """Everything deterministic from a file to its stored uint8 images (and their start frames).
-
-    degradations lists (condition, seed) pairs of spoofscan.degrade: each adds the images of a degraded copy
-    of the clip (train-time augmentation that has to happen on the waveform: codecs, noise, reverb, ...).
-    """
-    try:
-        images, starts = spectrogram_images(load_spectrogram(path, config), config)
-        if degradations:
-            from .audio import load_audio
-            from .degrade import degrade
-
-            if Path(path).suffix.lower() == ".npy":
-                raise SpoofscanError("degraded copies need audio, not precomputed .npy spectrograms")
-            wave = load_audio(path, sample_rate=config.sample_rate)
-            parts, all_starts = [images], list(starts)
-            for condition, seed in degradations:
-                degraded, rate = degrade(wave, config.sample_rate, condition, seed=seed)
-                kept = clean_waveform(resample(degraded, rate, config.sample_rate, name=str(path)), config,
-                                      name=f"{path} ({condition})")[0]
-                copy, copy_starts = spectrogram_images(log_spectrogram(torch.from_numpy(kept), config), config)
-                parts.append(copy)
-                all_starts += copy_starts
-            images, starts = np.concatenate(parts), all_starts
-        return images, starts
-    except SpoofscanError as exc:
-        message = str(exc)
-        raise SpoofscanError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+def image_windows(path: str | Path, config: FeatureConfig, wave: np.ndarray | None = None) -> tuple[np.ndarray, list[int]]:
+    """uint8 images of a clip: of wave (already cleaned) if given, else of the file (audio or a seed .npy array)."""
+    spec = load_spectrogram(path, config) if wave is None else log_spectrogram(torch.from_numpy(wave), config)
+    return spectrogram_images(spec, config)

@@ -1,28 +1,26 @@
-"""The network: torchvision ResNet-18 with a new 512 -> 2 head, fed 1-channel [0, 1] spectrogram images.
+"""resnet18: the seed's network, torchvision ResNet-18 with a new 512 -> 2 head, fed 1-channel [0, 1] spectrogram
+images (input_kind="image").
 
-SpoofNet replicates the gray image to 3 channels and applies the ImageNet mean/std inside forward, so the
-same module (and its ONNX export) takes exactly what the store gives after uint8 -> float and resizing.
-With FeatureConfig.normalize="dataset", per-row (frequency) mean/std of the training images replace the ImageNet
-mean/std (set_input_norm; the checkpoint carries them as "input_norm").
+ResNet18Detector replicates the gray image to 3 channels and applies the ImageNet mean/std inside forward, so the
+same module (and its ONNX export) takes exactly what features.model_input gives. With FeatureConfig.normalize=
+"dataset", per-row (frequency) mean/std of the training images replace the ImageNet mean/std (set_input_norm; the
+checkpoint carries them as "input_norm").
 """
 from __future__ import annotations
 
 import urllib.error
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchvision.models import ResNet18_Weights, resnet18
 
-from .errors import SpoofscanError
+from ..config import FeatureConfig
+from ..errors import SpoofscanError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-# What SpoofNet expects and does to its input; saved in every checkpoint and checked when one is loaded.
-PREPROCESSING = {"input": "uint8 image / 255, resized bilinearly to image_size", "channels": "gray replicated to 3",
-                 "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
 
 
 def imagenet_weights_path() -> Path:
@@ -40,21 +38,25 @@ def imagenet_state_dict() -> dict[str, torch.Tensor]:
             "place resnet18-f37072fd.pth there (set TORCH_HOME to move it), or train with --weights none") from None
 
 
-class SpoofNet(nn.Module):
+class ResNet18Detector(nn.Module):
     """ResNet-18 over (B, 1, S, S) images in [0, 1]; returns (B, 2) logits for (real, fake)."""
 
-    def __init__(self) -> None:
+    input_kind = "image"
+    head = "resnet.fc."  # the parameters phase 1 of the seed's recipe trains (the backbone is frozen)
+
+    def __init__(self, config: FeatureConfig | None = None) -> None:
         super().__init__()
+        self.image_size = (config or FeatureConfig()).image_size
         self.resnet = resnet18(weights=None)
         self.resnet.fc = nn.Linear(512, 2)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.channels_last = False
 
-    def set_input_norm(self, mean: list[float], std: list[float], *, image_size: int) -> None:
+    def set_input_norm(self, mean: list[float], std: list[float]) -> None:
         """Standardize each input row with these per-row statistics of the stored images (resized like the images)."""
         rows = torch.tensor([mean, std], dtype=torch.float32, device=self.mean.device).view(1, 2, -1, 1)
-        rows = F.interpolate(rows, size=(image_size, 1), mode="bilinear", align_corners=False)
+        rows = F.interpolate(rows, size=(self.image_size, 1), mode="bilinear", align_corners=False)
         self.mean, self.std = rows[:, :1].contiguous(), rows[:, 1:].contiguous()  # (1, 1, S, 1): broadcast over W
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -64,9 +66,9 @@ class SpoofNet(nn.Module):
         return self.resnet(x)
 
 
-def build_model(weights: str = "imagenet") -> SpoofNet:
-    """A SpoofNet whose backbone starts from ImageNet ("imagenet"), random ("none") or a state dict file (PATH)."""
-    model = SpoofNet()
+def resnet18_detector(config: FeatureConfig, weights: str = "imagenet") -> ResNet18Detector:
+    """A ResNet18Detector whose backbone starts from ImageNet ("imagenet"), random ("none") or a state dict file."""
+    model = ResNet18Detector(config)
     if weights == "none":
         return model
     if weights == "imagenet":
@@ -89,49 +91,3 @@ def build_model(weights: str = "imagenet") -> SpoofNet:
     if state.get("fc.weight") is not None and state["fc.weight"].shape == (2, 512):
         model.resnet.fc.load_state_dict({"weight": state["fc.weight"], "bias": state["fc.bias"]})
     return model
-
-
-def set_backbone_frozen(model: SpoofNet, frozen: bool) -> None:
-    """Phase 1 of the seed's recipe trains only the fc layer (1,026 parameters)."""
-    for name, param in model.resnet.named_parameters():
-        param.requires_grad = not frozen or name.startswith("fc.")
-
-
-def count_trainable(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def to_unit_images(images: torch.Tensor, image_size: int) -> torch.Tensor:
-    """uint8 (B, H, W) from the store -> float (B, 1, S, S) in [0, 1], resized bilinearly if needed."""
-    x = images.unsqueeze(1).float().div_(255)
-    if x.shape[-2:] != (image_size, image_size):
-        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False)
-    return x
-
-
-def use_channels_last(model: SpoofNet) -> SpoofNet:
-    """Store weights and feed activations in NHWC: faster convolutions on GPUs and most CPUs."""
-    model.to(memory_format=torch.channels_last)
-    model.channels_last = True
-    return model
-
-
-def log_odds(logits: torch.Tensor) -> torch.Tensor:
-    """(N, 2) logits -> (N,) log-odds of fake; P(fake) = sigmoid(log_odds)."""
-    return logits[:, 1] - logits[:, 0]
-
-
-def pool_windows(window_log_odds: np.ndarray, clip_of_window: np.ndarray, n_clips: int, how: str = "mean") -> np.ndarray:
-    """One score per clip from its windows: the mean (default) or the max of the windows' log-odds."""
-    if how == "mean":
-        sums = np.bincount(clip_of_window, weights=window_log_odds, minlength=n_clips)
-        return sums / np.maximum(np.bincount(clip_of_window, minlength=n_clips), 1)
-    if how == "max":
-        out = np.full(n_clips, -np.inf)
-        np.maximum.at(out, clip_of_window, window_log_odds)
-        return out
-    raise SpoofscanError(f"--pool {how!r}: use mean or max")
-
-
-def sigmoid(x: np.ndarray | float) -> np.ndarray | float:
-    return 1 / (1 + np.exp(-np.asarray(x, dtype=np.float64)))

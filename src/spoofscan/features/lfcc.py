@@ -1,0 +1,52 @@
+"""input_kind="lfcc": linear-frequency cepstral coefficients with deltas, the front end of WaveFake's GMM baseline
+and of the ASVspoof LFCC-LCNN baseline.
+
+Power spectrum (no centring, Hann window) -> n_filters triangular filters spaced linearly from 0 Hz to Nyquist ->
+ln(energy + 1e-10) -> orthonormal DCT-II, first n_lfcc coefficients -> with deltas and double deltas (librosa,
+width 3): a (3 * n_lfcc, frames) matrix, stored as float16 windows.
+"""
+from __future__ import annotations
+
+import functools
+
+import librosa
+import numpy as np
+import scipy.fft
+import torch
+
+from ..config import FeatureConfig
+from .windows import cut_windows
+
+
+@functools.lru_cache(maxsize=16)
+def linear_filters(n_fft: int, n_filters: int) -> np.ndarray:
+    """(n_filters, n_fft // 2 + 1) triangular filters with centres spaced linearly over the FFT bins."""
+    edges = np.linspace(0, n_fft // 2, n_filters + 2)
+    bins = np.arange(n_fft // 2 + 1)[:, None]
+    rising = (bins - edges[:-2]) / (edges[1:-1] - edges[:-2])
+    falling = (edges[2:] - bins) / (edges[2:] - edges[1:-1])
+    return np.clip(np.minimum(rising, falling), 0, None).T.astype(np.float32)
+
+
+def lfcc(wave: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """(samples,) float waveform -> (3 * n_lfcc, frames) float32 LFCC, delta and double delta."""
+    if wave.size < config.n_fft:  # one frame at least (clean_waveform's min_duration normally ensures it)
+        wave = np.pad(wave, (0, config.n_fft - wave.size))
+    window = torch.hann_window(config.win_length)
+    spectrum = torch.stft(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)), n_fft=config.n_fft,
+                          hop_length=config.hop_length, win_length=config.win_length, window=window, center=False,
+                          return_complex=True)
+    power = spectrum.abs().square().numpy()
+    energies = linear_filters(config.n_fft, config.n_filters) @ power
+    coefficients = scipy.fft.dct(np.log(energies + 1e-10), axis=0, norm="ortho")[:config.n_lfcc]
+    width = 3 if coefficients.shape[1] >= 3 else 1
+    deltas = [librosa.feature.delta(coefficients, width=width, order=order) if width == 3 else
+              np.zeros_like(coefficients) for order in (1, 2)]
+    return np.concatenate([coefficients, *deltas]).astype(np.float32)
+
+
+def lfcc_windows(wave: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, list[int]]:
+    """float16 (n, 3 * n_lfcc, window_frames) windows of a cleaned waveform and their start frames."""
+    windows, starts = cut_windows(torch.from_numpy(lfcc(wave, config)), config.window_frames,
+                                  config.window_hop_frames)
+    return windows.numpy().astype(np.float16), starts

@@ -1,0 +1,64 @@
+"""lfcc-gmm: WaveFake's baseline, two Gaussian mixture models (real, fake) on LFCC frames.
+
+Each GMM has diagonal covariances and is fitted by EM (scikit-learn) on frames standardized with the training
+frames' mean and std. A window's logits are the mean per-frame log-likelihood under each GMM, so its log-odds of
+fake is the mean frame log-likelihood ratio, the score WaveFake uses. The fitted parameters are buffers of this
+module: the checkpoint, ONNX export and every command treat it like the networks.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import FeatureConfig
+
+
+class GMMDetector(nn.Module):
+    """Two diagonal GMMs over (B, 1, rows, frames) LFCC windows; returns (B, 2) mean frame log-likelihoods."""
+
+    input_kind = "lfcc"
+    head = ""  # nothing trains by gradient
+
+    def __init__(self, config: FeatureConfig | None = None, *, components: int = 128) -> None:
+        super().__init__()
+        rows = (config or FeatureConfig(input_kind="lfcc")).stored_shape[0]
+        self.register_buffer("log_weights", torch.full((2, components), -math.log(components)))
+        self.register_buffer("means", torch.zeros(2, components, rows))
+        self.register_buffer("precisions", torch.ones(2, components, rows))  # 1 / variance
+        self.register_buffer("row_mean", torch.zeros(rows), persistent=False)
+        self.register_buffer("row_std", torch.ones(rows), persistent=False)
+
+    def set_input_norm(self, mean: list[float], std: list[float]) -> None:
+        self.row_mean = torch.tensor(mean, dtype=torch.float32, device=self.means.device)
+        self.row_std = torch.tensor(std, dtype=torch.float32, device=self.means.device)
+
+    def fit(self, frames: dict[int, np.ndarray], *, iterations: int = 50, seed: int = 0) -> None:
+        """EM for each class's GMM on its (n, rows) standardized frames (frames[0] real, frames[1] fake)."""
+        from sklearn.mixture import GaussianMixture
+
+        components = self.means.shape[1]
+        for label in (0, 1):
+            gmm = GaussianMixture(components, covariance_type="diag", max_iter=iterations, random_state=seed,
+                                  reg_covar=1e-3).fit(frames[label].astype(np.float64))
+            self.log_weights[label] = torch.from_numpy(np.log(gmm.weights_))
+            self.means[label] = torch.from_numpy(gmm.means_)
+            self.precisions[label] = torch.from_numpy(1 / gmm.covariances_)
+
+    def frame_log_likelihoods(self, frames: torch.Tensor) -> torch.Tensor:
+        """(N, rows) standardized frames -> (N, 2) log-likelihood under the real and the fake GMM."""
+        out = []
+        for label in (0, 1):
+            mean, precision = self.means[label], self.precisions[label]
+            squared = (frames**2) @ precision.T - 2 * frames @ (mean * precision).T + (mean**2 * precision).sum(1)
+            log_norm = 0.5 * (precision.log().sum(1) - mean.shape[1] * math.log(2 * math.pi))
+            out.append(torch.logsumexp(self.log_weights[label] + log_norm - 0.5 * squared, dim=1))
+        return torch.stack(out, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        frames = x.squeeze(1).transpose(1, 2)  # (B, frames, rows)
+        frames = (frames - self.row_mean) / self.row_std
+        batch, n_frames, rows = frames.shape
+        return self.frame_log_likelihoods(frames.reshape(-1, rows)).view(batch, n_frames, 2).mean(dim=1)

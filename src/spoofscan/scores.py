@@ -1,0 +1,32 @@
+"""Window scores -> clip scores, shared by train (validation), evaluate, predict and fuse.
+
+Every model returns (N, 2) logits for (real, fake) per window; a window's score is its log-odds of fake
+(logit_fake - logit_real), a clip's score pools its windows' log-odds, and P(fake) = sigmoid(log-odds).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .errors import SpoofscanError
+
+
+def log_odds(logits: torch.Tensor) -> torch.Tensor:
+    """(N, 2) logits -> (N,) log-odds of fake; P(fake) = sigmoid(log_odds)."""
+    return logits[:, 1] - logits[:, 0]
+
+
+def pool_windows(window_log_odds: np.ndarray, clip_of_window: np.ndarray, n_clips: int, how: str = "mean") -> np.ndarray:
+    """One score per clip from its windows: the mean (default) or the max of the windows' log-odds."""
+    if how == "mean":
+        sums = np.bincount(clip_of_window, weights=window_log_odds, minlength=n_clips)
+        return sums / np.maximum(np.bincount(clip_of_window, minlength=n_clips), 1)
+    if how == "max":
+        out = np.full(n_clips, -np.inf)
+        np.maximum.at(out, clip_of_window, window_log_odds)
+        return out
+    raise SpoofscanError(f"--pool {how!r}: use mean or max")
+
+
+def sigmoid(x: np.ndarray | float) -> np.ndarray | float:
+    return 1 / (1 + np.exp(-np.asarray(x, dtype=np.float64)))
