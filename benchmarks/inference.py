@@ -2,7 +2,7 @@
 
 RTF = processing seconds / audio seconds (lower is faster; 0.05 = 20x faster than real time). Uses a checkpoint
 with the default FeatureConfig at the given image size (weights do not change the speed), or with --checkpoint a
-real one (--checkpoint base: the built-in spoofscan-base).
+real one of any family (--checkpoint base: the built-in spoofscan-base; a fused checkpoint: --backends torch).
 
     python benchmarks/inference.py [--image-size 224] [--clips 16] [--device cpu] [--checkpoint PATH|base]
 """
@@ -45,8 +45,11 @@ def main() -> None:
         tmp = Path(tmp)
         if args.checkpoint:
             checkpoint = BASE_MODEL if args.checkpoint == "base" else Path(args.checkpoint)
-            args.image_size = load_checkpoint(checkpoint)["feature_config"].image_size
+            state = load_checkpoint(checkpoint)
+            model = state["train_config"].model if "fusion" not in state else "fusion"
+            args.image_size = state["feature_config"].image_size if model == "resnet18" else 0
         else:
+            model = "resnet18"
             checkpoint = save_checkpoint(tmp / "model.pt", {
                 "model": build_model("resnet18", FeatureConfig(image_size=args.image_size), "none").state_dict(),
                 "feature_config": to_dict(FeatureConfig(image_size=args.image_size)),
@@ -62,11 +65,11 @@ def main() -> None:
             detector.predict_file(clips[0])  # warm-up
             long_s = timed(lambda: detector.predict_file(long_file), repeat=2)
             clips_s = timed(lambda: list(detector.predict_files(clips)), repeat=2)
-            rows.append({"backend": backend, "device": args.device, "image": args.image_size,
+            rows.append({"model": model, "backend": backend, "device": args.device, "image": args.image_size,
                          "rtf_60s_file": long_s / 60.0, "x_real_time": 60.0 / long_s,
                          "clips_per_s_4s": args.clips / clips_s})
     table(rows)
-    name = "base" if args.checkpoint == "base" else f"{args.image_size}px"
+    name = {"base": "base", None: f"{args.image_size}px"}.get(args.checkpoint, Path(str(args.checkpoint)).parent.name)
     save(f"inference_{args.device}_{name}", {"args": {k: str(v) for k, v in vars(args).items()},
                                                           "rows": rows}, args.out)
 

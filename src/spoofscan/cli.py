@@ -468,7 +468,7 @@ def export(
 ) -> None:
     """Export to ONNX (dynamic batch; parity with PyTorch checked before the file is kept) and/or a compact fp16
     checkpoint."""
-    from .checkpoint import save_compact
+    from .checkpoint import load_checkpoint, save_compact
     from .export import export_onnx
 
     if onnx is None and fp16 is None:
@@ -479,7 +479,8 @@ def export(
                       "spoofscan.features.model_input gives it, output 'logits' (real, fake)")
     if fp16 is not None:
         path = save_compact(checkpoint, fp16)
-        console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, fp16 weights, inference only)")
+        console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, {load_checkpoint(path)['weights_dtype']} "
+                      "weights, inference only)")
 
 
 @app.command()

@@ -1,7 +1,7 @@
 """Detector families: one module per network, one line each in MODELS (as torchvision.models.get_model).
 
 Every family maps a batch of features.model_input windows to (B, 2) logits for (real, fake) and says which
-input kind it needs (input_kind) and which parameters are its head (head, what phase 1 of the seed's recipe
+input kind it needs (input_kind) and which parameters are its head (head_prefix, what phase 1 of the seed's recipe
 trains). The trained weights of the shipped detector live apart from this code, in spoofscan/weights/.
 """
 from __future__ import annotations
@@ -72,7 +72,7 @@ def build_model(name: str, config: FeatureConfig, weights: str = "auto", *, trai
 def set_backbone_frozen(model: nn.Module, frozen: bool) -> None:
     """Phase 1 of the seed's recipe trains only the head (ResNet-18: the fc layer, 1,026 parameters)."""
     for name, param in model.named_parameters():
-        param.requires_grad = not frozen or name.startswith(model.head)
+        param.requires_grad = not frozen or name.startswith(model.head_prefix)
 
 
 def count_trainable(model: nn.Module) -> int:

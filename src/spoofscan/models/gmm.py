@@ -20,7 +20,7 @@ class GMMDetector(nn.Module):
     """Two diagonal GMMs over (B, 1, rows, frames) LFCC windows; returns (B, 2) mean frame log-likelihoods."""
 
     input_kind = "lfcc"
-    head = ""  # nothing trains by gradient
+    head_prefix = ""  # nothing trains by gradient
 
     def __init__(self, config: FeatureConfig | None = None, *, components: int = 128) -> None:
         super().__init__()

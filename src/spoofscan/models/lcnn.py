@@ -15,20 +15,23 @@ from ..config import FeatureConfig
 class MaxFeatureMap(nn.Module):
     """Split the channels in two halves and keep the element-wise maximum."""
 
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.half = channels // 2  # a fixed size keeps the channel count known to ONNX export
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a, b = x.chunk(2, dim=1)
-        return torch.maximum(a, b)
+        return torch.maximum(x[:, :self.half], x[:, self.half:])
 
 
 def _conv(c_in: int, c_out: int, kernel: int) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2), MaxFeatureMap()]
+    return [nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2), MaxFeatureMap(c_out)]
 
 
 class LCNN(nn.Module):
     """LFCC-LCNN; returns (B, 2) logits for (real, fake)."""
 
     input_kind = "lfcc"
-    head = "head."
+    head_prefix = "head."
 
     def __init__(self, config: FeatureConfig | None = None) -> None:
         super().__init__()

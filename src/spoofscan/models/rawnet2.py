@@ -46,7 +46,7 @@ class RawNet2(nn.Module):
     """RawNet2; returns (B, 2) logits for (real, fake)."""
 
     input_kind = "waveform"
-    head = "head."
+    head_prefix = "head."
 
     def __init__(self, config: FeatureConfig | None = None, *, n_filters: int = 20, sinc_length: int = 129,
                  channels: tuple[int, int] = (20, 128), gru_hidden: int = 256) -> None:

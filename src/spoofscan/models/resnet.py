@@ -42,7 +42,7 @@ class ResNet18Detector(nn.Module):
     """ResNet-18 over (B, 1, S, S) images in [0, 1]; returns (B, 2) logits for (real, fake)."""
 
     input_kind = "image"
-    head = "resnet.fc."  # the parameters phase 1 of the seed's recipe trains (the backbone is frozen)
+    head_prefix = "resnet.fc."  # the parameters phase 1 of the seed's recipe trains (the backbone is frozen)
 
     def __init__(self, config: FeatureConfig | None = None) -> None:
         super().__init__()
