@@ -17,8 +17,9 @@ from .io import save_figure, save_npy, write_csv, write_json, write_text
 from .layouts import SPLITS
 from .metrics import (bootstrap_eer, classification_report, eer, eer_sorted, error_rates, grouped_eer, min_dcf,
                       per_system_eer, roc_auc, seed_aeer)
-from .scores import pool_windows, sigmoid
+from .models import check_input
 from .predict import Detector
+from .scores import pool_windows, sigmoid
 from .store import Store
 from .train import pick_device, window_logits
 
@@ -31,6 +32,7 @@ def score_store(checkpoint: str | Path, store_path: str | Path, *, split: str = 
     state = load_checkpoint(checkpoint)
     require_single(state, checkpoint, "its members read different features, so score a dataset or manifest "
                    "(audio), not a store")
+    check_input(state["train_config"].model, Store(store_path).feature_config, where=f"store {store_path}")
     store = Store(store_path, feature_config=state["feature_config"])
     data = store.split(split)
     if not data.clips:

@@ -1,0 +1,186 @@
+"""Detector families (resnet18 is covered by the other test files): each trains on its input kind, saves, loads
+with weights_only=True, evaluates, predicts, exports; a store of another kind fails cleanly; score fusion."""
+import numpy as np
+import pytest
+import torch
+
+from spoofscan.checkpoint import load_checkpoint, model_from_checkpoint
+from spoofscan.cli import run
+from spoofscan.config import FeatureConfig, TrainConfig
+from spoofscan.errors import SpoofscanError
+from spoofscan.features import clip_windows, lfcc, model_input, wave_windows
+from spoofscan.models import MODELS, build_model, get_model
+from spoofscan.predict import Detector, FusedDetector
+from spoofscan.store import Store, prepare
+from spoofscan.train import train
+
+KIND_FEATURES = {
+    "lfcc": dict(input_kind="lfcc", sample_rate=16000, n_fft=512, win_length=512, hop_length=160, n_lfcc=10,
+                 n_filters=30, window_frames=32, window_hop_frames=32),
+    "waveform": dict(input_kind="waveform", sample_rate=16000, n_fft=512, win_length=512, hop_length=160,
+                     window_frames=20, window_hop_frames=20),
+}
+FAMILY_TRAIN = {
+    "lcnn": dict(model="lcnn", epochs=2, unfreeze_epoch=1, batch_size=16, lr=1e-3, threads=2),
+    "rawnet2": dict(model="rawnet2", epochs=2, unfreeze_epoch=1, batch_size=16, lr=1e-3, threads=2),
+    "lfcc-gmm": dict(model="lfcc-gmm", gmm_components=4, gmm_frames=3000, gmm_iterations=20),
+}
+
+
+@pytest.fixture(scope="module")
+def family_runs(tiny_run):
+    """tiny_run's clips in an lfcc and a waveform store, and a run of each family on its kind."""
+    root = tiny_run["root"] / "families"
+    stores = {kind: prepare(tiny_run["items"], root / f"store_{kind}", FeatureConfig(**values), workers=1,
+                            progress=False) for kind, values in KIND_FEATURES.items()}
+    runs = {}
+    for family, values in FAMILY_TRAIN.items():
+        store = stores[MODELS[family].input_kind]
+        runs[family] = train(store, root / family, TrainConfig(**values))
+    return {**tiny_run, "stores": stores, "runs": runs, "root": root}
+
+
+@pytest.mark.parametrize("family", list(FAMILY_TRAIN))
+def test_each_family_trains_saves_loads_evaluates_and_predicts(family, family_runs, tmp_path):
+    best = family_runs["runs"][family]
+    state = torch.load(best, map_location="cpu", weights_only=True)  # plain tensors and values only
+    assert state["train_config"]["model"] == family
+    loaded = load_checkpoint(best)
+    assert loaded["feature_config"].input_kind == MODELS[family].input_kind
+    store = family_runs["stores"][loaded["feature_config"].input_kind]
+    assert run(["evaluate", str(best), str(store), "--out", str(tmp_path / "ev"), "--bootstrap", "20"]) == 0
+    assert (tmp_path / "ev" / "report.md").is_file() and (tmp_path / "ev" / "roc_curve.png").is_file()
+    metrics = __import__("json").loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert 0 <= metrics["eer"] <= 1 and metrics["clips"]["total"] == len(Store(store).split("test").clips)
+    # audio of any length, rate and channel count, with window times
+    detector = Detector.from_checkpoint(best)
+    rng = np.random.default_rng(0)
+    long_stereo = np.stack([np.sin(np.arange(44100 * 3) / 7.0), rng.normal(0, 0.1, 44100 * 3)], axis=1) * 0.3
+    prediction = detector.predict(long_stereo, 44100)
+    assert prediction.verdict in ("real", "fake") and 0 <= prediction.score <= 1
+    assert len(prediction.window_scores) == len(prediction.window_times) > 1
+    assert prediction.window_times[-1][1] == pytest.approx(3.0, abs=0.05)  # to the frame
+    files = [it.path for it in family_runs["items"][:3]]
+    assert [p.error for p in detector.predict_files(files)] == ["", "", ""]
+    assert run(["info", str(best)]) == 0
+
+
+@pytest.mark.parametrize("family", list(FAMILY_TRAIN))
+def test_each_family_exports_to_onnx_with_parity(family, family_runs, tmp_path):
+    pytest.importorskip("onnxruntime")
+    best = family_runs["runs"][family]
+    assert run(["export", str(best), "--onnx", str(tmp_path / "m.onnx"), "--fp16", str(tmp_path / "c.pt")]) == 0
+    files = [it.path for it in family_runs["items"][:4]]
+    torch_scores = [p.log_odds for p in Detector.from_checkpoint(best).predict_files(files)]
+    onnx_scores = [p.log_odds for p in Detector.from_checkpoint(best, backend="onnx").predict_files(files)]
+    assert onnx_scores == pytest.approx(torch_scores, rel=1e-3, abs=1e-3)
+    compact = [p.log_odds for p in Detector.from_checkpoint(tmp_path / "c.pt").predict_files(files)]
+    assert compact == pytest.approx(torch_scores, rel=2e-2, abs=2e-2)
+
+
+def test_a_store_of_another_kind_is_refused_in_one_line(family_runs, tmp_path, capsys):
+    image_store = family_runs["store"]
+    for family in ("lcnn", "lfcc-gmm"):
+        assert run(["train", str(image_store), "--out", str(tmp_path / family), "--model", family]) == 2
+        error = capsys.readouterr().err
+        assert "holds image windows but --model" in error and "--input-kind lfcc" in error
+        assert not (tmp_path / family / "last.pt").exists()
+    assert run(["train", str(family_runs["stores"]["lfcc"]), "--out", str(tmp_path / "r"), "--model", "resnet18",
+                "--weights", "none"]) == 2
+    assert "needs image input" in capsys.readouterr().err
+    assert run(["evaluate", str(family_runs["runs"]["lcnn"]), str(family_runs["stores"]["waveform"]),
+                "--out", str(tmp_path / "e")]) == 2
+    assert "holds waveform windows but --model lcnn needs lfcc input" in capsys.readouterr().err
+
+
+def test_gmm_log_likelihoods_match_scikit_learn():
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    frames = {0: rng.normal(0, 1, (2000, 6)), 1: rng.normal(0.5, 1.5, (2000, 6))}
+    model = get_model("lfcc-gmm", FeatureConfig(input_kind="lfcc", n_lfcc=2, n_filters=10),
+                      train_config=TrainConfig(model="lfcc-gmm", gmm_components=3))
+    model.fit(frames, iterations=30, seed=0)
+    test = rng.normal(0.2, 1.2, (50, 6))
+    ours = model.frame_log_likelihoods(torch.tensor(test, dtype=torch.float32)).double().numpy()
+    for label in (0, 1):
+        reference = GaussianMixture(3, covariance_type="diag", max_iter=30, random_state=0,
+                                    reg_covar=1e-3).fit(frames[label]).score_samples(test)
+        assert ours[:, label] == pytest.approx(reference, rel=1e-4, abs=1e-3)
+    window = torch.tensor(test.T[None, None], dtype=torch.float32)  # (1, 1, rows, frames): mean over frames
+    assert model(window)[0].double().numpy() == pytest.approx(ours.mean(axis=0), rel=1e-5)
+
+
+def test_lfcc_and_waveform_windows():
+    config = FeatureConfig(**KIND_FEATURES["lfcc"])
+    rate = config.sample_rate
+    tone = (0.1 * np.sin(2 * np.pi * 3000 * np.arange(rate) / rate)).astype(np.float32)
+    features = lfcc(tone, config)
+    assert features.shape == (30, 1 + (rate - 512) // 160) and np.isfinite(features).all()
+    windows, starts = wave_windows(tone, config)
+    assert windows.dtype == np.float16 and windows.shape[1:] == config.stored_shape == (30, 32)
+    assert starts[0] == 0 and starts[-1] + 32 == features.shape[1]
+    wave_config = FeatureConfig(**KIND_FEATURES["waveform"])
+    for gain in (0.01, 0.5):  # the level is removed: the same windows at any gain
+        windows, starts = wave_windows(gain * tone, wave_config)
+        assert windows.dtype == np.int16 and windows.shape[1:] == (1, 3200)
+        x = model_input(torch.from_numpy(windows), wave_config)
+        assert x.shape == (len(windows), 1, 3200)
+        assert float(x.square().mean().sqrt()) == pytest.approx(0.05, rel=0.01)
+
+
+def test_family_settings_fail_cleanly(tmp_path):
+    with pytest.raises(SpoofscanError, match="input_mode='resize' is for images"):
+        FeatureConfig(input_kind="lfcc", input_mode="resize")
+    with pytest.raises(SpoofscanError, match="n_lfcc"):
+        FeatureConfig(input_kind="lfcc", n_lfcc=40, n_filters=20)
+    with pytest.raises(SpoofscanError, match="TrainConfig.model='aasist'"):
+        TrainConfig(model="aasist")
+    with pytest.raises(SpoofscanError, match="only resnet18 has ImageNet weights"):
+        build_model("lcnn", FeatureConfig(input_kind="lfcc"), "imagenet")
+    with pytest.raises(SpoofscanError, match="needs audio"):
+        np.save(tmp_path / "x.npy", np.ones((80, 40), np.float32))
+        clip_windows(tmp_path / "x.npy", FeatureConfig(input_kind="lfcc"))
+
+
+def test_fusion_is_a_checkpoint_that_every_command_loads(family_runs, tmp_path, capsys):
+    members = [str(family_runs["best"]), str(family_runs["runs"]["lfcc-gmm"]), str(family_runs["runs"]["lcnn"])]
+    fused = tmp_path / "fused.pt"
+    manifest = str(family_runs["manifest"])
+    assert run(["fuse", *members, "--on", manifest, "--split", "val", "--out", str(fused)]) == 0
+    state = torch.load(fused, map_location="cpu", weights_only=True)
+    assert len(state["fusion"]["members"]) == 3 and len(state["fusion"]["weights"]) == 3
+    assert "optimizer" not in state["fusion"]["members"][0]
+    detector = Detector.from_checkpoint(fused)
+    assert isinstance(detector, FusedDetector)
+    path = family_runs["items"][0].path
+    prediction = detector.predict_file(path)
+    member_log_odds = [Detector.from_checkpoint(m).predict_file(path).log_odds for m in members]
+    expected = state["fusion"]["bias"] + np.dot(state["fusion"]["weights"], member_log_odds)
+    assert prediction.log_odds == pytest.approx(expected, rel=1e-6)
+    assert run(["evaluate", str(fused), manifest, "--split", "test", "--out", str(tmp_path / "ev"),
+                "--bootstrap", "20"]) == 0
+    assert run(["predict", path, "--checkpoint", str(fused)]) == 0
+    assert run(["info", str(fused)]) == 0
+    assert '"fusion"' in capsys.readouterr().out
+    # one-line errors where a fused checkpoint cannot go
+    assert run(["evaluate", str(fused), str(family_runs["store"]), "--out", str(tmp_path / "e2")]) == 2
+    assert "not a store" in capsys.readouterr().err
+    assert run(["export", str(fused), "--onnx", str(tmp_path / "f.onnx")]) == 2
+    assert "export each member" in capsys.readouterr().err and not (tmp_path / "f.onnx").exists()
+    assert run(["fuse", members[0], "--on", manifest, "--out", str(tmp_path / "one.pt")]) == 2
+    assert "two or more" in capsys.readouterr().err
+    assert run(["fuse", str(fused), members[0], "--on", manifest, "--out", str(tmp_path / "nested.pt")]) == 2
+    assert "fuse its members' own checkpoints" in capsys.readouterr().err
+
+
+def test_loo_trains_any_family(tiny_run, tmp_path):
+    assert run(["loo", str(tiny_run["data"]), "--out", str(tmp_path / "loo"), "--model", "lfcc-gmm",
+                "--set", "gmm_components=4", "--set", "gmm_frames=2000", "--set", "sample_rate=16000",
+                "--set", "n_fft=512", "--set", "win_length=512", "--set", "hop_length=160",
+                "--set", "window_frames=32", "--workers", "1"]) == 0
+    table = (tmp_path / "loo" / "loo.csv").read_text()
+    assert "buzz" in table and "hiss" in table
+    assert load_checkpoint(next((tmp_path / "loo").rglob("best.pt")))["train_config"].model == "lfcc-gmm"
+    model = model_from_checkpoint(load_checkpoint(next((tmp_path / "loo").rglob("best.pt"))))
+    assert sum(p.numel() for p in model.parameters()) == 0  # fitted by EM: buffers only
