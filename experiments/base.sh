@@ -41,7 +41,7 @@ ship)  # the chosen recipe (configs/base.toml) on every source; the external tes
     $S evaluate run/best.pt "$DEV" --split all --by system --out dev --bootstrap 1000
     $S degrade run/best.pt "$DEV" --split all --out degrade
     $S export run/best.pt --fp16 spoofscan-base.pt
-    echo "copy $WORK/spoofscan-base.pt to src/spoofscan/models/ to ship it"
+    echo "copy $WORK/spoofscan-base.pt to src/spoofscan/weights/ to ship it"
     ;;
 *) echo "unknown step $step: use corpus, loso, gmm or ship" >&2; exit 2 ;;
 esac; done
