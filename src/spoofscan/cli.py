@@ -346,7 +346,10 @@ def evaluate(
         b = metrics["bootstrap_eer"]
         table.add_row("bootstrapped EER 95 % interval", f"[{b['ci95_low']:.2%}, {b['ci95_high']:.2%}]")
     table.add_row("ROC AUC", f"{metrics['roc_auc']:.4f}")
-    table.add_row("minDCF", f"{metrics['min_dcf']['value']:.4f}")
+    table.add_row("minDCF / actual DCF", f"{metrics['min_dcf']['value']:.4f} / "
+                  f"{metrics['calibration']['act_dcf']['value']:.4f}")
+    table.add_row("Cllr / min Cllr (bits)", f"{metrics['calibration']['cllr']:.4f} / "
+                  f"{metrics['calibration']['min_cllr']:.4f}")
     table.add_row("accuracy at the val EER threshold", f"{metrics['at_val_eer_threshold']['accuracy']:.2%}")
     console.print(table)
     for key in keys:
@@ -370,7 +373,9 @@ def predict(
     checkpoint: Annotated[Optional[Path], typer.Option(
         help="A checkpoint from `spoofscan train` (default: the built-in spoofscan-base).")] = None,
     threshold: Annotated[Optional[float], typer.Option(help="P(fake) threshold (default: the checkpoint's "
-                                                           "validation EER threshold).")] = None,
+                                                           "validation EER threshold; 0.5 for a calibrated one).")] = None,
+    prior: Annotated[Optional[float], typer.Option(help="Prior P(fake) for a calibrated checkpoint's P(fake) and "
+                                                       "Bayes decision (default: the checkpoint's).")] = None,
     pool: Annotated[str, typer.Option(help="Clip score from windows: mean or max.")] = "mean",
     hop: Annotated[Optional[int], typer.Option(help="Window hop in frames (default: the checkpoint's).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON (with per-window scores) instead of a table.")] = False,
@@ -391,7 +396,7 @@ def predict(
     if not files:
         raise SpoofscanError(f"no audio found in {' '.join(paths)}; give files, folders or globs of wav/flac/ogg/mp3")
     detector = Detector.from_checkpoint(checkpoint, device=device, threshold=threshold, pool=pool, hop_frames=hop,
-                                        batch_size=batch_size, backend=backend)
+                                        batch_size=batch_size, backend=backend, prior=prior)
     if checkpoint is None:
         Console(stderr=True).print("[yellow]built-in spoofscan-base[/]: catches TTS but is near chance on vocoder "
                                    "copy-synthesis (EER 42 % on real vocoder demos); read its model card (README) "
@@ -403,25 +408,32 @@ def predict(
     if json_out:
         print(json.dumps([p.to_dict() for p in predictions], indent=2))
     else:
-        table = Table(title=f"score = P(fake); verdict at threshold {detector.threshold:.4f}")
+        calibrated = detector.calibration is not None
+        title = (f"score = P(fake) at prior {detector.prior:g}; LLR = calibrated log-likelihood ratio; verdict at "
+                 f"P(fake) >= {detector.threshold:.4f}" if calibrated else
+                 f"score = P(fake); verdict at threshold {detector.threshold:.4f}")
+        table = Table(title=title)
         table.add_column("file", overflow="fold")
-        for column in ("seconds", "windows", "P(fake)"):
+        for column in ("seconds", "windows", "P(fake)") + (("LLR",) if calibrated else ()):
             table.add_column(column, justify="right")
         table.add_column("verdict", overflow="fold")
         for p in predictions:
             if p.error:
-                table.add_row(p.path, "-", "-", "-", f"[red]error[/]: {p.error}")
+                table.add_row(p.path, "-", "-", "-", *(("-",) if calibrated else ()), f"[red]error[/]: {p.error}")
             else:
                 colour = "red" if p.verdict == "fake" else "green"
                 table.add_row(p.path, f"{p.duration:.2f}", str(len(p.window_scores)), f"{p.score:.4f}",
-                              f"[{colour}]{p.verdict}[/]")
+                              *((f"{p.llr:+.2f}",) if calibrated else ()), f"[{colour}]{p.verdict}[/]")
         console.print(table)
     if csv_out:
         rows = [{"path": p.path, "window": i, "start_s": t[0], "end_s": t[1], "window_score": s,
-                 "clip_score": p.score, "verdict": p.verdict, "error": p.error}
+                 "clip_score": p.score, "clip_llr": p.llr, "verdict": p.verdict, "error": p.error}
                 for p in predictions for i, (t, s) in enumerate(zip(p.window_times, p.window_scores))]
+        rows += [{"path": p.path, "clip_score": p.score, "clip_llr": p.llr, "verdict": p.verdict}
+                 for p in predictions if not p.error and not p.window_times]  # fused: clip scores only
         rows += [{"path": p.path, "verdict": "error", "error": p.error} for p in predictions if p.error]
-        write_csv(csv_out, rows, ["path", "window", "start_s", "end_s", "window_score", "clip_score", "verdict", "error"])
+        write_csv(csv_out, rows, ["path", "window", "start_s", "end_s", "window_score", "clip_score", "clip_llr",
+                                  "verdict", "error"])
     if any(p.error for p in predictions):
         raise typer.Exit(1)
 
@@ -437,6 +449,7 @@ def info(checkpoint: Annotated[Optional[Path], typer.Argument(
     if "fusion" in state:
         fusion = state["fusion"]
         summary = {"format": state["format"], "fusion": "log-odds = bias + sum(weight * member log-odds)",
+                   "calibration": state.get("calibration", "none (run `spoofscan calibrate`)"),
                    "bias": fusion["bias"], "threshold (P(fake), EER on the fusion's data)": state["threshold"],
                    "fitted_on": fusion["fitted_on"], "versions": state.get("versions"),
                    "members": [{"path": p, "weight": w, "model": m["train_config"].model,
@@ -454,6 +467,7 @@ def info(checkpoint: Annotated[Optional[Path], typer.Argument(
         "feature_config": to_dict(state["feature_config"]), "train_config": to_dict(state["train_config"]),
         "versions": state.get("versions"), "resumable": "optimizer" in state,
         "weights_dtype": state.get("weights_dtype", "float32"),
+        "calibration": state.get("calibration", "none (run `spoofscan calibrate`)"),
     }
     console.print_json(json.dumps(summary))
 
@@ -590,6 +604,29 @@ def fuse(
         table.add_row(str(path), f"{weight:+.3f}", f"{member_eer:.2%}")
     table.add_row("fused", f"bias {result['bias']:+.3f}", f"{result['eer']:.2%}")
     console.print(table)
+    console.print(f"wrote {out}")
+
+
+@app.command()
+def calibrate(
+    checkpoint: Annotated[Path, typer.Argument(help="The checkpoint to calibrate (any family, or a fused one).")],
+    data: Annotated[Path, typer.Argument(help="Calibration set: a dataset or manifest like the audio you will "
+                                              "check, with both classes, that you do not test on.")],
+    out: Annotated[Path, typer.Option(help="The calibrated checkpoint to write.")] = Path("calibrated.pt"),
+    split: Annotated[str, typer.Option(help="Which split of DATA to fit on (all = every clip).")] = "all",
+    prior: Annotated[float, typer.Option(help="Default prior P(fake) for P(fake) and the verdict.")] = 0.5,
+    layout: LayoutOpt = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda.")] = "cpu",
+) -> None:
+    """Fit score -> log-likelihood ratio on a calibration set; predict then gives the LLR, P(fake) at a stated prior
+    and the Bayes decision, and evaluate adds Cllr and actual DCF."""
+    from .calibrate import calibrate as run_calibrate
+
+    result = run_calibrate(checkpoint, data, out, layout=layout, split=split, prior=prior, device=device)
+    fitted = result["fitted_on"]
+    console.print(f"LLR = {result['scale']:.4f} x log-odds {result['offset']:+.4f}, fitted on {fitted['clips']} clips "
+                  f"({fitted['real']} real, {fitted['fake']} fake); Cllr there {fitted['cllr_before']:.3f} -> "
+                  f"{fitted['cllr_after']:.3f} bits; default prior {prior:g}")
     console.print(f"wrote {out}")
 
 

@@ -1,8 +1,8 @@
 """Evaluation: score every clip, compute every metric, draw the plots, write one report.
 
 Outputs (all written atomically): metrics.json, scores.csv (one row per clip: id, system, label, score =
-P(fake), log_odds), confusion_matrix.npy, roc_curve.png, det_curve.png, score_histogram.png,
-confusion_matrix.png and report.md, which puts the numbers and pictures on one page.
+P(fake), log_odds, llr), confusion_matrix.npy, roc_curve.png, det_curve.png, score_histogram.png,
+confusion_matrix.png, reliability.png and report.md, which puts the numbers and pictures on one page.
 """
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from .checkpoint import load_checkpoint, model_from_checkpoint, require_single
 from .errors import SpoofscanError
 from .io import save_figure, save_npy, write_csv, write_json, write_text
 from .layouts import SPLITS
-from .metrics import (bootstrap_eer, classification_report, eer, eer_sorted, error_rates, grouped_eer, min_dcf,
-                      per_system_eer, roc_auc, seed_aeer)
+from .metrics import (act_dcf, bootstrap_eer, classification_report, cllr, eer, eer_sorted, error_rates, grouped_eer,
+                      min_cllr, min_dcf, per_system_eer, roc_auc, seed_aeer)
 from .models import check_input
 from .predict import Detector
-from .scores import pool_windows, sigmoid
+from .scores import calibrated_llr, pool_windows, posterior, sigmoid
 from .store import Store
 from .train import pick_device, window_logits
 
-SCORE_FIELDS = ["id", "system", "label", "group", "speaker", "score", "log_odds"]
+SCORE_FIELDS = ["id", "system", "label", "group", "speaker", "score", "log_odds", "llr"]
 
 
 def score_store(checkpoint: str | Path, store_path: str | Path, *, split: str = "test", device: str = "auto",
@@ -60,9 +60,34 @@ def score_items(checkpoint: str | Path, items, *, device: str = "auto", batch_si
     return rows, failed
 
 
+def log_odds_matrix(checkpoints: list, data: str | Path, *, layout: str | None = None, split: str = "all",
+                    device: str = "cpu", batch_size: int = 64) -> tuple[list, np.ndarray, np.ndarray]:
+    """The clips of a dataset or manifest (one split or all) scored from audio by every checkpoint: the items that
+    every checkpoint could score, their labels (1 = fake) and a (clips, checkpoints) matrix of model log-odds."""
+    from .layouts import load_items
+
+    items = load_items(data, layout=layout)
+    if split != "all":
+        items = [it for it in items if it.split == split]
+    if not items:
+        raise SpoofscanError(f"{data}: no clip in the {split} split; use --split all or another split")
+    scores, failed = [], set()
+    for checkpoint in checkpoints:
+        rows, bad = score_items(checkpoint, items, device=device, batch_size=batch_size)
+        scores.append({r["path"]: r["log_odds"] for r in rows})
+        failed |= {b["path"] for b in bad}
+    kept = [it for it in items if it.path not in failed]
+    labels = np.array([int(it.label == "fake") for it in kept])
+    if len(set(labels.tolist())) < 2:
+        raise SpoofscanError(f"{data}: the clips that could be scored ({len(kept)} of {len(items)}) hold one class "
+                             "only; this needs real and fake clips")
+    return kept, labels, np.array([[s[it.path] for s in scores] for it in kept])
+
+
 def compute_metrics(rows: list[dict], *, val_threshold: float, bootstrap: int = 1000, aeer: bool = False,
-                    seed: int = 0) -> dict:
-    """All metrics of the scored clips. Metrics use the log-odds (no ties from rounding P(fake) near 0 or 1)."""
+                    seed: int = 0, calibration: dict | None = None) -> dict:
+    """All metrics of the scored clips. Metrics use the log-odds (no ties from rounding P(fake) near 0 or 1); the
+    calibration metrics use the log-likelihood ratios of the checkpoint's calibration, or the log-odds without one."""
     labels = np.array([int(r["label"] == "fake") for r in rows])
     log_odds = np.array([r["log_odds"] for r in rows], dtype=np.float64)
     if len(set(labels)) < 2:
@@ -87,6 +112,11 @@ def compute_metrics(rows: list[dict], *, val_threshold: float, bootstrap: int = 
         "by_speaker": grouped_eer(labels, log_odds, [r["speaker"] for r in rows]),
         "by_source": grouped_eer(labels, log_odds, [r.get("source", "unknown") for r in rows]),
     }
+    llr = clip_llr(rows, calibration)
+    metrics["calibration"] = {
+        "llr": "calibrated (spoofscan calibrate)" if calibration else "the model's log-odds, not calibrated",
+        "cllr": cllr(labels, llr), "min_cllr": min_cllr(labels, log_odds),
+        "act_dcf": {"value": act_dcf(labels, llr), "p_spoof": 0.05, "c_miss": 1.0, "c_fa": 10.0}}
     if bootstrap:
         metrics["bootstrap_eer"] = bootstrap_eer(labels, log_odds, [r["group"] for r in rows], n=bootstrap, seed=seed)
     if aeer:
@@ -94,7 +124,13 @@ def compute_metrics(rows: list[dict], *, val_threshold: float, bootstrap: int = 
     return metrics
 
 
-def _plots(out: Path, labels: np.ndarray, log_odds: np.ndarray, metrics: dict) -> None:
+def clip_llr(rows: list[dict], calibration: dict | None) -> np.ndarray:
+    """Each clip's log-likelihood ratio: the calibrated map of its log-odds, or the log-odds themselves."""
+    log_odds = np.array([r["log_odds"] for r in rows], dtype=np.float64)
+    return calibrated_llr(log_odds, calibration) if calibration else log_odds
+
+
+def _plots(out: Path, labels: np.ndarray, log_odds: np.ndarray, llr: np.ndarray, metrics: dict) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -142,6 +178,21 @@ def _plots(out: Path, labels: np.ndarray, log_odds: np.ndarray, metrics: dict) -
            title=f"threshold P(fake) >= {metrics['at_val_eer_threshold']['threshold']:.3f}")
     save_figure(out / "confusion_matrix.png", fig)
 
+    # reliability: P(fake) at this set's own share of fakes against the share of fakes observed, in 10 bins
+    share = labels.mean()
+    predicted = posterior(llr, share)
+    edges = np.linspace(0, 1, 11)
+    which = np.clip(np.digitize(predicted, edges) - 1, 0, 9)
+    used = [b for b in range(10) if (which == b).any()]
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], "k--", alpha=0.4, label="perfectly calibrated")
+    ax.plot([predicted[which == b].mean() for b in used], [labels[which == b].mean() for b in used], "o-",
+            label=f"Cllr {metrics['calibration']['cllr']:.3f} bits")
+    ax.set(xlabel=f"predicted P(fake) at this set's prior ({share:.2f})", ylabel="observed share of fakes",
+           title="reliability", xlim=(0, 1), ylim=(0, 1))
+    ax.legend(loc="upper left")
+    save_figure(out / "reliability.png", fig)
+
 
 def _report(metrics: dict, checkpoint: str, source: str) -> str:
     at_val, at_half = metrics["at_val_eer_threshold"], metrics["at_0.5"]
@@ -164,6 +215,9 @@ def _report(metrics: dict, checkpoint: str, source: str) -> str:
     lines += [
         f"| ROC AUC | {metrics['roc_auc']:.4f} |",
         f"| minDCF (ASVspoof 5 costs) | {metrics['min_dcf']['value']:.4f} |",
+        f"| actual DCF at the Bayes threshold of the LLR | {metrics['calibration']['act_dcf']['value']:.4f} |",
+        f"| Cllr / min Cllr (bits; LLR = {metrics['calibration']['llr']}) | {metrics['calibration']['cllr']:.4f} / "
+        f"{metrics['calibration']['min_cllr']:.4f} |",
         f"| accuracy at P(fake) >= 0.5 | {at_half['accuracy']:.2%} |",
         f"| accuracy at the validation EER threshold ({at_val['threshold']:.4f}) | {at_val['accuracy']:.2%} "
         f"(real flagged {at_val['fpr_real_flagged']:.2%}, fake missed {at_val['fnr_fake_missed']:.2%}) |", "",
@@ -181,7 +235,8 @@ def _report(metrics: dict, checkpoint: str, source: str) -> str:
             lines += ["", f"## EER per {key}", "", f"| {key} | EER | clips |", "| --- | --- | --- |"]
             lines += [f"| {k} | {v['eer']:.2%} | {v['n']} |" for k, v in metrics[f"by_{key}"].items()]
     lines += ["", "## Plots", "", "![ROC](roc_curve.png) ![DET](det_curve.png)", "",
-              "![scores](score_histogram.png) ![confusion matrix](confusion_matrix.png)", ""]
+              "![scores](score_histogram.png) ![confusion matrix](confusion_matrix.png)", "",
+              "![reliability](reliability.png)", ""]
     return "\n".join(lines)
 
 
@@ -227,20 +282,24 @@ def evaluate(checkpoint: str | Path, source: str | Path, out_dir: str | Path, *,
         rows, failed = score_items(checkpoint, items, device=device, batch_size=batch_size, pool=pool)
         if not rows:
             raise SpoofscanError(f"{source}: no clip could be scored; first reason: {failed[0]['reason']}")
-    metrics = compute_metrics(rows, val_threshold=state["threshold"], bootstrap=bootstrap, aeer=aeer, seed=seed)
+    calibration = state.get("calibration")
+    metrics = compute_metrics(rows, val_threshold=state["threshold"], bootstrap=bootstrap, aeer=aeer, seed=seed,
+                              calibration=calibration)
     metrics.update({"checkpoint": str(checkpoint), "source": str(source), "split": split, "failed": failed})
     labels = np.array([int(r["label"] == "fake") for r in rows])
     log_odds = np.array([r["log_odds"] for r in rows])
+    llr = clip_llr(rows, calibration)
     write_json(out / "metrics.json", metrics)
     write_csv(out / "scores.csv", [{"id": r["path"], "system": r["system"], "label": r["label"], "group": r["group"],
                                     "speaker": r["speaker"], "score": float(sigmoid(r["log_odds"])),
-                                    "log_odds": r["log_odds"]} for r in rows], SCORE_FIELDS)
+                                    "log_odds": r["log_odds"], "llr": float(value)} for r, value in zip(rows, llr)],
+              SCORE_FIELDS)
     matrix = np.array(metrics["at_val_eer_threshold"]["confusion_matrix"])
     save_npy(out / "confusion_matrix.npy", matrix)
     for key in by:
         table = group_table(metrics, key)
         write_csv(out / f"by_{key}.csv", table, list(table[0]) if table else [key, "eer"])
-    _plots(out, labels, log_odds, metrics)
+    _plots(out, labels, log_odds, llr, metrics)
     write_text(out / "report.md", _report(metrics, str(checkpoint), str(source)))
     return metrics
 

@@ -13,8 +13,7 @@ import numpy as np
 from .checkpoint import load_checkpoint, require_single, save_checkpoint
 from .config import to_dict
 from .errors import SpoofscanError
-from .evaluate import score_items
-from .layouts import load_items
+from .evaluate import log_odds_matrix
 from .metrics import eer
 from .scores import sigmoid
 
@@ -32,21 +31,8 @@ def fuse(checkpoints: list[str | Path], data: str | Path, out: str | Path, *, la
     states = [load_checkpoint(c) for c in checkpoints]
     for path, state in zip(checkpoints, states):
         require_single(state, path, "fuse its members' own checkpoints instead")
-    items = load_items(data, layout=layout)
-    if split != "all":
-        items = [it for it in items if it.split == split]
-    if not items:
-        raise SpoofscanError(f"{data}: no clip in the {split} split; use --split all or another split")
-    scores, failed = [], set()
-    for path in checkpoints:
-        rows, bad = score_items(path, items, device=device, batch_size=batch_size)
-        scores.append({r["path"]: r["log_odds"] for r in rows})
-        failed |= {b["path"] for b in bad}
-    kept = [it for it in items if it.path not in failed]
-    labels = np.array([int(it.label == "fake") for it in kept])
-    if len(set(labels.tolist())) < 2:
-        raise SpoofscanError(f"{data}: the clips scored by every member hold one class only; fusion needs both")
-    member_log_odds = np.array([[s[it.path] for s in scores] for it in kept])
+    kept, labels, member_log_odds = log_odds_matrix(checkpoints, data, layout=layout, split=split, device=device,
+                                                    batch_size=batch_size)
     regression = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000).fit(member_log_odds, labels)
     weights, bias = regression.coef_[0].tolist(), float(regression.intercept_[0])
     fused = bias + member_log_odds @ np.array(weights)
@@ -54,7 +40,7 @@ def fuse(checkpoints: list[str | Path], data: str | Path, out: str | Path, *, la
     member_eers = [eer(labels, member_log_odds[:, i])[0] for i in range(len(checkpoints))]
     members = [{**{k: s[k] for k in MEMBER_KEYS if k in s}, "feature_config": to_dict(s["feature_config"]),
                 "train_config": to_dict(s["train_config"])} for s in states]
-    fitted = {"data": str(data), "split": split, "clips": len(kept), "failed": len(failed), "eer": fused_eer,
+    fitted = {"data": str(data), "split": split, "clips": len(kept), "eer": fused_eer,
               "member_eers": member_eers}
     save_checkpoint(out, {"fusion": {"members": members, "weights": weights, "bias": bias,
                                      "member_paths": [str(c) for c in checkpoints], "fitted_on": fitted},

@@ -136,3 +136,32 @@ def grouped_eer(labels, scores, keys) -> dict[str, dict[str, float]]:
         if 0 < labels[mask].sum() < mask.sum():
             out[str(key)] = {"eer": eer(labels[mask], scores[mask])[0], "n": int(mask.sum())}
     return out
+
+
+def cllr(labels, llr) -> float:
+    """Log-likelihood-ratio cost in bits (0 = perfect, 1 = an uninformative LLR of 0; above 1 = miscalibrated)."""
+    labels, llr = _check(labels, llr)
+    fake, real = llr[labels == 1], llr[labels == 0]
+    return float(0.5 * (np.mean(np.logaddexp(0, -fake)) + np.mean(np.logaddexp(0, real))) / np.log(2))
+
+
+def min_cllr(labels, scores) -> float:
+    """Cllr after the best monotone calibration of the scores (pool-adjacent-violators): the discrimination part."""
+    from sklearn.isotonic import IsotonicRegression
+
+    labels, scores = _check(labels, scores)
+    eps = 1e-6
+    posterior = IsotonicRegression(y_min=eps, y_max=1 - eps, out_of_bounds="clip").fit_transform(scores, labels)
+    prior = labels.mean()
+    llr = np.log(posterior / (1 - posterior)) - np.log(prior / (1 - prior))
+    return cllr(labels, llr)
+
+
+def act_dcf(labels, llr, *, p_spoof: float = 0.05, c_miss: float = 1.0, c_fa: float = 10.0) -> float:
+    """Normalized actual detection cost (ASVspoof 5) of calling fake where llr exceeds the Bayes threshold."""
+    labels, llr = _check(labels, llr)
+    called_fake = llr > np.log((1 - p_spoof) * c_miss / (p_spoof * c_fa))
+    p_miss_real = called_fake[labels == 0].mean()
+    p_fa_fake = (~called_fake[labels == 1]).mean()
+    cost = c_miss * (1 - p_spoof) * p_miss_real + c_fa * p_spoof * p_fa_fake
+    return float(cost / min(c_miss * (1 - p_spoof), c_fa * p_spoof))

@@ -3,7 +3,8 @@
 A clip is cut into the checkpoint's windows (hop configurable), every window gets a log-odds of being fake,
 and the clip's score pools them (mean of the windows' log-odds by default, or max). score = P(fake) =
 sigmoid(pooled log-odds); the verdict compares it with the checkpoint's validation-EER threshold unless a
-threshold is given. A fused checkpoint (`spoofscan fuse`) gives a FusedDetector: its members score the clip
+threshold is given. A calibrated checkpoint (`spoofscan calibrate`) maps the pooled log-odds to a log-likelihood
+ratio (llr); score is then P(fake) at the stated prior and the verdict is the Bayes decision (score >= 0.5). A fused checkpoint (`spoofscan fuse`) gives a FusedDetector: its members score the clip
 and a logistic regression combines their clip log-odds. The CLI's `predict` is a thin layer over Detector.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .config import FeatureConfig
 from .errors import SpoofscanError
 from .features import model_input, wave_windows
 from .models import use_channels_last
-from .scores import pool_windows, sigmoid
+from .scores import calibrated_llr, check_prior, pool_windows, posterior, sigmoid
 
 
 @dataclass
@@ -35,7 +36,9 @@ class Prediction:
     score: float | None = None
     verdict: str = "error"  # "fake", "real" or "error"
     threshold: float | None = None
-    log_odds: float | None = None
+    log_odds: float | None = None  # the model's pooled log-odds (uncalibrated)
+    llr: float | None = None  # calibrated log-likelihood ratio of fake vs real (calibrated checkpoints only)
+    prior: float | None = None  # the prior P(fake) that score assumes (calibrated checkpoints only)
     duration: float | None = None
     window_scores: list[float] = field(default_factory=list)
     window_times: list[tuple[float, float]] = field(default_factory=list)
@@ -66,8 +69,9 @@ class Detector:
 
     def __init__(self, model: torch.nn.Module, feature_config: FeatureConfig, threshold: float, *,
                  device: str | torch.device = "cpu", pool: str = "mean", batch_size: int = 64,
-                 onnx_session=None) -> None:
+                 onnx_session=None, calibration: dict | None = None, prior: float | None = None) -> None:
         self.model = model.eval()
+        self.calibration, self.prior = calibration, prior
         self.config = feature_config
         self.threshold = threshold
         self.device = torch.device(device)
@@ -78,9 +82,10 @@ class Detector:
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, *, device: str = "cpu", threshold: float | None = None,
                         pool: str = "mean", hop_frames: int | None = None, batch_size: int = 64,
-                        backend: str = "torch") -> "Detector":
+                        backend: str = "torch", prior: float | None = None) -> "Detector":
         """Load a checkpoint (None = the built-in spoofscan-base); hop_frames overrides the window hop, threshold
-        the checkpoint's EER threshold. A fused checkpoint gives a FusedDetector."""
+        the checkpoint's decision threshold, prior the calibrated checkpoint's prior P(fake). A fused checkpoint gives
+        a FusedDetector."""
         if pool not in ("mean", "max"):
             raise SpoofscanError(f"--pool {pool!r}: use mean or max")
         if backend not in ("torch", "onnx"):
@@ -90,13 +95,23 @@ class Detector:
         if threshold is not None and not 0 <= threshold <= 1:
             raise SpoofscanError(f"--threshold {threshold}: a P(fake) threshold lies in [0, 1]")
         state = load_checkpoint(path)
+        calibration = state.get("calibration")
+        if prior is not None and calibration is None:
+            raise SpoofscanError(f"--prior {prior}: {path or 'spoofscan-base'} is not calibrated, so its scores are not "
+                                 "likelihood ratios; calibrate it first (`spoofscan calibrate CKPT DATA`)")
+        if calibration is not None:
+            prior = check_prior(calibration["prior"] if prior is None else prior)
+            threshold = 0.5 if threshold is None else threshold  # the Bayes decision at that prior
         if "fusion" in state:
             if backend != "torch":
                 raise SpoofscanError(f"{path}: a fused checkpoint runs with --backend torch only")
-            return FusedDetector.from_state(state, device=device, threshold=threshold, pool=pool,
-                                            hop_frames=hop_frames, batch_size=batch_size)
-        return cls.from_state(state, path=path, device=device, threshold=threshold, pool=pool,
-                              hop_frames=hop_frames, batch_size=batch_size, backend=backend)
+            detector = FusedDetector.from_state(state, device=device, threshold=threshold, pool=pool,
+                                                hop_frames=hop_frames, batch_size=batch_size)
+        else:
+            detector = cls.from_state(state, path=path, device=device, threshold=threshold, pool=pool,
+                                      hop_frames=hop_frames, batch_size=batch_size, backend=backend)
+        detector.calibration, detector.prior = calibration, prior
+        return detector
 
     @classmethod
     def from_state(cls, state: dict, *, path: str | Path | None = None, device: str = "cpu",
@@ -152,12 +167,23 @@ class Detector:
                      for s in starts]
         return images, times, duration
 
+    def p_fake(self, log_odds: np.ndarray | float) -> np.ndarray | float:
+        """P(fake) of log-odds: at the stated prior through the calibration, else the model's sigmoid."""
+        if self.calibration is None:
+            return sigmoid(log_odds)
+        return posterior(calibrated_llr(log_odds, self.calibration), self.prior)
+
     def _result(self, name: str, log_odds: np.ndarray, times: list, duration: float) -> Prediction:
         pooled = float(pool_windows(log_odds, np.zeros(len(log_odds), np.int64), 1, self.pool)[0])
-        score = float(sigmoid(pooled))
+        return self._verdict(name, pooled, duration, window_scores=[float(s) for s in self.p_fake(log_odds)],
+                             window_times=times)
+
+    def _verdict(self, name: str, pooled: float, duration: float, **windows) -> Prediction:
+        score = float(self.p_fake(pooled))
+        llr = None if self.calibration is None else float(calibrated_llr(pooled, self.calibration))
         return Prediction(path=name, score=score, verdict="fake" if score >= self.threshold else "real",
-                          threshold=self.threshold, log_odds=pooled, duration=round(duration, 3),
-                          window_scores=[float(s) for s in sigmoid(log_odds)], window_times=times)
+                          threshold=self.threshold, log_odds=pooled, llr=llr, prior=self.prior,
+                          duration=round(duration, 3), **windows)
 
     def predict(self, waveform: np.ndarray, sample_rate: int, *, name: str = "waveform") -> Prediction:
         """Score a waveform: (samples,) or (samples, channels), any sample rate."""
@@ -202,6 +228,7 @@ class FusedDetector(Detector):
     def __init__(self, members: list[Detector], weights: list[float], bias: float, threshold: float) -> None:
         self.members, self.weights, self.bias, self.threshold = members, np.asarray(weights, np.float64), bias, threshold
         self.config = members[0].config  # load_audio's rate; each member resamples to its own
+        self.calibration, self.prior = None, None
 
     @classmethod
     def from_state(cls, state: dict, *, device: str = "cpu", threshold: float | None = None, pool: str = "mean",
@@ -219,9 +246,7 @@ class FusedDetector(Detector):
     def predict(self, waveform: np.ndarray, sample_rate: int, *, name: str = "waveform") -> Prediction:
         results = [m.predict(waveform, sample_rate, name=name) for m in self.members]
         fused = float(self.fuse(np.array([[r.log_odds for r in results]]))[0])
-        score = float(sigmoid(fused))
-        return Prediction(path=name, score=score, verdict="fake" if score >= self.threshold else "real",
-                          threshold=self.threshold, log_odds=fused, duration=results[0].duration)
+        return self._verdict(name, fused, results[0].duration)
 
     def predict_file(self, path: str | Path) -> Prediction:
         rate = native_rate(path) or self.config.sample_rate  # decoded once at its own rate; members resample

@@ -30,3 +30,23 @@ def pool_windows(window_log_odds: np.ndarray, clip_of_window: np.ndarray, n_clip
 
 def sigmoid(x: np.ndarray | float) -> np.ndarray | float:
     return 1 / (1 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+def logit(p: float) -> float:
+    return float(np.log(p / (1 - p)))
+
+
+def check_prior(prior: float) -> float:
+    if not 0 < prior < 1:
+        raise SpoofscanError(f"--prior {prior}: the prior probability of a fake lies strictly between 0 and 1")
+    return prior
+
+
+def calibrated_llr(log_odds: np.ndarray | float, calibration: dict) -> np.ndarray | float:
+    """A model's log-odds -> log-likelihood ratio of fake vs real, with the affine map `spoofscan calibrate` fitted."""
+    return calibration["scale"] * np.asarray(log_odds, dtype=np.float64) + calibration["offset"]
+
+
+def posterior(llr: np.ndarray | float, prior: float) -> np.ndarray | float:
+    """P(fake) given a log-likelihood ratio and the prior probability of a fake (Bayes' rule)."""
+    return sigmoid(np.asarray(llr, dtype=np.float64) + logit(prior))
