@@ -1,4 +1,9 @@
-"""Audio in: decode any file soundfile reads, mix to mono, resample, trim silence, reject unusable clips."""
+"""Audio in: decode any audio or video file, mix to mono, resample, trim silence, reject unusable clips.
+
+soundfile (libsndfile) is the fast path for wav/flac/ogg/mp3; everything else (m4a/AAC, mp4/mov/webm/mkv audio
+tracks, Opus, AMR, WMA, ...) and whatever soundfile cannot read goes through PyAV, whose wheel bundles FFmpeg's
+decoders. Raw G.722 (Asterisk's .g722 prompts) has its own decoder.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,36 +16,76 @@ import soxr
 from .config import FeatureConfig
 from .errors import SpoofscanError
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".g722")
+SOUNDFILE_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+AV_EXTENSIONS = (".m4a", ".aac", ".mp4", ".mov", ".webm", ".mkv", ".opus", ".oga", ".amr", ".3gp", ".wma", ".wmv",
+                 ".aif", ".aiff", ".caf", ".ac3", ".avi")
+AUDIO_EXTENSIONS = SOUNDFILE_EXTENSIONS + AV_EXTENSIONS + (".g722",)
 G722_RATE, G722_BITRATE = 16000, 64000  # raw G.722 as Asterisk ships its wideband prompts
 SILENCE_PEAK = 1e-4  # a clip whose peak is below -80 dBFS is silent
 
 
-def load_audio(path: str | Path, *, sample_rate: int = 22050) -> np.ndarray:
-    """Decode path to a mono float32 waveform at sample_rate (soxr resampling)."""
+def load_audio(path: str | Path, *, sample_rate: int = 22050, stream: int = 0) -> np.ndarray:
+    """Decode path (its stream-th audio stream) to a mono float32 waveform at sample_rate (soxr resampling)."""
     path = Path(path)
     if not path.is_file():
         raise SpoofscanError(f"{path}: file not found; check the path")
+    if stream < 0:
+        raise SpoofscanError(f"--stream {stream}: audio streams are numbered from 0")
     if path.suffix.lower() == ".g722":
         data, rate = g722_decode(path.read_bytes())[:, None], G722_RATE
-    else:
+    elif path.suffix.lower() in SOUNDFILE_EXTENSIONS and stream == 0:
         try:
             data, rate = sf.read(path, dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-            raise SpoofscanError(
-                f"{path}: cannot decode audio ({exc}); the file is corrupt or not wav/flac/ogg/mp3/g722") from None
+        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+            data, rate = decode_with_av(path, stream)  # a container libsndfile does not know behind a known name
+    else:
+        data, rate = decode_with_av(path, stream)
     if data.shape[0] == 0:
         raise SpoofscanError(f"{path}: empty audio (0 samples); remove the file or replace it")
     return resample(data.mean(axis=1), rate, sample_rate, name=str(path))
 
 
-def native_rate(path: str | Path) -> int | None:
+def decode_with_av(path: Path, stream: int = 0) -> tuple[np.ndarray, int]:
+    """(samples, channels) float32 and the sample rate of a file's stream-th audio stream, decoded by FFmpeg."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            streams = container.streams.audio
+            if not streams:
+                raise SpoofscanError(f"{path}: no audio stream in this file (a video without sound?); give a file "
+                                     "that has audio")
+            if stream >= len(streams):
+                raise SpoofscanError(f"{path}: --stream {stream}, but the file has {len(streams)} audio stream(s) "
+                                     f"(0 to {len(streams) - 1})")
+            chosen = streams[stream]
+            to_float = av.AudioResampler(format="fltp", layout=chosen.layout, rate=chosen.rate)
+            planes = [resampled.to_ndarray() for frame in container.decode(chosen)
+                      for resampled in to_float.resample(frame)]
+            planes += [resampled.to_ndarray() for resampled in to_float.resample(None)]
+            rate = chosen.rate
+    except av.FFmpegError as exc:
+        raise SpoofscanError(f"{path}: cannot decode audio ({exc}); the file is corrupt or not an audio/video "
+                             "file") from None
+    if not planes or rate is None:
+        return np.zeros((0, 1), np.float32), rate or 1
+    return np.concatenate(planes, axis=1).T.astype(np.float32, copy=False), rate
+
+
+def native_rate(path: str | Path, stream: int = 0) -> int | None:
     """The file's own sample rate, or None when it cannot be read (loading it then says why)."""
     if Path(path).suffix.lower() == ".g722":
         return G722_RATE
     try:
         return sf.info(path).samplerate
     except (sf.LibsndfileError, RuntimeError):
+        pass
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return container.streams.audio[stream].rate
+    except (av.FFmpegError, IndexError):
         return None
 
 

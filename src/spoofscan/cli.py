@@ -378,6 +378,7 @@ def predict(
                                                        "Bayes decision (default: the checkpoint's).")] = None,
     pool: Annotated[str, typer.Option(help="Clip score from windows: mean or max.")] = "mean",
     hop: Annotated[Optional[int], typer.Option(help="Window hop in frames (default: the checkpoint's).")] = None,
+    stream: Annotated[int, typer.Option(help="Which audio stream of a video or multi-track file (0 = the first).")] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON (with per-window scores) instead of a table.")] = False,
     csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Write per-window scores and times to this CSV.")] = None,
     backend: Annotated[str, typer.Option(help="torch or onnx (onnxruntime).")] = "torch",
@@ -394,14 +395,15 @@ def predict(
         checkpoint, paths = Path(paths[0]), paths[1:]
     files = find_audio(paths)
     if not files:
-        raise SpoofscanError(f"no audio found in {' '.join(paths)}; give files, folders or globs of wav/flac/ogg/mp3")
+        raise SpoofscanError(f"no audio found in {' '.join(paths)}; give files, folders or globs of audio or video "
+                             "files (wav, flac, mp3, ogg, m4a, mp4, webm, mkv, opus, ...)")
     detector = Detector.from_checkpoint(checkpoint, device=device, threshold=threshold, pool=pool, hop_frames=hop,
                                         batch_size=batch_size, backend=backend, prior=prior)
     if checkpoint is None:
         Console(stderr=True).print("[yellow]built-in spoofscan-base[/]: catches TTS but is near chance on vocoder "
                                    "copy-synthesis (EER 42 % on real vocoder demos); read its model card (README) "
                                    "before trusting a verdict, or pass a checkpoint trained on data like yours")
-    results = detector.predict_files(files)
+    results = detector.predict_files(files, stream=stream)
     if len(files) > 1 and not json_out:
         results = track(results, total=len(files), description="predict", console=Console(stderr=True))
     predictions = list(results)

@@ -190,12 +190,12 @@ class Detector:
         images, times, duration = self._windows(waveform, sample_rate, name)
         return self._result(name, self.window_log_odds(images), times, duration)
 
-    def predict_file(self, path: str | Path) -> Prediction:
-        """Score one audio file (wav, flac, ogg, mp3, ...). Raises SpoofscanError for a bad file."""
-        wave = load_audio(path, sample_rate=self.config.sample_rate)
+    def predict_file(self, path: str | Path, *, stream: int = 0) -> Prediction:
+        """Score one audio or video file (its stream-th audio stream). Raises SpoofscanError for a bad file."""
+        wave = load_audio(path, sample_rate=self.config.sample_rate, stream=stream)
         return self.predict(wave, self.config.sample_rate, name=str(path))
 
-    def predict_files(self, paths: Iterable[str | Path]) -> Iterator[Prediction]:
+    def predict_files(self, paths: Iterable[str | Path], *, stream: int = 0) -> Iterator[Prediction]:
         """Score many files, batching windows across files; a bad file yields an error Prediction, the rest go on."""
         pending: list[tuple[str, np.ndarray, list, float]] = []
 
@@ -209,7 +209,7 @@ class Detector:
 
         for path in paths:
             try:
-                wave = load_audio(path, sample_rate=self.config.sample_rate)
+                wave = load_audio(path, sample_rate=self.config.sample_rate, stream=stream)
                 pending.append((str(path), *self._windows(wave, self.config.sample_rate, str(path))))
             except SpoofscanError as exc:
                 yield from flush() if pending else ()
@@ -248,13 +248,13 @@ class FusedDetector(Detector):
         fused = float(self.fuse(np.array([[r.log_odds for r in results]]))[0])
         return self._verdict(name, fused, results[0].duration)
 
-    def predict_file(self, path: str | Path) -> Prediction:
-        rate = native_rate(path) or self.config.sample_rate  # decoded once at its own rate; members resample
-        return self.predict(load_audio(path, sample_rate=rate), rate, name=str(path))
+    def predict_file(self, path: str | Path, *, stream: int = 0) -> Prediction:
+        rate = native_rate(path, stream) or self.config.sample_rate  # decoded once at its own rate; members resample
+        return self.predict(load_audio(path, sample_rate=rate, stream=stream), rate, name=str(path))
 
-    def predict_files(self, paths: Iterable[str | Path]) -> Iterator[Prediction]:
+    def predict_files(self, paths: Iterable[str | Path], *, stream: int = 0) -> Iterator[Prediction]:
         for path in paths:
             try:
-                yield self.predict_file(path)
+                yield self.predict_file(path, stream=stream)
             except SpoofscanError as exc:
                 yield Prediction(path=str(path), error=str(exc))
