@@ -365,6 +365,9 @@ def evaluate(
     console.print(f"report: {out / 'report.md'}")
 
 
+TABLE_LIMIT = 100  # an archive scan with --csv prints a table only up to this many files
+
+
 @app.command()
 def predict(
     paths: Annotated[list[str], typer.Argument(
@@ -380,15 +383,22 @@ def predict(
     hop: Annotated[Optional[int], typer.Option(help="Window hop in frames (default: the checkpoint's).")] = None,
     stream: Annotated[int, typer.Option(help="Which audio stream of a video or multi-track file (0 = the first).")] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON (with per-window scores) instead of a table.")] = False,
-    csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Write per-window scores and times to this CSV.")] = None,
+    csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Append per-window scores and times to this CSV as "
+                                                                  "each file finishes.")] = None,
+    resume: Annotated[bool, typer.Option(help="With --csv: skip the files already in it (same size and mtime).")] = False,
+    workers: Annotated[int, typer.Option(help="Processes that decode and cut windows while the model runs.")] = 1,
     backend: Annotated[str, typer.Option(help="torch or onnx (onnxruntime).")] = "torch",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda.")] = "cpu",
     batch_size: Annotated[int, typer.Option(help="Windows per forward pass.")] = 64,
 ) -> None:
-    """Verdicts on your own audio (any length, format, sample rate). Exit code 1 if any file failed."""
+    """Verdicts on your own audio (any length, format, sample rate). Exit code 1 if any file failed.
+
+    With --csv it is an archive scan: rows are appended as files finish, --resume skips what is done, and under
+    torchrun each process scores its share and rank 0 merges them into the one CSV."""
+    import os
+
     from rich.progress import track
 
-    from .io import write_csv
     from .predict import Detector, find_audio
 
     if checkpoint is None and paths[0].endswith(".pt"):
@@ -397,19 +407,54 @@ def predict(
     if not files:
         raise SpoofscanError(f"no audio found in {' '.join(paths)}; give files, folders or globs of audio or video "
                              "files (wav, flac, mp3, ogg, m4a, mp4, webm, mkv, opus, ...)")
+    if resume and csv_out is None:
+        raise SpoofscanError("--resume continues a scan written with --csv; give the --csv file to continue")
+    if workers < 1:
+        raise SpoofscanError(f"--workers {workers}: use 1 (decode in this process) or more")
+    world_size, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    if world_size > 1 and csv_out is None:
+        raise SpoofscanError("under torchrun, predict writes its results with --csv FILE (each rank scores a share)")
+    if world_size > 1:
+        from .train import pick_device
+
+        device = str(pick_device(device))
     detector = Detector.from_checkpoint(checkpoint, device=device, threshold=threshold, pool=pool, hop_frames=hop,
                                         batch_size=batch_size, backend=backend, prior=prior)
     if checkpoint is None:
         Console(stderr=True).print("[yellow]built-in spoofscan-base[/]: catches TTS but is near chance on vocoder "
                                    "copy-synthesis (EER 42 % on real vocoder demos); read its model card (README) "
                                    "before trusting a verdict, or pass a checkpoint trained on data like yours")
-    results = detector.predict_files(files, stream=stream)
-    if len(files) > 1 and not json_out:
-        results = track(results, total=len(files), description="predict", console=Console(stderr=True))
-    predictions = list(results)
+    if csv_out is not None:
+        from .scan import scan
+
+        results, total = scan(detector, files, csv_out, checkpoint=checkpoint, resume=resume, stream=stream,
+                              workers=workers, rank=rank, world_size=world_size)
+    else:
+        results, total = detector.predict_files(files, stream=stream, workers=workers), len(files)
+    if total > 1 and not json_out:
+        results = track(results, total=total, description="predict", console=Console(stderr=True))
+    # an archive scan keeps only counts (its results are in the CSV); otherwise every prediction is shown
+    keep = csv_out is None or json_out or total <= TABLE_LIMIT
+    predictions, scored, failed = [], 0, 0
+    for prediction in results:
+        scored, failed = scored + 1, failed + bool(prediction.error)
+        if keep:
+            predictions.append(prediction)
+    if world_size > 1:
+        import torch.distributed as dist
+
+        from .scan import merge_ranks
+
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        dist.barrier()
+        if rank == 0:
+            merge_ranks(csv_out, world_size)
+        dist.barrier()
+        dist.destroy_process_group()
     if json_out:
         print(json.dumps([p.to_dict() for p in predictions], indent=2))
-    else:
+    elif keep:
         calibrated = detector.calibration is not None
         title = (f"score = P(fake) at prior {detector.prior:g}; LLR = calibrated log-likelihood ratio; verdict at "
                  f"P(fake) >= {detector.threshold:.4f}" if calibrated else
@@ -427,16 +472,10 @@ def predict(
                 table.add_row(p.path, f"{p.duration:.2f}", str(len(p.window_scores)), f"{p.score:.4f}",
                               *((f"{p.llr:+.2f}",) if calibrated else ()), f"[{colour}]{p.verdict}[/]")
         console.print(table)
-    if csv_out:
-        rows = [{"path": p.path, "window": i, "start_s": t[0], "end_s": t[1], "window_score": s,
-                 "clip_score": p.score, "clip_llr": p.llr, "verdict": p.verdict, "error": p.error}
-                for p in predictions for i, (t, s) in enumerate(zip(p.window_times, p.window_scores))]
-        rows += [{"path": p.path, "clip_score": p.score, "clip_llr": p.llr, "verdict": p.verdict}
-                 for p in predictions if not p.error and not p.window_times]  # fused: clip scores only
-        rows += [{"path": p.path, "verdict": "error", "error": p.error} for p in predictions if p.error]
-        write_csv(csv_out, rows, ["path", "window", "start_s", "end_s", "window_score", "clip_score", "clip_llr",
-                                  "verdict", "error"])
-    if any(p.error for p in predictions):
+    if csv_out is not None and rank == 0:
+        skipped = f"; {len(files[rank::world_size]) - total} already there (--resume)" if resume else ""
+        typer.echo(f"{csv_out}: {scored} files scored by this process, {failed} failed{skipped}", err=True)
+    if failed:
         raise typer.Exit(1)
 
 

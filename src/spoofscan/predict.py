@@ -152,21 +152,6 @@ class Detector:
         return np.concatenate(out) if out else np.zeros(0)
 
     # --- audio -> windows -> verdict ---------------------------------------------------------------------
-    def _windows(self, waveform: np.ndarray, sample_rate: int, name: str) -> tuple[np.ndarray, list, float]:
-        wave = resample(waveform, sample_rate, self.config.sample_rate, name=name)
-        duration = wave.size / self.config.sample_rate
-        kept, offset = clean_waveform(wave, self.config, name=name)
-        images, starts = wave_windows(kept, self.config)
-        seconds_per_frame = self.config.hop_length / self.config.sample_rate
-        t0 = offset / self.config.sample_rate
-        if self.config.input_mode == "resize":
-            times = [(round(t0, 3), round(t0 + kept.size / self.config.sample_rate, 3))]
-        else:
-            times = [(round(t0 + s * seconds_per_frame, 3),
-                      round(min(t0 + (s + self.config.window_frames) * seconds_per_frame, duration), 3))
-                     for s in starts]
-        return images, times, duration
-
     def p_fake(self, log_odds: np.ndarray | float) -> np.ndarray | float:
         """P(fake) of log-odds: at the stated prior through the calibration, else the model's sigmoid."""
         if self.calibration is None:
@@ -187,7 +172,7 @@ class Detector:
 
     def predict(self, waveform: np.ndarray, sample_rate: int, *, name: str = "waveform") -> Prediction:
         """Score a waveform: (samples,) or (samples, channels), any sample rate."""
-        images, times, duration = self._windows(waveform, sample_rate, name)
+        images, times, duration = audio_windows(waveform, sample_rate, self.config, name=name)
         return self._result(name, self.window_log_odds(images), times, duration)
 
     def predict_file(self, path: str | Path, *, stream: int = 0) -> Prediction:
@@ -195,8 +180,10 @@ class Detector:
         wave = load_audio(path, sample_rate=self.config.sample_rate, stream=stream)
         return self.predict(wave, self.config.sample_rate, name=str(path))
 
-    def predict_files(self, paths: Iterable[str | Path], *, stream: int = 0) -> Iterator[Prediction]:
-        """Score many files, batching windows across files; a bad file yields an error Prediction, the rest go on."""
+    def predict_files(self, paths: Iterable[str | Path], *, stream: int = 0, workers: int = 1) -> Iterator[Prediction]:
+        """Score many files, batching windows across files; a bad file yields an error Prediction, the rest go on.
+
+        workers > 1 decodes and cuts windows in that many processes while this one runs the model."""
         pending: list[tuple[str, np.ndarray, list, float]] = []
 
         def flush() -> Iterator[Prediction]:
@@ -207,18 +194,68 @@ class Detector:
                 offset += len(images)
             pending.clear()
 
-        for path in paths:
-            try:
-                wave = load_audio(path, sample_rate=self.config.sample_rate, stream=stream)
-                pending.append((str(path), *self._windows(wave, self.config.sample_rate, str(path))))
-            except SpoofscanError as exc:
-                yield from flush() if pending else ()
-                yield Prediction(path=str(path), error=str(exc))
-                continue
-            if sum(len(p[1]) for p in pending) >= self.batch_size:
+        jobs = ((str(path), self.config, stream) for path in paths)
+        if workers > 1:
+            from .store import process_pool
+
+            pool = process_pool(workers)
+            decoded = _bounded_map(pool, file_windows, jobs, ahead=4 * workers)
+        else:
+            pool, decoded = None, map(file_windows, jobs)
+        try:
+            for name, windows, error in decoded:
+                if error:
+                    yield from flush() if pending else ()
+                    yield Prediction(path=name, error=error)
+                    continue
+                pending.append((name, *windows))
+                if sum(len(p[1]) for p in pending) >= self.batch_size:
+                    yield from flush()
+            if pending:
                 yield from flush()
-        if pending:
-            yield from flush()
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+
+
+def _bounded_map(pool, function, jobs: Iterator, *, ahead: int) -> Iterator:
+    """pool.map in order, with at most `ahead` jobs submitted but not yet consumed (bounded memory for any archive)."""
+    from collections import deque
+
+    futures: deque = deque()
+    for job in jobs:
+        futures.append(pool.submit(function, job))
+        if len(futures) >= ahead:
+            yield futures.popleft().result()
+    while futures:
+        yield futures.popleft().result()
+
+
+def audio_windows(waveform: np.ndarray, sample_rate: int, config: FeatureConfig, *,
+                  name: str) -> tuple[np.ndarray, list[tuple[float, float]], float]:
+    """A waveform -> its model windows, each window's (start, end) seconds, and the duration in seconds."""
+    wave = resample(waveform, sample_rate, config.sample_rate, name=name)
+    duration = wave.size / config.sample_rate
+    kept, offset = clean_waveform(wave, config, name=name)
+    images, starts = wave_windows(kept, config)
+    seconds_per_frame = config.hop_length / config.sample_rate
+    t0 = offset / config.sample_rate
+    if config.input_mode == "resize":
+        times = [(round(t0, 3), round(t0 + kept.size / config.sample_rate, 3))]
+    else:
+        times = [(round(t0 + s * seconds_per_frame, 3),
+                  round(min(t0 + (s + config.window_frames) * seconds_per_frame, duration), 3)) for s in starts]
+    return images, times, duration
+
+
+def file_windows(job: tuple[str, FeatureConfig, int]) -> tuple[str, tuple | None, str]:
+    """(path, config, stream) -> (path, audio_windows of the file or None, error message or "")."""
+    path, config, stream = job
+    try:
+        wave = load_audio(path, sample_rate=config.sample_rate, stream=stream)
+        return path, audio_windows(wave, config.sample_rate, config, name=path), ""
+    except SpoofscanError as exc:
+        return path, None, str(exc)
 
 
 class FusedDetector(Detector):
@@ -252,7 +289,8 @@ class FusedDetector(Detector):
         rate = native_rate(path, stream) or self.config.sample_rate  # decoded once at its own rate; members resample
         return self.predict(load_audio(path, sample_rate=rate, stream=stream), rate, name=str(path))
 
-    def predict_files(self, paths: Iterable[str | Path], *, stream: int = 0) -> Iterator[Prediction]:
+    def predict_files(self, paths: Iterable[str | Path], *, stream: int = 0, workers: int = 1) -> Iterator[Prediction]:
+        """As Detector.predict_files; each member decodes for itself, so workers is not used."""
         for path in paths:
             try:
                 yield self.predict_file(path, stream=stream)
