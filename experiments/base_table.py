@@ -1,4 +1,4 @@
-"""The tables of experiments/BASE_V2.md from a run folder of `bash experiments/base.sh WORK`.
+"""The tables of experiments/BASE_V2.md from a run folder of `bash experiments/base_v2.sh WORK`.
 
     python experiments/base_table.py WORK
 """
@@ -37,7 +37,7 @@ def main() -> None:
         if finished:
             eers = [m["eer"] for m in finished]
             loso = {"folds": [{"eer": e} for e in eers], "mean_eer": sum(eers) / len(eers), "worst_eer": max(eers)}
-    for name, loso, dev in (("ResNet-18, log-mel (configs/base.toml)", loso,
+    for name, loso, dev in (("ResNet-18, log-mel (configs/base_v2.toml)", loso,
                              load(work / "dev" / "metrics.json")),
                             ("LFCC-GMM (experiments/lfcc_gmm.py)", gmm, gmm["dev"] if gmm else None)):
         if loso and "folds" in loso:

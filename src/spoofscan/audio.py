@@ -72,6 +72,57 @@ def decode_with_av(path: Path, stream: int = 0) -> tuple[np.ndarray, int]:
     return np.concatenate(planes, axis=1).T.astype(np.float32, copy=False), rate
 
 
+def audio_duration(path: str | Path, stream: int = 0) -> float | None:
+    """Seconds of audio in a file from its header, without decoding it (None when the header does not say)."""
+    try:
+        info = sf.info(path)
+        return info.frames / info.samplerate
+    except (sf.LibsndfileError, RuntimeError):
+        pass
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            chosen = container.streams.audio[stream]
+            if chosen.duration is not None and chosen.time_base is not None:
+                return float(chosen.duration * chosen.time_base)
+            return container.duration / 1e6 if container.duration else None
+    except (av.FFmpegError, IndexError):
+        return None
+
+
+def decode_blocks(path: str | Path, stream: int = 0, *, block_seconds: float = 20.0):
+    """Yield (mono float32 block, sample rate) through a file, a few seconds at a time (bounded memory)."""
+    path = Path(path)
+    if path.suffix.lower() in SOUNDFILE_EXTENSIONS and stream == 0:
+        try:
+            f = sf.SoundFile(path)
+        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+            f = None  # not a file libsndfile reads after all: FFmpeg below
+        if f is not None:
+            with f:
+                while len(block := f.read(int(block_seconds * f.samplerate), dtype="float32", always_2d=True)):
+                    yield block.mean(axis=1), f.samplerate
+            return
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            streams = container.streams.audio
+            if stream >= len(streams):
+                decode_with_av(path, stream)  # raises the one-line error for this file
+            chosen = streams[stream]
+            to_float = av.AudioResampler(format="fltp", layout=chosen.layout, rate=chosen.rate)
+            for frame in container.decode(chosen):
+                for resampled in to_float.resample(frame):
+                    yield resampled.to_ndarray().mean(axis=0).astype(np.float32), chosen.rate
+            for resampled in to_float.resample(None):
+                yield resampled.to_ndarray().mean(axis=0).astype(np.float32), chosen.rate
+    except av.FFmpegError as exc:
+        raise SpoofscanError(f"{path}: cannot decode audio ({exc}); the file is corrupt or not an audio/video "
+                             "file") from None
+
+
 def native_rate(path: str | Path, stream: int = 0) -> int | None:
     """The file's own sample rate, or None when it cannot be read (loading it then says why)."""
     if Path(path).suffix.lower() == ".g722":

@@ -128,7 +128,8 @@ def save_compact(checkpoint: str | Path | None, out: str | Path) -> Path:
     # fp16 halves a network; a GMM is tiny and its likelihoods are sums over many precisions, so it stays fp32
     dtype = torch.float32 if state["train_config"].model == "lfcc-gmm" else torch.float16
     model = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state["model"].items()}
-    kept = {k: state[k] for k in ("threshold", "metrics", "epoch", "trainable_parameters", "input_norm") if k in state}
+    kept = {k: state[k] for k in ("threshold", "threshold_log_odds", "metrics", "epoch", "trainable_parameters",
+                                  "input_norm", "calibration") if k in state}
     return save_checkpoint(out, {**kept, "model": model, "weights_dtype": str(dtype).removeprefix("torch."),
                                  "feature_config": to_dict(state["feature_config"]),
                                  "train_config": to_dict(state["train_config"])})

@@ -25,6 +25,7 @@ from .errors import SpoofscanError
 from .features import model_input, wave_windows
 from .models import use_channels_last
 from .scores import calibrated_llr, check_prior, pool_windows, posterior, sigmoid
+from .streaming import is_long, long_clip
 
 
 @dataclass
@@ -176,7 +177,11 @@ class Detector:
         return self._result(name, self.window_log_odds(images), times, duration)
 
     def predict_file(self, path: str | Path, *, stream: int = 0) -> Prediction:
-        """Score one audio or video file (its stream-th audio stream). Raises SpoofscanError for a bad file."""
+        """Score one audio or video file (its stream-th audio stream). Raises SpoofscanError for a bad file.
+
+        A file longer than streaming.LONG_SECONDS is scored a part at a time in bounded memory."""
+        if is_long(path, self.config, stream):
+            return self.predict_long(path, stream=stream)
         wave = load_audio(path, sample_rate=self.config.sample_rate, stream=stream)
         return self.predict(wave, self.config.sample_rate, name=str(path))
 
@@ -204,9 +209,9 @@ class Detector:
             pool, decoded = None, map(file_windows, jobs)
         try:
             for name, windows, error in decoded:
-                if error:
+                if error or windows is None:
                     yield from flush() if pending else ()
-                    yield Prediction(path=name, error=error)
+                    yield self._predict_or_error(name, stream) if not error else Prediction(path=name, error=error)
                     continue
                 pending.append((name, *windows))
                 if sum(len(p[1]) for p in pending) >= self.batch_size:
@@ -216,6 +221,30 @@ class Detector:
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
+
+
+    def predict_long(self, path: str | Path, *, stream: int = 0) -> Prediction:
+        """Score a long file a batch of windows at a time (streaming.LongClip): the same result as predict_file's
+        in-memory path, in memory that does not grow with the audio."""
+        clip, directory = long_clip(path, self.config, stream)
+        try:
+            parts = [(self.window_log_odds(windows), starts) for windows, starts in clip.windows()]
+        finally:
+            directory.cleanup()
+        log_odds = np.concatenate([p[0] for p in parts])
+        starts = [s for p in parts for s in p[1]]
+        seconds_per_frame = self.config.hop_length / self.config.sample_rate
+        t0 = clip.start / self.config.sample_rate
+        times = [(round(t0 + s * seconds_per_frame, 3),
+                  round(min(t0 + (s + self.config.window_frames) * seconds_per_frame, clip.duration), 3))
+                 for s in starts]
+        return self._result(str(path), log_odds, times, clip.duration)
+
+    def _predict_or_error(self, path: str, stream: int) -> Prediction:
+        try:
+            return self.predict_long(path, stream=stream)
+        except SpoofscanError as exc:
+            return Prediction(path=path, error=str(exc))
 
 
 def _bounded_map(pool, function, jobs: Iterator, *, ahead: int) -> Iterator:
@@ -249,9 +278,11 @@ def audio_windows(waveform: np.ndarray, sample_rate: int, config: FeatureConfig,
 
 
 def file_windows(job: tuple[str, FeatureConfig, int]) -> tuple[str, tuple | None, str]:
-    """(path, config, stream) -> (path, audio_windows of the file or None, error message or "")."""
+    """(path, config, stream) -> (path, audio_windows of the file, or None for a long file; error message or "")."""
     path, config, stream = job
     try:
+        if is_long(path, config, stream):
+            return path, None, ""  # streamed by the Detector itself (predict_long)
         wave = load_audio(path, sample_rate=config.sample_rate, stream=stream)
         return path, audio_windows(wave, config.sample_rate, config, name=path), ""
     except SpoofscanError as exc:
@@ -286,6 +317,10 @@ class FusedDetector(Detector):
         return self._verdict(name, fused, results[0].duration)
 
     def predict_file(self, path: str | Path, *, stream: int = 0) -> Prediction:
+        if any(is_long(path, m.config, stream) for m in self.members):  # each member streams it
+            results = [m.predict_file(path, stream=stream) for m in self.members]
+            return self._verdict(str(path), float(self.fuse(np.array([[r.log_odds for r in results]]))[0]),
+                                 results[0].duration)
         rate = native_rate(path, stream) or self.config.sample_rate  # decoded once at its own rate; members resample
         return self.predict(load_audio(path, sample_rate=rate, stream=stream), rate, name=str(path))
 

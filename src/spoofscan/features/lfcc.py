@@ -28,8 +28,8 @@ def linear_filters(n_fft: int, n_filters: int) -> np.ndarray:
     return np.clip(np.minimum(rising, falling), 0, None).T.astype(np.float32)
 
 
-def lfcc(wave: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """(samples,) float waveform -> (3 * n_lfcc, frames) float32 LFCC, delta and double delta."""
+def lfcc_coefficients(wave: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """(samples,) float waveform -> (n_lfcc, frames) cepstral coefficients, one frame per hop without centring."""
     if wave.size < config.n_fft:  # one frame at least (clean_waveform's min_duration normally ensures it)
         wave = np.pad(wave, (0, config.n_fft - wave.size))
     window = torch.hann_window(config.win_length)
@@ -38,11 +38,20 @@ def lfcc(wave: np.ndarray, config: FeatureConfig) -> np.ndarray:
                           return_complex=True)
     power = spectrum.abs().square().numpy()
     energies = linear_filters(config.n_fft, config.n_filters) @ power
-    coefficients = scipy.fft.dct(np.log(energies + 1e-10), axis=0, norm="ortho")[:config.n_lfcc]
+    return scipy.fft.dct(np.log(energies + 1e-10), axis=0, norm="ortho")[:config.n_lfcc]
+
+
+def with_deltas(coefficients: np.ndarray) -> np.ndarray:
+    """(n, frames) -> (3n, frames): the coefficients, their deltas and double deltas (librosa, width 3)."""
     width = 3 if coefficients.shape[1] >= 3 else 1
     deltas = [librosa.feature.delta(coefficients, width=width, order=order) if width == 3 else
               np.zeros_like(coefficients) for order in (1, 2)]
     return np.concatenate([coefficients, *deltas]).astype(np.float32)
+
+
+def lfcc(wave: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """(samples,) float waveform -> (3 * n_lfcc, frames) float32 LFCC, delta and double delta."""
+    return with_deltas(lfcc_coefficients(wave, config))
 
 
 def lfcc_windows(wave: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, list[int]]:

@@ -30,11 +30,12 @@ def _mel_basis(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: flo
     return torch.from_numpy(librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax))
 
 
-def log_spectrogram(wave: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
-    """(..., samples) float waveform -> (..., n_bins, frames) natural-log magnitude spectrogram."""
+def log_spectrogram(wave: torch.Tensor, config: FeatureConfig, *, center: bool = True) -> torch.Tensor:
+    """(..., samples) float waveform -> (..., n_bins, frames) natural-log magnitude spectrogram (center=False: the
+    caller has padded the wave, as for a part of a long clip)."""
     window = torch.hann_window(config.win_length, device=wave.device, dtype=wave.dtype)
     magnitude = torch.stft(wave, n_fft=config.n_fft, hop_length=config.hop_length, win_length=config.win_length,
-                           window=window, center=True, pad_mode="constant", return_complex=True).abs()
+                           window=window, center=center, pad_mode="constant", return_complex=True).abs()
     if config.spectrogram == "mel":
         basis = _mel_basis(config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)
         magnitude = basis.to(device=wave.device, dtype=magnitude.dtype) @ magnitude
@@ -48,10 +49,13 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return ((images - low) / (high - low + 1e-9) * 255).round().clamp(0, 255).to(torch.uint8)
 
 
-def standardize_rows(spec: torch.Tensor, clip: float) -> torch.Tensor:
-    """Each row (frequency) to zero mean, unit std over the clip's frames, then +-clip std -> 0..255 uint8."""
-    mean = spec.mean(dim=-1, keepdim=True)
-    std = spec.std(dim=-1, keepdim=True, unbiased=False).clamp(min=1e-3)  # empty (band-limited) rows stay flat
+def standardize_rows(spec: torch.Tensor, clip: float, mean: torch.Tensor | None = None,
+                     std: torch.Tensor | None = None) -> torch.Tensor:
+    """Each row (frequency) to zero mean, unit std over the clip's frames (or the given (rows, 1) mean and std of
+    the whole clip, when spec is a part of it), then +-clip std -> 0..255 uint8."""
+    mean = spec.mean(dim=-1, keepdim=True) if mean is None else mean
+    std = spec.std(dim=-1, keepdim=True, unbiased=False) if std is None else std
+    std = std.clamp(min=1e-3)  # empty (band-limited) rows stay flat
     unit = ((spec - mean) / std).clamp(-clip, clip)
     return ((unit + clip) / (2 * clip) * 255).round().to(torch.uint8)
 
@@ -59,12 +63,13 @@ def standardize_rows(spec: torch.Tensor, clip: float) -> torch.Tensor:
 LEVEL_RANGE = (-14.0, 2.0)  # natural-log units around the clip's level: 0.063 per uint8 step, the log floor included
 
 
-def remove_level(spec: torch.Tensor) -> torch.Tensor:
-    """Subtract the clip's level (95th percentile of its frames' peaks), then LEVEL_RANGE -> 0..255 uint8.
+def remove_level(spec: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
+    """Subtract the clip's level (95th percentile of its frames' peaks, or the level given for the whole clip when
+    spec is a part of it), then LEVEL_RANGE -> 0..255 uint8.
 
     The gain goes; the spectral tilt, band limit and noise floor relative to the speech stay.
     """
-    level = torch.quantile(spec.amax(dim=0).float(), 0.95)
+    level = torch.quantile(spec.amax(dim=0).float(), 0.95) if level is None else level
     low, high = LEVEL_RANGE
     return ((spec - level - low) / (high - low) * 255).round().clamp(0, 255).to(torch.uint8)
 
@@ -88,13 +93,18 @@ def row_statistics(images: np.ndarray, *, scale: float = 1 / 255, chunk: int = 4
     return {"mean": mean.tolist(), "std": np.maximum(std, min_std).tolist()}
 
 
-def spectrogram_images(spec: torch.Tensor, config: FeatureConfig) -> tuple[np.ndarray, list[int]]:
-    """(n_bins, frames) spectrogram -> (uint8 images of config.stored_shape, start frame of each)."""
+def spectrogram_images(spec: torch.Tensor, config: FeatureConfig, *, stats: dict | None = None,
+                       starts: list[int] | None = None) -> tuple[np.ndarray, list[int]]:
+    """(n_bins, frames) spectrogram -> (uint8 images of config.stored_shape, start frame of each).
+
+    For a part of a long clip, stats gives what the normalization needs from the whole clip (streamed.py) and
+    starts the windows to cut from this part (relative to it)."""
     per_clip = config.normalize != "image"
-    if config.normalize == "frequency":
-        spec = standardize_rows(spec, config.norm_clip)  # already uint8; windows are slices of it
+    stats = {} if stats is None else stats
+    if config.normalize == "frequency":  # already uint8; windows are slices of it
+        spec = standardize_rows(spec, config.norm_clip, stats.get("mean"), stats.get("std"))
     elif config.normalize == "dataset":
-        spec = remove_level(spec)
+        spec = remove_level(spec, stats.get("level"))
     to_images = (lambda x: x) if per_clip else to_uint8
     if config.input_mode == "resize":
         unit = to_images(spec).float()[None, None]
@@ -103,7 +113,10 @@ def spectrogram_images(spec: torch.Tensor, config: FeatureConfig) -> tuple[np.nd
     if spec.shape[0] != config.n_bins:
         raise SpoofscanError(f"spectrogram has {spec.shape[0]} rows but the FeatureConfig expects {config.n_bins}; "
                              "set n_mels (or spectrogram) to match the data")
-    windows, starts = cut_windows(spec, config.window_frames, config.window_hop_frames)
+    if starts is None:
+        windows, starts = cut_windows(spec, config.window_frames, config.window_hop_frames)
+    else:
+        windows = torch.stack([spec[:, s:s + config.window_frames] for s in starts])
     return to_images(windows).numpy(), starts
 
 
