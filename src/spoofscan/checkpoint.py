@@ -38,7 +38,7 @@ def versions() -> dict[str, str]:
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Write a checkpoint atomically and read it back with weights_only=True."""
     payload = {"format": CHECKPOINT_FORMAT, "class_names": list(CLASS_NAMES),
-               "score": "P(fake): softmax probability of class 1; higher = more likely fake",
+               "score": "P(fake) = sigmoid(log-odds of fake); higher = more likely fake",
                "versions": versions(), **state}
     if "fusion" not in state:
         payload["preprocessing"] = PREPROCESSING[state["feature_config"]["input_kind"]]
