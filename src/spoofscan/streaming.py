@@ -144,7 +144,7 @@ class LongClip:
         mean = sums / self.n_frames
         return {"mean": mean.float(), "std": (squares / self.n_frames - mean.square()).clamp(min=0).sqrt().float()}
 
-    def windows(self, batch: int = 256) -> Iterator[tuple[np.ndarray, list[int]]]:
+    def windows(self, batch: int = 32) -> Iterator[tuple[np.ndarray, list[int]]]:
         """(windows, their start frames) a batch at a time, as features.wave_windows gives them for the whole clip."""
         config, hop = self.config, self.config.hop_length
         width, step = config.window_frames, config.window_hop_frames
