@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .audio import AUDIO_EXTENSIONS
+from .audio import SOUNDFILE_EXTENSIONS
 from .errors import SpoofscanError
 from .io import read_csv, write_csv
 from .layouts import ITEM_FIELDS
@@ -29,7 +29,7 @@ class Source:
     transcripts: str = ""  # enables the piper TTS system for this source
     exclude: tuple[str, ...] = ()  # files in the folder that are not (unprocessed) speech
     fake_codec: str = ""  # the codec the real recordings went through
-    extensions: tuple[str, ...] = AUDIO_EXTENSIONS  # the file types to read
+    extensions: tuple[str, ...] = SOUNDFILE_EXTENSIONS + (".g722",)  # the file types to read
     max_clips: int = 0  # 0 = all
     recordings: str = ""  # sources made of the same recordings share this name (and so their utterance groups)
 

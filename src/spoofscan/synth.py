@@ -369,7 +369,8 @@ def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = V
     clips = _one_file_per_recording(p for p in real_dir.rglob("*")
                                     if p.is_file() and p.suffix.lower() in extensions and p.name not in exclude)
     if not clips:
-        raise SpoofscanError(f"{real_dir}: no audio files ({'/'.join(e[1:] for e in extensions)}) found")
+        kinds = "" if extensions == AUDIO_EXTENSIONS else f" ({'/'.join(e[1:] for e in extensions)})"
+        raise SpoofscanError(f"{real_dir}: no audio files{kinds} found")
     if max_clips and max_clips < len(clips):  # a seeded sample, so a small corpus still spans the whole folder
         chosen = np.random.default_rng(0).choice(len(clips), max_clips, replace=False)
         clips = [clips[i] for i in sorted(chosen)]
