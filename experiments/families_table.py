@@ -39,7 +39,7 @@ def loso_of(work: Path, name: str) -> dict | None:
 
 def train_seconds(work: Path, family: str) -> float | None:
     timed = work / f"time_{family}.txt"
-    if timed.is_file():
+    if timed.is_file() and timed.read_text().split():  # empty while the run is going
         return float(timed.read_text().split()[-1])
     history = work / "run" / "history.csv"
     if family == "resnet18" and history.is_file():
