@@ -88,3 +88,19 @@ def test_workers_and_torchrun_shards_give_the_same_scores(tiny_run, archive, tmp
         got = scores(other)
         assert got.keys() == reference.keys()
         assert all(got[k] == pytest.approx(v, abs=1e-6) for k, v in reference.items())
+
+
+def test_new_predict_flags_reject_bad_values(tiny_run, archive, tmp_path, capsys):
+    clip = str(archive / "clip1.wav")
+    assert run(["predict", str(tiny_run["best"]), clip, "--workers", "0"]) == 2
+    assert "--workers 0" in capsys.readouterr().err
+    assert run(["predict", str(tiny_run["best"]), clip, "--stream", "-1", "--json"]) == 1
+    assert "streams are numbered from 0" in capsys.readouterr().out
+    assert run(["predict", str(tiny_run["best"]), clip, "--stream", "1", "--json"]) == 1  # a wav has one stream
+    assert "--stream 1, but the file has 1 audio stream" in capsys.readouterr().out
+    out = tmp_path / "f.pt"
+    assert run(["fuse", str(tiny_run["best"]), str(tiny_run["best"]), "--on", str(tiny_run["manifest"]),
+                "--split", "nosuch", "--out", str(out)]) == 2
+    assert "no clip in the nosuch split" in capsys.readouterr().err and not out.exists()
+    assert run(["prepare", str(tiny_run["manifest"]), "--out", str(tmp_path / "s"), "--input-kind", "pixels"]) == 2
+    assert "input_kind='pixels'" in capsys.readouterr().err and not (tmp_path / "s").exists()
