@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 REAL_SPEECH := /usr/share/asterisk/sounds/en_US_f_Allison
 
-.PHONY: setup real-speech test demo clean
+.PHONY: setup real-speech browser test demo clean
 
 setup: $(VENV)/.installed
 
@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install -q -e ".[onnx,synth,test]"
+	$(PY) -m pip install -q -e ".[onnx,synth,serve,test]"
 	@# the MLSA vocoder compiles pysptk (a C compiler and Python headers); without them all else works
 	$(PY) -m pip install -q -e ".[mlsa]" || echo "note: pysptk did not build; synth --system mlsa is unavailable"
 	touch $@
@@ -25,6 +25,17 @@ real-speech:
 		($$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q asterisk-core-sounds-en-wav >/dev/null 2>&1) || \
 		echo "could not install asterisk-core-sounds-en-wav; run the demo on your own recordings: $(VENV)/bin/spoofscan demo --real DIR"; \
 	else echo "no apt-get here: run the demo on your own recordings: $(VENV)/bin/spoofscan demo --real DIR"; fi
+
+# Headless Chromium and its driver for the page test of `spoofscan serve` (tests/test_serve_page.py); without them
+# that test is skipped with the reason.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then echo "browser: $$(command -v chromium)"; \
+	elif command -v apt-get >/dev/null; then \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+		($$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1) || \
+		echo "could not install chromium and chromium-driver: the page test will be skipped"; \
+	else echo "no apt-get here: install Chromium and chromedriver for the page test"; fi
 
 test: setup
 	$(PY) -m pytest -q

@@ -14,7 +14,7 @@ import soundfile as sf
 import soxr
 
 from .config import FeatureConfig
-from .errors import SpoofscanError
+from .errors import SpoofscanError, UnsupportedAudio
 
 SOUNDFILE_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 AV_EXTENSIONS = (".m4a", ".aac", ".mp4", ".mov", ".webm", ".mkv", ".opus", ".oga", ".amr", ".3gp", ".wma", ".wmv",
@@ -53,7 +53,7 @@ def decode_with_av(path: Path, stream: int = 0) -> tuple[np.ndarray, int]:
         with av.open(str(path)) as container:
             streams = container.streams.audio
             if not streams:
-                raise SpoofscanError(f"{path}: no audio stream in this file (a video without sound?); give a file "
+                raise UnsupportedAudio(f"{path}: no audio stream in this file (a video without sound?); give a file "
                                      "that has audio")
             if stream >= len(streams):
                 raise SpoofscanError(f"{path}: --stream {stream}, but the file has {len(streams)} audio stream(s) "
@@ -65,8 +65,8 @@ def decode_with_av(path: Path, stream: int = 0) -> tuple[np.ndarray, int]:
             planes += [resampled.to_ndarray() for resampled in to_float.resample(None)]
             rate = chosen.rate
     except av.FFmpegError as exc:
-        raise SpoofscanError(f"{path}: cannot decode audio ({exc}); the file is corrupt or not an audio/video "
-                             "file") from None
+        raise UnsupportedAudio(f"{path}: cannot decode audio ({exc}); the file is corrupt or not an audio/video "
+                               "file") from None
     if not planes or rate is None:
         return np.zeros((0, 1), np.float32), rate or 1
     return np.concatenate(planes, axis=1).T.astype(np.float32, copy=False), rate
@@ -119,8 +119,8 @@ def decode_blocks(path: str | Path, stream: int = 0, *, block_seconds: float = 2
             for resampled in to_float.resample(None):
                 yield resampled.to_ndarray().mean(axis=0).astype(np.float32), chosen.rate
     except av.FFmpegError as exc:
-        raise SpoofscanError(f"{path}: cannot decode audio ({exc}); the file is corrupt or not an audio/video "
-                             "file") from None
+        raise UnsupportedAudio(f"{path}: cannot decode audio ({exc}); the file is corrupt or not an audio/video "
+                               "file") from None
 
 
 def native_rate(path: str | Path, stream: int = 0) -> int | None:

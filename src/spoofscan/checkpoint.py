@@ -24,6 +24,7 @@ from .models import check_input, get_model
 
 CHECKPOINT_FORMAT = "spoofscan-checkpoint-1"
 BASE_MODEL = Path(__file__).parent / "weights" / "spoofscan-base.pt"  # the detector shipped with the package
+BASE_MODEL_CARD = BASE_MODEL.with_suffix(".md")  # what it was trained on, how well it does, what it gets wrong
 REQUIRED_KEYS = ("format", "model", "feature_config", "train_config", "class_names", "preprocessing", "threshold")
 FUSED_KEYS = ("format", "fusion", "class_names", "threshold")
 
@@ -110,6 +111,31 @@ def require_single(state: dict[str, Any], path: str | Path | None, why: str) -> 
     """A one-line error for a fused checkpoint where one model's checkpoint is needed."""
     if "fusion" in state:
         raise SpoofscanError(f"{path}: a fused checkpoint ({len(state['fusion']['members'])} members): {why}")
+
+
+def describe(state: dict[str, Any]) -> dict[str, Any]:
+    """What `spoofscan info` (and `serve`'s GET /v1/model) shows of a loaded checkpoint, as JSON-ready values."""
+    calibration = state.get("calibration", "none (run `spoofscan calibrate`)")
+    if "fusion" in state:
+        fusion = state["fusion"]
+        return {"format": state["format"], "fusion": "log-odds = bias + sum(weight * member log-odds)",
+                "calibration": calibration, "bias": fusion["bias"],
+                "threshold (P(fake), EER on the fusion's data)": state["threshold"],
+                "fitted_on": fusion["fitted_on"], "versions": state.get("versions"),
+                "members": [{"path": p, "weight": w, "model": m["train_config"].model,
+                             "input_kind": m["feature_config"].input_kind}
+                            for p, w, m in zip(fusion["member_paths"], fusion["weights"], fusion["members"])]}
+    return {
+        "format": state["format"], "model": state["train_config"].model, "class_names": state["class_names"],
+        "score": state.get("score"), "preprocessing": state["preprocessing"],
+        "input standardization": (f"training-set mean/std of each of the {len(state['input_norm']['mean'])} rows"
+                                  if "input_norm" in state else "none beyond the preprocessing"),
+        "threshold (P(fake), validation EER)": state["threshold"], "epoch": state.get("epoch"),
+        "metrics at save time": state.get("metrics"), "trainable parameters": state.get("trainable_parameters"),
+        "feature_config": to_dict(state["feature_config"]), "train_config": to_dict(state["train_config"]),
+        "versions": state.get("versions"), "resumable": "optimizer" in state,
+        "weights_dtype": state.get("weights_dtype", "float32"), "calibration": calibration,
+    }
 
 
 def model_from_checkpoint(state: dict[str, Any]) -> torch.nn.Module:

@@ -421,10 +421,12 @@ def predict(
     detector = Detector.from_checkpoint(checkpoint, device=device, threshold=threshold, pool=pool, hop_frames=hop,
                                         batch_size=batch_size, backend=backend, prior=prior)
     if checkpoint is None:
+        from .checkpoint import BASE_MODEL_CARD
+
         Console(stderr=True).print("[yellow]built-in spoofscan-base v3[/] (LFCC-GMM): EER 14 % on real vocoder "
                                    "demos, 35 % on unseen TTS/VC sources; HiFi-GAN and WaveNet copies of real speech "
-                                   "pass as real. Read its model card (README) before trusting a verdict, or pass a "
-                                   "checkpoint trained on data like yours")
+                                   f"pass as real. Read its model card ({BASE_MODEL_CARD}) before trusting a "
+                                   "verdict, or pass a checkpoint trained on data like yours")
     if csv_out is not None:
         from .scan import scan
 
@@ -484,33 +486,9 @@ def predict(
 def info(checkpoint: Annotated[Optional[Path], typer.Argument(
         help="A checkpoint from `spoofscan train` (default: the built-in spoofscan-base).")] = None) -> None:
     """Print what a checkpoint holds: configs, classes, threshold, metrics at save time, versions."""
-    from .checkpoint import load_checkpoint
-    from .config import to_dict
+    from .checkpoint import describe, load_checkpoint
 
-    state = load_checkpoint(checkpoint)
-    if "fusion" in state:
-        fusion = state["fusion"]
-        summary = {"format": state["format"], "fusion": "log-odds = bias + sum(weight * member log-odds)",
-                   "calibration": state.get("calibration", "none (run `spoofscan calibrate`)"),
-                   "bias": fusion["bias"], "threshold (P(fake), EER on the fusion's data)": state["threshold"],
-                   "fitted_on": fusion["fitted_on"], "versions": state.get("versions"),
-                   "members": [{"path": p, "weight": w, "model": m["train_config"].model,
-                                "input_kind": m["feature_config"].input_kind}
-                               for p, w, m in zip(fusion["member_paths"], fusion["weights"], fusion["members"])]}
-        console.print_json(json.dumps(summary))
-        return
-    summary = {
-        "format": state["format"], "model": state["train_config"].model, "class_names": state["class_names"],
-        "score": state.get("score"), "preprocessing": state["preprocessing"],
-        "input standardization": (f"training-set mean/std of each of the {len(state['input_norm']['mean'])} rows"
-                                  if "input_norm" in state else "none beyond the preprocessing"),
-        "threshold (P(fake), validation EER)": state["threshold"], "epoch": state.get("epoch"),
-        "metrics at save time": state.get("metrics"), "trainable parameters": state.get("trainable_parameters"),
-        "feature_config": to_dict(state["feature_config"]), "train_config": to_dict(state["train_config"]),
-        "versions": state.get("versions"), "resumable": "optimizer" in state,
-        "weights_dtype": state.get("weights_dtype", "float32"),
-        "calibration": state.get("calibration", "none (run `spoofscan calibrate`)"),
-    }
+    summary = describe(load_checkpoint(checkpoint))
     console.print_json(json.dumps(summary))
 
 
@@ -756,6 +734,29 @@ def corpus(
     for line in missing:
         console.print(f"[yellow]skipped source[/] {line}")
     console.print(f"wrote {manifest}; next: spoofscan split {manifest}")
+
+
+@app.command()
+def serve(
+    checkpoint: Annotated[Optional[Path], typer.Option(
+        help="A checkpoint from `spoofscan train`, `fuse` or `calibrate` (default: the built-in spoofscan-base).")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 = every interface (set --token).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    token: Annotated[Optional[str], typer.Option(
+        envvar="SPOOFSCAN_TOKEN", help="Require 'Authorization: Bearer TOKEN' on /v1/* (or set SPOOFSCAN_TOKEN).")] = None,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest upload; larger ones get 413.")] = 50.0,
+    max_seconds: Annotated[float, typer.Option(help="Longest audio; longer clips get 413.")] = 600.0,
+    queue: Annotated[int, typer.Option(help="Requests waiting or running at once; more get 503 + Retry-After.")] = 8,
+    threads: Annotated[int, typer.Option(help="Requests scored at the same time.")] = 1,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+) -> None:
+    """A web page (/) and an HTTP API (/v1/predict, /v1/model, /healthz, /docs) for verdicts, offline."""
+    from .serve import ServeConfig
+    from .serve import serve as run_server
+
+    run_server(ServeConfig(checkpoint=None if checkpoint is None else str(checkpoint), host=host, port=port,
+                           token=token or None, max_upload_mb=max_upload_mb, max_seconds=max_seconds, queue=queue,
+                           threads=threads, device=device))
 
 
 @app.command()

@@ -9,6 +9,7 @@ and a logistic regression combines their clip log-odds. The CLI's `predict` is a
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -87,14 +88,11 @@ class Detector:
         """Load a checkpoint (None = the built-in spoofscan-base); hop_frames overrides the window hop, threshold
         the checkpoint's decision threshold, prior the calibrated checkpoint's prior P(fake). A fused checkpoint gives
         a FusedDetector."""
-        if pool not in ("mean", "max"):
-            raise SpoofscanError(f"--pool {pool!r}: use mean or max")
+        check_options(threshold=threshold, pool=pool)
         if backend not in ("torch", "onnx"):
             raise SpoofscanError(f"--backend {backend!r}: use torch or onnx")
         if batch_size < 1:
             raise SpoofscanError(f"--batch-size {batch_size}: use 1 or more windows per forward pass")
-        if threshold is not None and not 0 <= threshold <= 1:
-            raise SpoofscanError(f"--threshold {threshold}: a P(fake) threshold lies in [0, 1]")
         state = load_checkpoint(path)
         calibration = state.get("calibration")
         if prior is not None and calibration is None:
@@ -136,6 +134,14 @@ class Detector:
                 session = onnx_session(export_onnx(path, Path(tmp) / "model.onnx"))
         return cls(model, config, state["threshold"] if threshold is None else threshold, device=device,
                    pool=pool, batch_size=batch_size, onnx_session=session)
+
+    def with_options(self, *, threshold: float | None = None, pool: str | None = None) -> "Detector":
+        """A copy that shares the model but decides at another threshold or pools windows another way."""
+        check_options(threshold=threshold, pool=pool)
+        detector = copy.copy(self)
+        detector.threshold = self.threshold if threshold is None else threshold
+        detector.pool = self.pool if pool is None else pool
+        return detector
 
     # --- the model on stored windows -----------------------------------------------------------------------
     @torch.inference_mode()
@@ -247,6 +253,14 @@ class Detector:
             return Prediction(path=path, error=str(exc))
 
 
+def check_options(*, threshold: float | None = None, pool: str | None = None) -> None:
+    """Raise SpoofscanError for a P(fake) threshold outside [0, 1] or an unknown pooling."""
+    if pool is not None and pool not in ("mean", "max"):
+        raise SpoofscanError(f"--pool {pool!r}: use mean or max")
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise SpoofscanError(f"--threshold {threshold}: a P(fake) threshold lies in [0, 1]")
+
+
 def _bounded_map(pool, function, jobs: Iterator, *, ahead: int) -> Iterator:
     """pool.map in order, with at most `ahead` jobs submitted but not yet consumed (bounded memory for any archive)."""
     from collections import deque
@@ -296,6 +310,7 @@ class FusedDetector(Detector):
     def __init__(self, members: list[Detector], weights: list[float], bias: float, threshold: float) -> None:
         self.members, self.weights, self.bias, self.threshold = members, np.asarray(weights, np.float64), bias, threshold
         self.config = members[0].config  # load_audio's rate; each member resamples to its own
+        self.pool = members[0].pool  # the members pool their windows; the fusion sees one log-odds per member
         self.calibration, self.prior = None, None
 
     @classmethod
@@ -306,6 +321,11 @@ class FusedDetector(Detector):
                    for m in fusion["members"]]
         return cls(members, fusion["weights"], float(fusion["bias"]),
                    state["threshold"] if threshold is None else threshold)
+
+    def with_options(self, *, threshold: float | None = None, pool: str | None = None) -> "FusedDetector":
+        fused = super().with_options(threshold=threshold)
+        fused.members = [m.with_options(pool=pool) for m in self.members]
+        return fused
 
     def fuse(self, member_log_odds: np.ndarray) -> np.ndarray:
         """(clips, members) member log-odds -> (clips,) fused log-odds."""
