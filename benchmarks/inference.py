@@ -5,6 +5,10 @@ with the default FeatureConfig at the given image size (weights do not change th
 real one of any family (--checkpoint base: the built-in spoofscan-base; a fused checkpoint: --backends torch).
 
     python benchmarks/inference.py [--image-size 224] [--clips 16] [--device cpu] [--checkpoint PATH|base]
+                                   [--threads 0,2]
+
+--threads: torch threads as `predict --threads` (0 = automatic: 1 for the LFCC-GMM, else torch's default); a list
+compares settings in one run.
 """
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--backends", default="torch,onnx")
     parser.add_argument("--checkpoint", default=None)
+    parser.add_argument("--threads", default="0", help="comma-separated torch thread counts (0 = automatic)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     rows = []
@@ -60,14 +65,18 @@ def main() -> None:
         clips = [tmp / f"clip{n}.wav" for n in range(args.clips)]
         for n, path in enumerate(clips):
             sf.write(path, speech_like(4.0, n + 1), 22050)
+        default_threads = torch.get_num_threads()
         for backend in args.backends.split(","):
-            detector = Detector.from_checkpoint(checkpoint, device=args.device, backend=backend)
-            detector.predict_file(clips[0])  # warm-up
-            long_s = timed(lambda: detector.predict_file(long_file), repeat=2)
-            clips_s = timed(lambda: list(detector.predict_files(clips)), repeat=2)
-            rows.append({"model": model, "backend": backend, "device": args.device, "image": args.image_size,
-                         "rtf_60s_file": long_s / 60.0, "x_real_time": 60.0 / long_s,
-                         "clips_per_s_4s": args.clips / clips_s})
+            for threads in (int(t) for t in args.threads.split(",")):
+                detector = Detector.from_checkpoint(checkpoint, device=args.device, backend=backend)
+                torch.set_num_threads(default_threads)
+                threads = detector.use_threads(threads)
+                detector.predict_file(clips[0])  # warm-up
+                long_s = timed(lambda: detector.predict_file(long_file), repeat=2)
+                clips_s = timed(lambda: list(detector.predict_files(clips)), repeat=2)
+                rows.append({"model": model, "backend": backend, "device": args.device, "image": args.image_size,
+                             "threads": threads, "rtf_60s_file": long_s / 60.0, "x_real_time": 60.0 / long_s,
+                             "clips_per_s_4s": args.clips / clips_s})
     table(rows)
     name = {"base": "base", None: f"{args.image_size}px"}.get(args.checkpoint, Path(str(args.checkpoint)).parent.name)
     save(f"inference_{args.device}_{name}", {"args": {k: str(v) for k, v in vars(args).items()},

@@ -184,3 +184,19 @@ def test_loo_trains_any_family(tiny_run, tmp_path):
     assert load_checkpoint(next((tmp_path / "loo").rglob("best.pt")))["train_config"].model == "lfcc-gmm"
     model = model_from_checkpoint(load_checkpoint(next((tmp_path / "loo").rglob("best.pt"))))
     assert sum(p.numel() for p in model.parameters()) == 0  # fitted by EM: buffers only
+
+
+def test_inference_threads_follow_the_family(family_runs, capsys):
+    gmm = Detector.from_checkpoint(family_runs["runs"]["lfcc-gmm"])
+    network = Detector.from_checkpoint(family_runs["best"])
+    assert gmm.preferred_threads() == 1 and network.preferred_threads() is None
+    before = torch.get_num_threads()
+    try:
+        assert gmm.use_threads(0) == 1  # the GMM runs on one thread unless told otherwise
+        assert gmm.use_threads(2) == 2
+        assert network.use_threads(0) == 2  # a network keeps the current (default) setting
+    finally:
+        torch.set_num_threads(before)
+    path = family_runs["items"][0].path
+    assert run(["predict", path, "--checkpoint", str(family_runs["best"]), "--threads", "-1"]) == 2
+    assert "--threads -1" in capsys.readouterr().err

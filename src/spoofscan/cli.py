@@ -390,6 +390,8 @@ def predict(
     backend: Annotated[str, typer.Option(help="torch or onnx (onnxruntime).")] = "torch",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda.")] = "cpu",
     batch_size: Annotated[int, typer.Option(help="Windows per forward pass.")] = 64,
+    threads: Annotated[int, typer.Option(help="torch threads (0 = automatic: 1 for the LFCC-GMM, whose windows are "
+                                              "too small to split, else torch's default).")] = 0,
 ) -> None:
     """Verdicts on your own audio (any length, format, sample rate). Exit code 1 if any file failed.
 
@@ -420,6 +422,7 @@ def predict(
         device = str(pick_device(device))
     detector = Detector.from_checkpoint(checkpoint, device=device, threshold=threshold, pool=pool, hop_frames=hop,
                                         batch_size=batch_size, backend=backend, prior=prior)
+    detector.use_threads(threads)
     if checkpoint is None:
         from .checkpoint import BASE_MODEL_CARD
 
@@ -748,6 +751,7 @@ def serve(
     max_seconds: Annotated[float, typer.Option(help="Longest audio; longer clips get 413.")] = 600.0,
     queue: Annotated[int, typer.Option(help="Requests waiting or running at once; more get 503 + Retry-After.")] = 8,
     threads: Annotated[int, typer.Option(help="Requests scored at the same time.")] = 1,
+    torch_threads: Annotated[int, typer.Option(help="torch threads (0 = automatic, as in predict).")] = 0,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
 ) -> None:
     """A web page (/) and an HTTP API (/v1/predict, /v1/model, /healthz, /docs) for verdicts, offline."""
@@ -756,7 +760,7 @@ def serve(
 
     run_server(ServeConfig(checkpoint=None if checkpoint is None else str(checkpoint), host=host, port=port,
                            token=token or None, max_upload_mb=max_upload_mb, max_seconds=max_seconds, queue=queue,
-                           threads=threads, device=device))
+                           threads=threads, torch_threads=torch_threads, device=device))
 
 
 @app.command()

@@ -143,6 +143,17 @@ class Detector:
         detector.pool = self.pool if pool is None else pool
         return detector
 
+    def preferred_threads(self) -> int | None:
+        """The torch threads this model runs fastest on, where its family says (None: torch's default)."""
+        return getattr(self.model, "inference_threads", None)
+
+    def use_threads(self, threads: int = 0) -> int:
+        """Set torch's threads for inference: threads if > 0, else the model's preference, else leave the default."""
+        if threads < 0:
+            raise SpoofscanError(f"--threads {threads}: use 0 (automatic) or a number of threads")
+        torch.set_num_threads(threads or self.preferred_threads() or torch.get_num_threads())
+        return torch.get_num_threads()
+
     # --- the model on stored windows -----------------------------------------------------------------------
     @torch.inference_mode()
     def window_log_odds(self, images: np.ndarray) -> np.ndarray:
@@ -326,6 +337,10 @@ class FusedDetector(Detector):
         fused = super().with_options(threshold=threshold)
         fused.members = [m.with_options(pool=pool) for m in self.members]
         return fused
+
+    def preferred_threads(self) -> int | None:
+        preferences = {m.preferred_threads() for m in self.members}
+        return preferences.pop() if len(preferences) == 1 else None
 
     def fuse(self, member_log_odds: np.ndarray) -> np.ndarray:
         """(clips, members) member log-odds -> (clips,) fused log-odds."""

@@ -40,7 +40,8 @@ class ServeConfig:
     max_upload_mb: float = 50.0  # larger request bodies are answered 413 before they are read
     max_seconds: float = 600.0  # longer audio is answered 413 before it is decoded
     queue: int = 8  # requests waiting or running at once; more get 503
-    threads: int = 1  # requests scored at the same time (each uses torch's threads)
+    threads: int = 1  # requests scored at the same time
+    torch_threads: int = 0  # 0: automatic (Detector.use_threads); set by serve(), not create_app (process-wide)
     device: str = "cpu"
 
 
@@ -263,6 +264,7 @@ def serve(config: ServeConfig) -> None:
     from rich.console import Console
 
     app = create_app(config)
+    app.state.detector.use_threads(config.torch_threads)
     if config.host not in LOCAL_HOSTS and config.token is None:
         Console(stderr=True).print(f"[yellow]warning[/]: serving on {config.host} without --token: anyone who can "
                                    "reach this machine can use it; set --token (or SPOOFSCAN_TOKEN)")
