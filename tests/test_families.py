@@ -1,5 +1,7 @@
 """Detector families (resnet18 is covered by the other test files): each trains on its input kind, saves, loads
 with weights_only=True, evaluates, predicts, exports; a store of another kind fails cleanly; score fusion."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -178,8 +180,15 @@ def test_loo_trains_any_family(tiny_run, tmp_path):
     assert run(["loo", str(tiny_run["data"]), "--out", str(tmp_path / "loo"), "--model", "lfcc-gmm",
                 "--set", "gmm_components=4", "--set", "gmm_frames=2000", "--set", "sample_rate=16000",
                 "--set", "n_fft=512", "--set", "win_length=512", "--set", "hop_length=160",
-                "--set", "window_frames=32", "--workers", "1"]) == 0
+                "--set", "window_frames=32", "--workers", "1", "--augment", "mp3", "--augment", "noise_20db",
+                "--augment-copies", "1"]) == 0
     table = (tmp_path / "loo" / "loo.csv").read_text()
+    headers = list((tmp_path / "loo").glob("*/store/header.json"))
+    assert len(headers) == 2
+    for header in headers:  # every fold trained on degraded copies too
+        store = json.loads(header.read_text())
+        assert store["train_augmentation"]["copies"] == 1
+        assert store["train_augmentation"]["conditions"] == ["mp3", "noise_20db"]
     assert "buzz" in table and "hiss" in table
     assert load_checkpoint(next((tmp_path / "loo").rglob("best.pt")))["train_config"].model == "lfcc-gmm"
     model = model_from_checkpoint(load_checkpoint(next((tmp_path / "loo").rglob("best.pt"))))
@@ -200,3 +209,47 @@ def test_inference_threads_follow_the_family(family_runs, capsys):
     path = family_runs["items"][0].path
     assert run(["predict", path, "--checkpoint", str(family_runs["best"]), "--threads", "-1"]) == 2
     assert "--threads -1" in capsys.readouterr().err
+
+
+def _loo_folder(root, clips, log_odds):
+    """A `spoofscan loo` output folder holding the given out-of-fold scores: (id, label, fold) and a log-odds each."""
+    (root).mkdir(parents=True)
+    (root / "loo.json").write_text("{}")
+    for fold in sorted({c[2] for c in clips}):
+        report = root / fold / "report_seed0"
+        report.mkdir(parents=True)
+        rows = ["id,system,label,group,speaker,score,log_odds"]
+        rows += [f"{c[0]},sys,{'fake' if c[1] else 'real'},g{c[0]},unknown,0.5,{lo}"
+                 for c, lo in zip(clips, log_odds) if c[2] == fold]
+        (report / "scores.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def test_fusion_fitted_on_out_of_fold_scores(family_runs, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    clips = [(f"clip{i}.wav", i % 2, f"source=fold{i % 3}") for i in range(120)]
+    labels = np.array([c[1] for c in clips])
+    informative = _loo_folder(tmp_path / "a", clips, 2.0 * (labels - 0.5) + rng.normal(0, 0.8, 120))
+    noise = _loo_folder(tmp_path / "b", clips, rng.normal(0, 1.0, 120))
+    members = [str(family_runs["runs"]["lfcc-gmm"]), str(family_runs["best"])]
+    fused = tmp_path / "fused.pt"
+    assert run(["fuse", *members, "--scores", str(informative), "--scores", str(noise), "--out", str(fused)]) == 0
+    assert "fitted on the other folds" in capsys.readouterr().out
+    fitted = torch.load(fused, map_location="cpu", weights_only=True)["fusion"]["fitted_on"]
+    assert fitted["clips"] == 120 and [row["fold"] for row in fitted["folds"]] == [f"source=fold{k}" for k in range(3)]
+    weights = torch.load(fused, map_location="cpu", weights_only=True)["fusion"]["weights"]
+    assert weights[0] > 3 * abs(weights[1])  # the member that transfers gets the weight
+    for row in fitted["folds"]:
+        assert row["fused_eer"] < 0.35 and row["member_eers"][1] > row["member_eers"][0]
+    assert isinstance(Detector.from_checkpoint(fused), FusedDetector)
+    # one-line errors
+    other_labels = _loo_folder(tmp_path / "c", [(c[0], 1 - c[1], c[2]) for c in clips], np.zeros(120))
+    for args, reason in (
+            (["--scores", str(informative), "--on", str(family_runs["manifest"])], "not both"),
+            (["--scores", str(informative)], "one per checkpoint"),
+            (["--scores", str(informative), "--scores", str(tmp_path)], "not a `spoofscan loo` folder"),
+            (["--scores", str(informative), "--scores", str(other_labels)], "label or fold differs")):
+        assert run(["fuse", *members, *args, "--out", str(tmp_path / "bad.pt")]) == 2
+        err = capsys.readouterr().err
+        assert reason in err and err.count("\n") == 1, err
+        assert not (tmp_path / "bad.pt").exists()

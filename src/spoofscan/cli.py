@@ -19,6 +19,10 @@ console = Console()
 
 LayoutOpt = Annotated[Optional[str], typer.Option(help="Dataset layout: combined, wavefake, asvspoof2019, "
                                                        "in_the_wild, generic (default: auto-detect).")]
+AugmentOpt = Annotated[Optional[list[str]], typer.Option(
+    help="Degradation for extra copies of train clips: mp3, ogg_vorbis, opus, telephone, gsm, g722, noise_20db, "
+         "noise_10db, noise_random (SNR 5-30 dB), reverb, resample_16k, gain_-20db. Repeatable.")]
+AugmentCopiesOpt = Annotated[int, typer.Option(help="Degraded copies per train clip (each a random --augment).")]
 
 
 def _items(source: Path, layout: str | None):
@@ -237,10 +241,8 @@ def prepare(
     workers: Annotated[int, typer.Option(help="Feature extraction processes (0 = all cores).")] = 0,
     force: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
     strict: Annotated[bool, typer.Option(help="Stop at the first unusable file instead of skipping it.")] = False,
-    augment: Annotated[Optional[list[str]], typer.Option(
-        help="Degradation for extra copies of train clips: mp3, ogg_vorbis, opus, telephone, gsm, g722, noise_20db, "
-             "noise_10db, noise_random (SNR 5-30 dB), reverb, resample_16k, gain_-20db. Repeatable.")] = None,
-    augment_copies: Annotated[int, typer.Option(help="Degraded copies per train clip (each a random --augment).")] = 0,
+    augment: AugmentOpt = None,
+    augment_copies: AugmentCopiesOpt = 0,
 ) -> None:
     """Extract features once into a packed, memory-mapped store (resumes an interrupted run)."""
     from .store import Store
@@ -571,6 +573,8 @@ def loo(
     untested_system: Annotated[Optional[list[str]], typer.Option(
         help="Train on this system but never score it in a held-out test (e.g. paired fakes). Repeatable.")] = None,
     workers: Annotated[int, typer.Option(help="Feature extraction processes (0 = all cores).")] = 0,
+    augment: AugmentOpt = None,
+    augment_copies: AugmentCopiesOpt = 0,
 ) -> None:
     """Leave-one-out protocol: for each system (or source) train without it, test on it; one table.
 
@@ -595,7 +599,8 @@ def loo(
     except ValueError:
         raise SpoofscanError(f"--seeds {seeds!r}: write integers separated by commas, e.g. 0,1,2") from None
     summary = leave_one_out(_items(data, layout), out, features, train_config, key=by, seeds=seed_list,
-                            folds=folds, untested_systems=tuple(untested_system or ()), workers=workers)
+                            folds=folds, untested_systems=tuple(untested_system or ()), workers=workers,
+                            augment=tuple(augment or ()), augment_copies=augment_copies)
     table = Table(title=f"leave one {by} out: EER on the held-out {by}")
     for column in ("held out", "EER mean", "std", "seeds"):
         table.add_column(column)
@@ -609,7 +614,11 @@ def loo(
 @app.command()
 def fuse(
     checkpoints: Annotated[list[Path], typer.Argument(help="Two or more checkpoints (any families).")],
-    on: Annotated[Path, typer.Option(help="Dataset or manifest to fit the fusion on (never your test set).")],
+    on: Annotated[Optional[Path], typer.Option(
+        help="Dataset or manifest the members score now to fit the fusion on (never your test set).")] = None,
+    scores: Annotated[Optional[list[Path]], typer.Option(
+        help="Instead of --on: fit on scores already written, one per checkpoint in the same order: a member's "
+             "`spoofscan loo` folder (its out-of-fold scores) or an `evaluate` scores.csv. Repeat the option.")] = None,
     out: Annotated[Path, typer.Option(help="The fused checkpoint to write.")] = Path("fused.pt"),
     split: Annotated[str, typer.Option(help="Which split of --on to fit on (all = every clip).")] = "all",
     layout: LayoutOpt = None,
@@ -619,14 +628,23 @@ def fuse(
     degrade and the API load like any other."""
     from .fuse import fuse as run_fuse
 
-    result = run_fuse(checkpoints, on, out, layout=layout, split=split, device=device)
-    table = Table(title=f"fusion fitted on {result['clips']} clips of {on} ({split})")
+    result = run_fuse(checkpoints, out, data=on, scores=scores, layout=layout, split=split, device=device)
+    source = f"{on} ({split})" if on is not None else "the --scores files"
+    table = Table(title=f"fusion fitted on {result['clips']} clips of {source}")
     for column in ("member", "weight", "EER on these clips"):
         table.add_column(column)
     for path, weight, member_eer in zip(checkpoints, result["weights"], result["member_eers"]):
         table.add_row(str(path), f"{weight:+.3f}", f"{member_eer:.2%}")
     table.add_row("fused", f"bias {result['bias']:+.3f}", f"{result['eer']:.2%}")
     console.print(table)
+    if "folds" in result:
+        table = Table(title="each fold scored by a fusion fitted on the other folds (EER)")
+        for column in ("fold", "clips", "fused", *map(str, checkpoints)):
+            table.add_column(column)
+        for row in result["folds"]:
+            table.add_row(row["fold"], str(row["clips"]), f"{row['fused_eer']:.2%}",
+                          *(f"{e:.2%}" for e in row["member_eers"]))
+        console.print(table)
     console.print(f"wrote {out}")
 
 

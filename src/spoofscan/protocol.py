@@ -36,13 +36,15 @@ def fold_values(items: list[Item], values: list[str], key: str, folds: int) -> l
 
 def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, config: TrainConfig, *,
                   key: str = "system", seeds: tuple[int, ...] = (0,), fractions=(0.7, 0.15, 0.15),
-                  folds: int = 0, untested_systems: tuple[str, ...] = (), workers: int = 0) -> dict:
+                  folds: int = 0, untested_systems: tuple[str, ...] = (), workers: int = 0,
+                  augment: tuple[str, ...] = (), augment_copies: int = 0) -> dict:
     """Run the protocol and write loo.csv, loo.md and loo.json to out. Returns the summary.
 
     folds > 0 holds out sets of values instead of one value at a time (leave-sources-out cross-validation with
     that many folds); the test split is then the held-out clips alone and the fold's EER is over them.
     untested_systems are trained on but never scored in a held-out test (e.g. paired fakes made for every source,
-    so that a fold measures the published fakes of unseen sources only).
+    so that a fold measures the published fakes of unseen sources only). augment and augment_copies add degraded
+    copies of each fold's training clips, as `prepare --augment` does.
     """
     from .evaluate import evaluate
     from .splits import grouped_split, write_manifest
@@ -78,7 +80,8 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
         write_manifest(fold / "split.csv", fold_items)
         store = fold / "store"
         if not (store / "header.json").exists():
-            prepare(fold_items, store, features, workers=workers, progress=False)
+            prepare(fold_items, store, features, workers=workers, progress=False, augment=augment,
+                    augment_copies=augment_copies)
         for seed in seeds:
             run = fold / f"run_seed{seed}"
             best = run / "best.pt"

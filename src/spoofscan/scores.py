@@ -29,7 +29,10 @@ def pool_windows(window_log_odds: np.ndarray, clip_of_window: np.ndarray, n_clip
 
 
 def sigmoid(x: np.ndarray | float) -> np.ndarray | float:
-    return 1 / (1 + np.exp(-np.asarray(x, dtype=np.float64)))
+    """1 / (1 + exp(-x)) without overflow for large |x| (a GMM's log-odds reach the hundreds)."""
+    from scipy.special import expit
+
+    return expit(np.asarray(x, dtype=np.float64))
 
 
 def logit(p: float) -> float:
