@@ -100,6 +100,18 @@ def test_shortcut_audit_flags_the_rate_shortcut_and_pairing_removes_it(mixed_rat
     assert found["auc"] > 0.8 and found["cue_auc"]["sample_rate"] > 0.7 and found["clips"] == 32
     assert "counts" not in json.loads(report.read_text())  # no splits: the leakage audit did not run
 
+    # as a 22.05 kHz model sees the audio: the rate, format and bit depth are gone; the band edge of the upsampled
+    # 16 kHz clips is not
+    config = tmp_path / "model.toml"
+    config.write_text("[features]\nsample_rate = 22050\n")
+    assert run(["audit", str(mixed_rates), "--shortcuts", "--as-model", str(config), "--json", str(report),
+                "--workers", "1"]) == 0
+    seen = json.loads(report.read_text())["shortcuts"]
+    for gone in ("sample_rate", "subtype", "bit_depth", "format", "channels"):
+        assert seen["cue_auc"][gone] == 0.5, gone
+    assert seen["cue_auc"]["bandwidth_hz"] > 0.7
+    capsys.readouterr()
+
     # the published fakes dropped, paired fakes in their place: no file property tells the classes apart
     reals = tmp_path / "reals.csv"
     with open(mixed_rates) as f:
@@ -125,7 +137,7 @@ def test_shortcut_audit_bad_inputs(generic_tree, tiny_run, tmp_path, capsys):
     assert run(["audit", str(generic_tree), "--max-shortcut-auc", "0.6"]) == 2  # no splits, no --shortcuts
     assert "no clip has a split" in capsys.readouterr().err
     assert run(["audit", str(tiny_run["manifest"]), "--max-shortcut-auc", "0.6"]) == 2
-    assert "needs --shortcuts" in capsys.readouterr().err
+    assert "go with --shortcuts" in capsys.readouterr().err
     assert run(["audit", str(tiny_run["manifest"]), "--shortcuts", "--max-shortcut-auc", "60"]) == 2
     assert "between 0.5 and 1" in capsys.readouterr().err
     broken = tmp_path / "broken.wav"

@@ -126,6 +126,9 @@ def audit(
     shortcuts: Annotated[bool, typer.Option(
         help="Also measure how well file properties alone (rate, band, format, bit depth, duration, loudness, "
              "silence, DC, clipping) predict the label; works without splits.")] = False,
+    as_model: Annotated[Optional[Path], typer.Option(
+        help="With --shortcuts: measure the audio as a model with this TOML's [features] sees it (mono at its "
+             "sample rate, silence trimmed as it trims): the cues that such a model could still learn.")] = None,
     max_shortcut_auc: Annotated[Optional[float], typer.Option(
         help="With --shortcuts: exit 1 when the file-property AUC is above this (e.g. 0.6).")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the findings as JSON.")] = None,
@@ -142,8 +145,8 @@ def audit(
     if not split_items and not shortcuts:
         raise SpoofscanError(f"{source}: no clip has a split; run `spoofscan split {source}` first "
                              "(or pass --shortcuts for the file-property audit alone)")
-    if max_shortcut_auc is not None and not shortcuts:
-        raise SpoofscanError("--max-shortcut-auc needs --shortcuts")
+    if (max_shortcut_auc is not None or as_model is not None) and not shortcuts:
+        raise SpoofscanError("--max-shortcut-auc and --as-model go with --shortcuts")
     if max_shortcut_auc is not None and not 0.5 <= max_shortcut_auc <= 1:
         raise SpoofscanError(f"--max-shortcut-auc {max_shortcut_auc}: use an AUC between 0.5 and 1, e.g. 0.6")
     findings: dict = {}
@@ -172,7 +175,8 @@ def audit(
     if shortcuts:
         from .shortcuts import shortcut_audit
 
-        found = shortcut_audit(items, workers=workers)
+        found = shortcut_audit(items, workers=workers,
+                               model_view=None if as_model is None else feature_config_from(as_model, {}))
         _print_shortcuts(found)
         findings["shortcuts"] = found.summary()
         if max_shortcut_auc is not None and found.auc > max_shortcut_auc:
@@ -186,7 +190,8 @@ def audit(
 
 
 def _print_shortcuts(report) -> None:
-    table = Table(title=f"file properties alone, {report.n_clips} clips ({report.n_real} real), "
+    table = Table(title=f"{'audio properties as the model sees it' if report.model_view else 'file properties'} "
+                        f"alone, {report.n_clips} clips ({report.n_real} real), "
                         f"{report.folds}-fold cross-validation grouped by utterance: AUC (0.5 = no cue)")
     table.add_column("property")
     table.add_column("AUC alone", justify="right")

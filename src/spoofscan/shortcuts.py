@@ -18,7 +18,8 @@ import numpy as np
 import scipy.signal
 import soundfile as sf
 
-from .audio import G722_RATE, load_audio, sound_bounds
+from .audio import G722_RATE, clean_waveform, load_audio, sound_bounds
+from .config import FeatureConfig
 from .errors import SpoofscanError
 from .layouts import Item
 
@@ -55,12 +56,29 @@ def file_properties(path: str | Path) -> dict:
         return {"error": f"{type(exc).__name__}: {exc}".replace("\n", " ")}
     if data.size == 0:
         return {"error": "empty audio"}
+    return wave_properties(data, rate, fmt=fmt, subtype=subtype)
+
+
+def model_view_properties(job: tuple[str, FeatureConfig]) -> dict:
+    """The same properties of the audio a model's features see: decoded to mono at config.sample_rate and silence
+    trimmed as config trims it. The container, codec, bit depth, channels and original rate are gone by then; what
+    is left (band, level, duration, DC, clipping) a model with this input could still learn."""
+    path, config = job
+    try:
+        wave, _ = clean_waveform(load_audio(path, sample_rate=config.sample_rate), config, name=str(path))
+    except SpoofscanError as exc:
+        return {"error": str(exc)}
+    return wave_properties(wave[:, None], config.sample_rate, fmt="decoded", subtype="FLOAT")
+
+
+def wave_properties(data: np.ndarray, rate: int, *, fmt: str, subtype: str) -> dict:
+    """file_properties of (samples, channels) audio at rate, stored as fmt/subtype."""
     mono = data.mean(axis=1)
     rms = float(np.sqrt(np.mean(np.square(mono, dtype=np.float64))))
     start, end = sound_bounds(mono, top_db=40.0, frame_length=max(256, rate // 20), hop_length=max(64, rate // 80))
     return {
         "sample_rate": rate, "bandwidth_hz": band_edge(mono, rate), "bit_depth": BIT_DEPTH.get(subtype, 0),
-        "channels": channels, "duration_s": mono.size / rate, "rms_db": 20 * math.log10(max(rms, 1e-10)),
+        "channels": data.shape[1], "duration_s": mono.size / rate, "rms_db": 20 * math.log10(max(rms, 1e-10)),
         "peak_db": 20 * math.log10(max(float(np.abs(data).max()), 1e-10)),
         "lead_silence_s": start / rate, "trail_silence_s": max(mono.size - end, 0) / rate,
         "dc_offset": float(mono.mean()), "clipped_fraction": float(np.mean(np.abs(data) >= 0.999)),
@@ -79,10 +97,12 @@ class ShortcutReport:
     n_real: int
     folds: int
     unreadable: list[str]
+    model_view: bool = False  # the properties of the audio as a model sees it (model_view_properties)
 
     def summary(self) -> dict:
         return {"auc": self.auc, "model_auc": self.model_auc, "cue_auc": self.cue_auc, "clips": self.n_clips,
-                "real": self.n_real, "fake": self.n_clips - self.n_real, "folds": self.folds, "unreadable": self.unreadable}
+                "real": self.n_real, "fake": self.n_clips - self.n_real, "folds": self.folds,
+                "unreadable": self.unreadable, "model_view": self.model_view}
 
 
 def _design(rows: list[dict], names: tuple[str, ...]) -> np.ndarray:
@@ -105,8 +125,10 @@ def _out_of_fold_auc(x: np.ndarray, y: np.ndarray, groups: np.ndarray, model, fo
     return float(roc_auc_score(y, scores[:, 1]))
 
 
-def shortcut_audit(items: list[Item], *, folds: int = 5, workers: int = 0) -> ShortcutReport:
-    """Measure every file's properties and how well they predict the label (grouped cross-validation)."""
+def shortcut_audit(items: list[Item], *, folds: int = 5, workers: int = 0,
+                   model_view: FeatureConfig | None = None) -> ShortcutReport:
+    """Measure every file's properties and how well they predict the label (grouped cross-validation). With
+    model_view, the properties of the audio as a model with that FeatureConfig sees it (model_view_properties)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -119,11 +141,13 @@ def shortcut_audit(items: list[Item], *, folds: int = 5, workers: int = 0) -> Sh
         raise SpoofscanError(f"--workers {workers}: use 0 (all cores) or a positive number")
     workers = workers or (os.cpu_count() or 1)
     paths = [it.path for it in items]
+    measure, jobs = (file_properties, paths) if model_view is None else \
+        (model_view_properties, [(p, model_view) for p in paths])
     if workers == 1 or len(paths) < 64:
-        properties = [file_properties(p) for p in paths]
+        properties = [measure(job) for job in jobs]
     else:
         with ProcessPoolExecutor(workers) as pool:
-            properties = list(pool.map(file_properties, paths, chunksize=16))
+            properties = list(pool.map(measure, jobs, chunksize=16))
     unreadable = [f"{p}: {props['error']}" for p, props in zip(paths, properties) if "error" in props]
     kept = [(it, props) for it, props in zip(items, properties) if "error" not in props]
     y = np.array([it.label == "fake" for it, _ in kept], dtype=int)
@@ -147,5 +171,5 @@ def shortcut_audit(items: list[Item], *, folds: int = 5, workers: int = 0) -> Sh
         cue_auc[name] = _out_of_fold_auc(_design(rows, (name,)), y, groups, tree, folds)
     cue_auc = dict(sorted(cue_auc.items(), key=lambda kv: -abs(kv[1] - 0.5)))
     return ShortcutReport(auc=max(model_auc.values()), model_auc=model_auc, cue_auc=cue_auc, n_clips=len(kept),
-                          n_real=int((y == 0).sum()), folds=folds,
-                          unreadable=unreadable)
+                          n_real=int((y == 0).sum()), folds=folds, unreadable=unreadable,
+                          model_view=model_view is not None)
