@@ -4,8 +4,8 @@
 
 Rows: every family's leave-sources-out folds (loso_<family>/loo.json; resnet18 = loso_mel/ of base.sh), its EER on
 the external test (dev_<family>/metrics.json), training time (time_<family>.txt; resnet18: its epochs' seconds in
-run/history.csv) and CPU predict speed (speed_<family>/; resnet18: benchmarks/results/inference_cpu_base.json, the
-same model in fp16), then the fusion; and the dev EER per system of each.
+run/history.csv) and CPU predict speed (speed_<family>/, families.sh's speed step), then the augmented GMM
+(augment.sh) and the fusions (families.sh's fuse and fuse-oof steps); and the dev EER per system of each.
 """
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
 FAMILIES = {"resnet18": "mel", "lfcc-gmm": "lfcc-gmm", "lcnn": "lcnn", "rawnet2": "rawnet2"}
 
 
@@ -49,9 +48,24 @@ def train_seconds(work: Path, family: str) -> float | None:
 
 def speed(work: Path, family: str) -> dict | None:
     found = sorted((work / f"speed_{family}").glob("*.json"))
-    result = load(found[0]) if found else load(ROOT / "benchmarks" / "results" / "inference_cpu_base.json") \
-        if family == "resnet18" else None
+    result = load(found[0]) if found else None
     return next((r for r in result["rows"] if r["backend"] == "torch"), None) if result else None
+
+
+def fusion_loso(work: Path, name: str) -> dict | None:
+    """The leave-sources-out estimate of a fusion fitted on out-of-fold scores (`fuse --scores`): each fold scored by
+    a fusion fitted on the other folds."""
+    folds = fused(work, name) and fused(work, name)["fitted_on"].get("folds")
+    if not folds:
+        return None
+    eers = [f["fused_eer"] for f in folds]
+    return {"folds": [{"eer_mean": e} for e in eers], "mean_eer": sum(eers) / len(eers), "worst_eer": max(eers)}
+
+
+def fused(work: Path, name: str) -> dict | None:
+    from spoofscan.checkpoint import load_checkpoint
+
+    return load_checkpoint(work / f"{name}.pt")["fusion"] if (work / f"{name}.pt").is_file() else None
 
 
 def main() -> None:
@@ -59,7 +73,14 @@ def main() -> None:
     rows = {family: (loso_of(work, loso_name), load(work / ("dev" if family == "resnet18" else f"dev_{family}")
                                                       / "metrics.json"))
             for family, loso_name in FAMILIES.items()}
-    rows["fusion"] = (None, load(work / "dev_fused" / "metrics.json"))
+    rows["lfcc-gmm, codec and noise augmentation (augment.sh)"] = (
+        loso_of(work, "lfcc-gmm_aug"), load(work / "dev_lfcc-gmm_aug" / "metrics.json"))
+    fusions = {"fused": "fusion of every family, fitted on val (in-distribution)",
+               "fused_oof": "fusion of every family, fitted on out-of-fold LOSO scores",
+               "fused_oof_gmm_lcnn": "fusion of lfcc-gmm and lcnn, fitted on out-of-fold LOSO scores"}
+    for name, label in fusions.items():
+        if (work / f"dev_{name}" / "metrics.json").is_file():
+            rows[label] = (fusion_loso(work, name), load(work / f"dev_{name}" / "metrics.json"))
     print("| detector | LOSO folds 0 / 1 / 2 | LOSO mean | LOSO worst | dev EER (95 % interval) | dev AUC | "
           "train time | CPU predict (60 s file / 4 s clips) |\n|---|---|---|---|---|---|---|---|")
     for family, (loso, dev) in rows.items():
@@ -72,15 +93,16 @@ def main() -> None:
               f"{dev_eer} | {dev['roc_auc']:.3f} | " if dev else f"| {family} | {folds} | - | - | - | - | ", end="")
         print(f"{seconds / 60:.1f} min | " if seconds else "- | ", end="")
         print(f"{fast['x_real_time']:.0f}x real time / {fast['clips_per_s_4s']:.1f} clips/s |" if fast else "- |")
-    if (work / "fused.pt").is_file():
-        from spoofscan.checkpoint import load_checkpoint
-
-        fusion = load_checkpoint(work / "fused.pt")["fusion"]
+    for name, label in fusions.items():
+        fusion = fused(work, name)
+        if fusion is None:
+            continue
         members = ", ".join(f"{m['train_config'].model} {w:+.3f}" for m, w in zip(fusion["members"], fusion["weights"]))
         fitted = fusion["fitted_on"]
-        print(f"\nfusion: bias {fusion['bias']:+.3f}, {members}; fitted on {fitted['clips']} clips of "
-              f"{Path(fitted['data']).name} ({fitted['split']}), EER there {pct(fitted['eer'])} (members: "
-              f"{', '.join(pct(e) for e in fitted['member_eers'])})")
+        where = (f"{Path(fitted['data']).name} ({fitted['split']})" if "data" in fitted else
+                 "the members' out-of-fold LOSO scores")
+        print(f"\n{label}: bias {fusion['bias']:+.3f}, {members}; fitted on {fitted['clips']} clips of {where}, "
+              f"EER there {pct(fitted['eer'])} (members: {', '.join(pct(e) for e in fitted['member_eers'])})")
     print("\n## Dev EER per system\n")
     devs = {family: dev for family, (_, dev) in rows.items() if dev}
     systems = sorted({s for dev in devs.values() for s in dev["per_system"]})
