@@ -210,3 +210,13 @@ def test_cli_serve_warns_and_refuses_bad_settings(tiny_run, monkeypatch, capsys)
         assert err.startswith("spoofscan: error:") and flag in err and err.count("\n") == 1
     assert run(["serve", "--checkpoint", str(tiny_run["root"] / "missing.pt")]) == 2
     assert "missing.pt" in capsys.readouterr().err
+
+
+def test_a_model_card_next_to_the_checkpoint_is_served(tiny_run, tmp_path):
+    import shutil
+
+    checkpoint = tmp_path / "mine.pt"
+    shutil.copy(tiny_run["best"], checkpoint)
+    (tmp_path / "mine.md").write_text("# mine\nTrained on buzz and hiss.\n")
+    with TestClient(create_app(ServeConfig(checkpoint=str(checkpoint)))) as client:
+        assert client.get("/model-card").text == "# mine\nTrained on buzz and hiss.\n"
