@@ -73,14 +73,15 @@ def main() -> None:
     rows = {family: (loso_of(work, loso_name), load(work / ("dev" if family == "resnet18" else f"dev_{family}")
                                                       / "metrics.json"))
             for family, loso_name in FAMILIES.items()}
-    rows["lfcc-gmm, codec and noise augmentation (augment.sh)"] = (
-        loso_of(work, "lfcc-gmm_aug"), load(work / "dev_lfcc-gmm_aug" / "metrics.json"))
-    fusions = {"fused": "fusion of every family, fitted on val (in-distribution)",
-               "fused_oof": "fusion of every family, fitted on out-of-fold LOSO scores",
-               "fused_oof_gmm_lcnn": "fusion of lfcc-gmm and lcnn, fitted on out-of-fold LOSO scores"}
+    rows["lfcc-gmm + aug"] = (loso_of(work, "lfcc-gmm_aug"), load(work / "dev_lfcc-gmm_aug" / "metrics.json"))
+    fusions = {"fused": "fusion (val)", "fused_oof": "fusion (oof)", "fused_oof_gmm_lcnn": "fusion gmm+lcnn (oof)"}
     for name, label in fusions.items():
         if (work / f"dev_{name}" / "metrics.json").is_file():
             rows[label] = (fusion_loso(work, name), load(work / f"dev_{name}" / "metrics.json"))
+    print("lfcc-gmm + aug: trained with one codec or noise copy of every clip (augment.sh); fusion (val): every family "
+          "fused on split.csv's val clips; fusion (oof): every family fused on the members' out-of-fold LOSO scores "
+          "(its LOSO columns: each fold scored by a fusion fitted on the other folds); fusion gmm+lcnn (oof): the "
+          "same with two members.\n")
     print("| detector | LOSO folds 0 / 1 / 2 | LOSO mean | LOSO worst | dev EER (95 % interval) | dev AUC | "
           "train time | CPU predict (60 s file / 4 s clips) |\n|---|---|---|---|---|---|---|---|")
     for family, (loso, dev) in rows.items():
