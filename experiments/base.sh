@@ -30,6 +30,8 @@ ship)
     $S calibrate run_lfcc-gmm/best.pt split.csv --split val --out calibrated.pt
     $S evaluate calibrated.pt "$DEV" --split all --by system --out dev_base --bootstrap 1000
     $S degrade calibrated.pt "$DEV" --split all --out degrade_base
+    # the training set's shortcut audit as this model sees the audio (the model card's second figure)
+    $S audit paired/manifest.csv --shortcuts --as-model "$ROOT/configs/base.toml" --json shortcuts_paired_model_view.json
     $S export calibrated.pt --fp16 spoofscan-base.pt   # a GMM stays in fp32
     echo "copy $WORK/spoofscan-base.pt to src/spoofscan/weights/ to ship it"
     cd - >/dev/null
