@@ -4,8 +4,8 @@
 
 Rows: every family's leave-sources-out folds (loso_<family>/loo.json; resnet18 = loso_mel/ of base.sh), its EER on
 the external test (dev_<family>/metrics.json), training time (time_<family>.txt; resnet18: its epochs' seconds in
-run/history.csv) and CPU predict speed (speed_<family>/, families.sh's speed step), then the augmented GMM
-(augment.sh) and the fusions (families.sh's fuse and fuse-oof steps); and the dev EER per system of each.
+run/history.csv) and CPU predict speed (speed_<family>/, families.sh's speed step), then the recipe variants
+(variant.sh: VARIANTS) and the fusions (families.sh's fuse and fuse-oof steps); and the dev EER per system of each.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 FAMILIES = {"resnet18": "mel", "lfcc-gmm": "lfcc-gmm", "lcnn": "lcnn", "rawnet2": "rawnet2"}
+VARIANTS = {"lfcc-gmm_aug": "lfcc-gmm + aug", "lfcc-gmm_40": "lfcc-gmm, 40 LFCC"}  # variant.sh NAME: row label
 
 
 def load(path: Path) -> dict | None:
@@ -73,12 +74,15 @@ def main() -> None:
     rows = {family: (loso_of(work, loso_name), load(work / ("dev" if family == "resnet18" else f"dev_{family}")
                                                       / "metrics.json"))
             for family, loso_name in FAMILIES.items()}
-    rows["lfcc-gmm + aug"] = (loso_of(work, "lfcc-gmm_aug"), load(work / "dev_lfcc-gmm_aug" / "metrics.json"))
+    for name, label in VARIANTS.items():
+        if (work / f"dev_{name}" / "metrics.json").is_file():
+            rows[label] = (loso_of(work, name), load(work / f"dev_{name}" / "metrics.json"))
     fusions = {"fused": "fusion (val)", "fused_oof": "fusion (oof)", "fused_oof_gmm_lcnn": "fusion gmm+lcnn (oof)"}
     for name, label in fusions.items():
         if (work / f"dev_{name}" / "metrics.json").is_file():
             rows[label] = (fusion_loso(work, name), load(work / f"dev_{name}" / "metrics.json"))
-    print("lfcc-gmm + aug: trained with one codec or noise copy of every clip (augment.sh); fusion (val): every family "
+    print("lfcc-gmm + aug: trained with one codec or noise copy of every clip; lfcc-gmm, 40 LFCC: 40 cepstral "
+          "coefficients instead of 20 (both variant.sh); fusion (val): every family "
           "fused on split.csv's val clips; fusion (oof): every family fused on the members' out-of-fold LOSO scores "
           "(its LOSO columns: each fold scored by a fusion fitted on the other folds); fusion gmm+lcnn (oof): the "
           "same with two members.\n")

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One recipe variant on spoofscan-base's protocol: trained on split.csv, scored on the external test (clean and
+# degraded), and leave-sources-out; compare with the rows of families.sh (families_table.py lists the variants).
+# Usage: bash experiments/variant.sh WORK CONFIG NAME [PREPARE_OPTION...]
+#   WORK: the folder of `bash experiments/base.sh WORK` (its paired/ corpus and split.csv); CONFIG: a TOML recipe;
+#   NAME: names the outputs store_NAME, run_NAME, dev_NAME, degrade_NAME, loso_NAME; PREPARE_OPTION: passed to
+#   prepare and loo, e.g. --augment mp3 --augment-copies 1. The variants measured (experiments/FAMILIES.md):
+#     lfcc-gmm_aug: configs/lfcc_gmm.toml with one codec or noise copy of every clip:
+#       variant.sh WORK configs/lfcc_gmm.toml lfcc-gmm_aug --augment-copies 1 --augment mp3 --augment ogg_vorbis \
+#         --augment opus --augment telephone --augment gsm --augment g722 --augment noise_random
+#     lfcc-gmm_40: configs/lfcc_gmm_40.toml (40 cepstral coefficients instead of 20)
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}
+CONFIG=$(realpath "${2:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}")
+NAME=${3:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}
+OPTIONS=("${@:4}")
+DEV=$(realpath "$ROOT/../shared/data/vocoder-demos-dev/MANIFEST.csv")
+S="$ROOT/.venv/bin/spoofscan"
+UNTESTED=$(printf -- "--untested-system %s " hifigan_universal world griffin_lim lpc)
+cd "$WORK"
+[ -f paired/manifest.csv ] && [ -f split.csv ] || { echo "$WORK: run experiments/base.sh $WORK corpus first" >&2; exit 2; }
+
+[ -f "store_$NAME/header.json" ] || $S prepare split.csv --out "store_$NAME" --config "$CONFIG" --workers 2 "${OPTIONS[@]}"
+[ -f "run_$NAME/best.pt" ] || $S train "store_$NAME" --out "run_$NAME" --config "$CONFIG"
+$S evaluate "run_$NAME/best.pt" "$DEV" --split all --by system --out "dev_$NAME" --bootstrap 1000
+$S degrade "run_$NAME/best.pt" "$DEV" --split all --out "degrade_$NAME"
+$S loo paired/manifest.csv --by source --folds 3 $UNTESTED --out "loso_$NAME" --config "$CONFIG" --workers 2 "${OPTIONS[@]}"
