@@ -220,3 +220,19 @@ def test_a_model_card_next_to_the_checkpoint_is_served(tiny_run, tmp_path):
     (tmp_path / "mine.md").write_text("# mine\nTrained on buzz and hiss.\n")
     with TestClient(create_app(ServeConfig(checkpoint=str(checkpoint)))) as client:
         assert client.get("/model-card").text == "# mine\nTrained on buzz and hiss.\n"
+
+
+def test_truncated_and_corrupted_uploads_never_give_a_500(client):
+    rng = np.random.default_rng(0)
+    wave = speechlike(1.5)
+    answers = []
+    for fmt, subtype in (("WAV", "PCM_16"), ("FLAC", "PCM_16"), ("OGG", "VORBIS"), ("MP3", "MPEG_LAYER_III")):
+        data = wav_bytes(wave, format=fmt, subtype=subtype)
+        corrupted = np.frombuffer(data, np.uint8).copy()
+        corrupted[rng.integers(44, len(data), 100)] = rng.integers(0, 256, 100)
+        for blob in [data[:cut] for cut in (4, 44, 300, len(data) // 2, len(data) - 10)] + [corrupted.tobytes()]:
+            for name in (f"x.{fmt.lower()}", "x"):  # with and without a telling extension
+                answer = client.post("/v1/predict", files={"file": (name, blob)})
+                answers.append(answer.status_code)
+                assert answer.status_code in (200, 415, 422), (fmt, len(blob), name, answer.text)
+    assert {200, 415} <= set(answers)
