@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# spoofscan-base v3: WaveFake's LFCC-GMM (configs/base.toml), trained on real deepfakes (public-demos-train) plus
-# paired fakes of every real clip, chosen by leave-sources-out among the detector families (families.sh), calibrated
-# on the held-apart validation clips, then scored on the vocoder demos (an external test: never trained on, chosen
-# by or calibrated on).
+# spoofscan-base v4: WaveFake's LFCC-GMM with 40 cepstral coefficients (configs/base.toml), trained on real
+# deepfakes (public-demos-train) plus paired fakes of every real clip, chosen by leave-sources-out among the detector
+# families and recipe variants (families.sh, variant.sh), calibrated on the held-apart validation clips, then scored
+# on the vocoder demos (an external test: never trained on or calibrated on).
 # Usage: bash experiments/base.sh WORK [PUBLIC_DEMOS_MANIFEST] [VOCODER_DEMOS_MANIFEST] [STEP...]
 #   STEP: corpus (paired fakes and the shortcut audits, as v2: base_v2.sh), gmm (the recipe trained on split.csv,
-#   its external test and leave-sources-out: families.sh's lfcc-gmm steps), ship (calibrate, external test,
-#   degradation suite, export). Default: all three, about 1.5 hours on 2 CPU cores from an empty WORK. The other
-#   families it was chosen against: bash experiments/families.sh WORK.
+#   its external test and leave-sources-out: variant.sh with configs/base.toml, outputs named base_gmm), ship
+#   (calibrate, external test, degradation suite, model-view shortcut audit, export). Default: all three, about
+#   1.5 hours on 2 CPU cores from an empty WORK. What it was chosen against: bash experiments/families.sh WORK and
+#   the variants in variant.sh's header.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: base.sh WORK [TRAIN] [DEV] [STEP...]}
@@ -22,12 +23,12 @@ for step in "${STEPS[@]}"; do case $step in
 corpus)
     bash "$ROOT/experiments/base_v2.sh" "$WORK" "$TRAIN" "$DEV" corpus
     ;;
-gmm)  # run_lfcc-gmm/ is configs/base.toml's recipe (= configs/lfcc_gmm.toml) on split.csv
-    bash "$ROOT/experiments/families.sh" "$WORK" "$TRAIN" "$DEV" ship:lfcc-gmm loso:lfcc-gmm
+gmm)  # run_base_gmm/ is configs/base.toml's recipe on split.csv (= variant.sh's lfcc-gmm_40)
+    DEV="$DEV" bash "$ROOT/experiments/variant.sh" "$WORK" "$ROOT/configs/base.toml" base_gmm
     ;;
 ship)
     cd "$WORK"
-    $S calibrate run_lfcc-gmm/best.pt split.csv --split val --out calibrated.pt
+    $S calibrate run_base_gmm/best.pt split.csv --split val --out calibrated.pt
     $S evaluate calibrated.pt "$DEV" --split all --by system --out dev_base --bootstrap 1000
     $S degrade calibrated.pt "$DEV" --split all --out degrade_base
     # the training set's shortcut audit as this model sees the audio (the model card's second figure)

@@ -8,14 +8,15 @@
 #     lfcc-gmm_aug: configs/lfcc_gmm.toml with one codec or noise copy of every clip:
 #       variant.sh WORK configs/lfcc_gmm.toml lfcc-gmm_aug --augment-copies 1 --augment mp3 --augment ogg_vorbis \
 #         --augment opus --augment telephone --augment gsm --augment g722 --augment noise_random
-#     lfcc-gmm_40: configs/lfcc_gmm_40.toml (40 cepstral coefficients instead of 20)
+#     lfcc-gmm_40: configs/lfcc_gmm_40.toml (40 cepstral coefficients instead of 20; shipped as spoofscan-base v4):
+#       variant.sh WORK configs/lfcc_gmm_40.toml lfcc-gmm_40
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}
 CONFIG=$(realpath "${2:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}")
 NAME=${3:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}
 OPTIONS=("${@:4}")
-DEV=$(realpath "$ROOT/../shared/data/vocoder-demos-dev/MANIFEST.csv")
+DEV=$(realpath "${DEV:-$ROOT/../shared/data/vocoder-demos-dev/MANIFEST.csv}")  # the external test
 S="$ROOT/.venv/bin/spoofscan"
 UNTESTED=$(printf -- "--untested-system %s " hifigan_universal world griffin_lim lpc)
 cd "$WORK"
