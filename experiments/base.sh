@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# spoofscan-base v4: WaveFake's LFCC-GMM with 40 cepstral coefficients (configs/base.toml), trained on real
+# spoofscan-base v5: WaveFake's LFCC-GMM with 60 cepstral coefficients (configs/base.toml), trained on real
 # deepfakes (public-demos-train) plus paired fakes of every real clip, chosen by leave-sources-out among the detector
 # families and recipe variants (families.sh, variant.sh), calibrated on the held-apart validation clips, then scored
 # on the vocoder demos (an external test: never trained on or calibrated on).
@@ -23,7 +23,7 @@ for step in "${STEPS[@]}"; do case $step in
 corpus)
     bash "$ROOT/experiments/base_v2.sh" "$WORK" "$TRAIN" "$DEV" corpus
     ;;
-gmm)  # run_base_gmm/ is configs/base.toml's recipe on split.csv (= variant.sh's lfcc-gmm_40)
+gmm)  # run_base_gmm/ is configs/base.toml's recipe on split.csv (= variant.sh's lfcc-gmm_60)
     DEV="$DEV" bash "$ROOT/experiments/variant.sh" "$WORK" "$ROOT/configs/base.toml" base_gmm
     ;;
 ship)

@@ -8,8 +8,10 @@
 #     lfcc-gmm_aug: configs/lfcc_gmm.toml with one codec or noise copy of every clip:
 #       variant.sh WORK configs/lfcc_gmm.toml lfcc-gmm_aug --augment-copies 1 --augment mp3 --augment ogg_vorbis \
 #         --augment opus --augment telephone --augment gsm --augment g722 --augment noise_random
-#     lfcc-gmm_40: configs/lfcc_gmm_40.toml (40 cepstral coefficients instead of 20; shipped as spoofscan-base v4):
+#     lfcc-gmm_40: configs/lfcc_gmm_40.toml (40 cepstral coefficients instead of 20; spoofscan-base v4):
 #       variant.sh WORK configs/lfcc_gmm_40.toml lfcc-gmm_40
+#     lfcc-gmm_60: configs/lfcc_gmm_60.toml (60 coefficients; spoofscan-base v5):
+#       variant.sh WORK configs/lfcc_gmm_60.toml lfcc-gmm_60
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}

@@ -433,8 +433,8 @@ def predict(
     if checkpoint is None:
         from .checkpoint import BASE_MODEL_CARD
 
-        Console(stderr=True).print("[yellow]built-in spoofscan-base v4[/] (LFCC-GMM): EER 11.5 % on real vocoder "
-                                   "demos, 32.5 % on unseen TTS/VC sources; MelGAN and WaveNet copies of real speech "
+        Console(stderr=True).print("[yellow]built-in spoofscan-base v5[/] (LFCC-GMM): EER 9 % on real vocoder "
+                                   "demos, 30 % on unseen TTS/VC sources; MelGAN and WaveNet copies of real speech "
                                    f"pass as real. Read its model card ({BASE_MODEL_CARD}) before trusting a "
                                    "verdict, or pass a checkpoint trained on data like yours")
     if csv_out is not None:
