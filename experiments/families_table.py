@@ -57,7 +57,8 @@ def speed(work: Path, family: str) -> dict | None:
 def fusion_loso(work: Path, name: str) -> dict | None:
     """The leave-sources-out estimate of a fusion fitted on out-of-fold scores (`fuse --scores`): each fold scored by
     a fusion fitted on the other folds."""
-    folds = fused(work, name) and fused(work, name)["fitted_on"].get("folds")
+    fusion = fused(work, name)
+    folds = fusion and fusion["fitted_on"].get("folds")
     if not folds:
         return None
     eers = [f["fused_eer"] for f in folds]

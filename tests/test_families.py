@@ -176,6 +176,14 @@ def test_fusion_is_a_checkpoint_that_every_command_loads(family_runs, tmp_path, 
     assert "fuse its members' own checkpoints" in capsys.readouterr().err
 
 
+def test_loo_refuses_bad_augmentation_before_writing(tiny_run, tmp_path, capsys):
+    for args in (["--augment", "vinyl", "--augment-copies", "1"], ["--augment", "mp3"]):
+        assert run(["loo", str(tiny_run["data"]), "--out", str(tmp_path / "loo"), "--model", "lfcc-gmm", *args]) == 2
+        err = capsys.readouterr().err
+        assert "--augment" in err and err.count("\n") == 1
+        assert not (tmp_path / "loo").exists()
+
+
 def test_loo_trains_any_family(tiny_run, tmp_path):
     assert run(["loo", str(tiny_run["data"]), "--out", str(tmp_path / "loo"), "--model", "lfcc-gmm",
                 "--set", "gmm_components=4", "--set", "gmm_frames=2000", "--set", "sample_rate=16000",

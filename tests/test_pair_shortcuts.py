@@ -138,6 +138,12 @@ def test_shortcut_audit_bad_inputs(generic_tree, tiny_run, tmp_path, capsys):
     assert "no clip has a split" in capsys.readouterr().err
     assert run(["audit", str(tiny_run["manifest"]), "--max-shortcut-auc", "0.6"]) == 2
     assert "go with --shortcuts" in capsys.readouterr().err
+    assert run(["audit", str(tiny_run["manifest"]), "--as-model", str(tmp_path / "model.toml")]) == 2
+    assert "go with --shortcuts" in capsys.readouterr().err
+    assert run(["audit", str(tiny_run["manifest"]), "--shortcuts", "--as-model", str(tmp_path / "missing.toml"),
+                "--json", str(tmp_path / "a.json")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.toml" in err and err.count("\n") == 1 and not (tmp_path / "a.json").exists()
     assert run(["audit", str(tiny_run["manifest"]), "--shortcuts", "--max-shortcut-auc", "60"]) == 2
     assert "between 0.5 and 1" in capsys.readouterr().err
     broken = tmp_path / "broken.wav"

@@ -204,7 +204,8 @@ def test_cli_serve_warns_and_refuses_bad_settings(tiny_run, monkeypatch, capsys)
     assert run(["serve", "--checkpoint", str(tiny_run["best"]), "--host", "0.0.0.0"]) == 0
     err = capsys.readouterr().err
     assert "without --token" not in err and "abc" not in err  # the token is never printed
-    for flag, value in (("--queue", "0"), ("--max-upload-mb", "0"), ("--port", "70000"), ("--max-seconds", "-1")):
+    for flag, value in (("--queue", "0"), ("--max-upload-mb", "0"), ("--port", "70000"), ("--max-seconds", "-1"),
+                        ("--threads", "0"), ("--torch-threads", "-1")):
         assert run(["serve", "--checkpoint", str(tiny_run["best"]), flag, value]) == 2
         err = capsys.readouterr().err
         assert err.startswith("spoofscan: error:") and flag in err and err.count("\n") == 1

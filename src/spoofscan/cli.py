@@ -149,6 +149,7 @@ def audit(
         raise SpoofscanError("--max-shortcut-auc and --as-model go with --shortcuts")
     if max_shortcut_auc is not None and not 0.5 <= max_shortcut_auc <= 1:
         raise SpoofscanError(f"--max-shortcut-auc {max_shortcut_auc}: use an AUC between 0.5 and 1, e.g. 0.6")
+    model_view = None if as_model is None else feature_config_from(as_model, {})  # a bad config fails first
     findings: dict = {}
     failed = False
     if split_items:
@@ -175,8 +176,7 @@ def audit(
     if shortcuts:
         from .shortcuts import shortcut_audit
 
-        found = shortcut_audit(items, workers=workers,
-                               model_view=None if as_model is None else feature_config_from(as_model, {}))
+        found = shortcut_audit(items, workers=workers, model_view=model_view)
         _print_shortcuts(found)
         findings["shortcuts"] = found.summary()
         if max_shortcut_auc is not None and found.auc > max_shortcut_auc:

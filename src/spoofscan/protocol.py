@@ -48,7 +48,7 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
     """
     from .evaluate import evaluate
     from .splits import grouped_split, write_manifest
-    from .store import prepare
+    from .store import check_augmentation, prepare
     from .train import train
 
     out = Path(out)
@@ -62,6 +62,7 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
     unknown = set(untested_systems) - {it.system for it in items}
     if unknown:
         raise SpoofscanError(f"--untested-system {sorted(unknown)}: no such system in the data")
+    check_augmentation(augment, augment_copies)  # before any fold folder is written
     if not folds and key != "system":
         tested = [it for it in items if it.system not in untested_systems]
         one_class = sorted(v for v in values if len({it.label for it in tested if getattr(it, key) == v}) < 2)

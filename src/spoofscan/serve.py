@@ -55,8 +55,12 @@ def check_serve_config(config: ServeConfig) -> None:
         raise SpoofscanError(f"--max-upload-mb {config.max_upload_mb}: use a positive size in MB")
     if not 0 < config.max_seconds:
         raise SpoofscanError(f"--max-seconds {config.max_seconds}: use a positive duration")
-    if config.queue < 1 or config.threads < 1:
-        raise SpoofscanError(f"--queue {config.queue} / --threads {config.threads}: use 1 or more")
+    if config.queue < 1:
+        raise SpoofscanError(f"--queue {config.queue}: use 1 or more")
+    if config.threads < 1:
+        raise SpoofscanError(f"--threads {config.threads}: use 1 or more")
+    if config.torch_threads < 0:
+        raise SpoofscanError(f"--torch-threads {config.torch_threads}: use 0 (automatic) or a number of threads")
     if not 0 < config.port < 65536:
         raise SpoofscanError(f"--port {config.port}: use a TCP port from 1 to 65535")
 

@@ -61,6 +61,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_augmentation(augment: tuple[str, ...], augment_copies: int) -> None:
+    """A one-line error for unknown --augment conditions or conditions without copies (and copies without them)."""
+    from .degrade import AUGMENTATIONS
+
+    unknown = sorted(set(augment) - set(AUGMENTATIONS))
+    if unknown or (augment_copies > 0) != bool(augment) or augment_copies < 0:
+        raise SpoofscanError(f"--augment {list(augment)} with --augment-copies {augment_copies}: give conditions from "
+                             f"{', '.join(AUGMENTATIONS)} and a number of copies >= 1")
+
+
 def _job_signature(items: list[Item], config: FeatureConfig, augmentation: dict) -> str:
     payload = json.dumps([to_dict(config), augmentation, [asdict(it) for it in items]], sort_keys=True).encode()
     return hashlib.sha256(payload).hexdigest()
@@ -91,17 +101,12 @@ def prepare(items: list[Item], out: str | Path, config: FeatureConfig, *, worker
     augment_copies > 0 adds that many degraded copies of every train clip (each with a condition drawn from
     augment, seeded), stored as extra windows of the same clip; val and test stay clean.
     """
-    from .degrade import AUGMENTATIONS
-
     out = Path(out)
     if not items:
         raise SpoofscanError("prepare: no clips to pack")
     if workers < 0:
         raise SpoofscanError(f"--workers {workers}: use 0 (all cores) or a positive number")
-    unknown = sorted(set(augment) - set(AUGMENTATIONS))
-    if unknown or (augment_copies > 0) != bool(augment) or augment_copies < 0:
-        raise SpoofscanError(f"--augment {list(augment)} with --augment-copies {augment_copies}: give conditions from "
-                             f"{', '.join(AUGMENTATIONS)} and a number of copies >= 1")
+    check_augmentation(augment, augment_copies)
     augmentation = {"conditions": list(augment), "copies": augment_copies, "seed": seed}
     unsplit = [it.path for it in items if it.split not in SPLITS]
     if unsplit:
