@@ -4,8 +4,11 @@ import json
 
 import numpy as np
 import pytest
+import scipy.signal
 import torch
 
+from conftest import speechlike
+from spoofscan.audio import brickwall
 from spoofscan.checkpoint import load_checkpoint, model_from_checkpoint
 from spoofscan.cli import run
 from spoofscan.config import FeatureConfig, TrainConfig
@@ -129,6 +132,40 @@ def test_lfcc_and_waveform_windows():
         x = model_input(torch.from_numpy(windows), wave_config)
         assert x.shape == (len(windows), 1, 3200)
         assert float(x.square().mean().sqrt()) == pytest.approx(0.05, rel=0.01)
+
+
+def test_lfcc_window_cmn_removes_the_level_and_a_fixed_filter_and_keeps_the_deltas():
+    config = FeatureConfig(**KIND_FEATURES["lfcc"], window_cmn=True)
+    plain = FeatureConfig(**KIND_FEATURES["lfcc"])
+    speech = speechlike(2.0, sr=config.sample_rate, seed=4)
+    windows, _ = wave_windows(speech, config)
+    raw, _ = wave_windows(speech, plain)
+    n = config.n_lfcc
+    assert np.abs(windows[:, :n].astype(np.float32).mean(axis=2)).max() < 1e-2  # each coefficient's mean is gone
+    assert np.array_equal(windows[:, n:], raw[:, n:])  # the deltas are what they were
+    quieter, _ = wave_windows(0.05 * speech, config)  # -26 dB
+    assert np.abs(quieter.astype(np.float32) - windows.astype(np.float32)).max() < 0.02
+    assert np.abs(raw[:, 0].astype(np.float32).mean() - wave_windows(0.05 * speech, plain)[0][:, 0].mean()) > 1
+    # a fixed recording-chain filter (a first-order high-pass) barely moves the normalized coefficients
+    filtered = scipy.signal.lfilter([1, -0.7], [1], speech).astype(np.float32)
+    moved = lambda cfg: np.abs(wave_windows(filtered, cfg)[0][:, :n].astype(np.float32)
+                               - wave_windows(speech, cfg)[0][:, :n].astype(np.float32)).mean()
+    assert moved(config) < 0.5 * moved(plain)
+
+
+def test_lfcc_fmax_ends_the_filters():
+    config = FeatureConfig(**KIND_FEATURES["lfcc"], fmax=4000.0)
+    rate = config.sample_rate
+    speech = speechlike(1.0, sr=rate, seed=5)
+    hiss = 0.05 * np.random.default_rng(0).standard_normal(rate).astype(np.float32)
+    above = brickwall(hiss, 7900.0, rate) - brickwall(hiss, 4200.0, rate)  # noise between 4.2 and 7.9 kHz only
+    same = wave_windows(speech + above, config)[0].astype(np.float32)
+    assert np.abs(same - wave_windows(speech, config)[0].astype(np.float32)).max() < 0.05
+    full = FeatureConfig(**KIND_FEATURES["lfcc"])
+    assert np.abs(wave_windows(speech + above, full)[0].astype(np.float32)
+                  - wave_windows(speech, full)[0].astype(np.float32)).max() > 1
+    with pytest.raises(SpoofscanError, match="fmax=9000.0 must be above fmin"):
+        FeatureConfig(**KIND_FEATURES["lfcc"], fmax=9000.0)
 
 
 def test_family_settings_fail_cleanly(tmp_path):

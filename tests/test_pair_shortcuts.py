@@ -65,6 +65,21 @@ def test_pair_matches_each_real_clips_rate_format_band_level_and_length(mixed_ra
     assert "next: spoofscan audit" in capsys.readouterr().out
 
 
+def test_paired_fakes_of_a_loud_clip_are_never_clipped(tmp_path):
+    """LPC's pulse excitation has a higher crest factor than speech: at the real clip's RMS its peaks would pass
+    full scale, so the fake is made quieter instead of clipped (clipping would be a cue the real clip lacks)."""
+    real = speechlike(1.5, sr=16000, seed=3)
+    real = 0.99 * real / np.abs(real).max()
+    write(tmp_path / "data" / "r.wav", real, 16000)
+    manifest = _manifest(tmp_path / "data" / "M.csv", [{"path": "r.wav", "label": "real", "system": "ground_truth",
+                                                        "utterance_id": "u0", "source": "s"}])
+    assert run(["pair", str(manifest), "--out", str(tmp_path / "p"), "--system", "lpc", "--system", "world",
+                "--workers", "1"]) == 0
+    for fake in (it for it in load_items(tmp_path / "p" / "manifest.csv") if it.label == "fake"):
+        wave, _ = sf.read(fake.path)
+        assert 0.5 < np.abs(wave).max() < 0.999 and file_properties(fake.path)["clipped_fraction"] == 0
+
+
 def test_pair_bad_inputs(tmp_path, mixed_rates, capsys):
     (tmp_path / "no_layout").mkdir()
     fakes_only = _manifest(tmp_path / "f.csv", [{"path": str(mixed_rates.parent / "fake/0.wav"), "label": "fake",
@@ -84,10 +99,10 @@ def test_pair_bad_inputs(tmp_path, mixed_rates, capsys):
 
 def test_band_edge_finds_an_upsampled_band():
     wave = np.random.default_rng(0).standard_normal(22050).astype(np.float32) * 0.1
-    from spoofscan.synth import brickwall
+    from spoofscan.audio import brickwall
 
     assert band_edge(wave, 22050) > 10000
-    assert 7500 < band_edge(brickwall(wave, 8000.0), 22050) < 8500
+    assert 7500 < band_edge(brickwall(wave, 8000.0, 22050), 22050) < 8500
 
 
 def test_shortcut_audit_flags_the_rate_shortcut_and_pairing_removes_it(mixed_rates, tmp_path, capsys):
@@ -110,6 +125,15 @@ def test_shortcut_audit_flags_the_rate_shortcut_and_pairing_removes_it(mixed_rat
     for gone in ("sample_rate", "subtype", "bit_depth", "format", "channels"):
         assert seen["cue_auc"][gone] == 0.5, gone
     assert seen["cue_auc"]["bandwidth_hz"] > 0.7
+    capsys.readouterr()
+
+    # an LFCC model whose filters end at 7 kHz and whose windows lose the level (window_cmn) sees neither the band
+    # above 7 kHz nor the loudness: every clip is measured band-limited there and at one RMS
+    config.write_text('[features]\ninput_kind = "lfcc"\nfmax = 7000.0\nwindow_cmn = true\n')
+    assert run(["audit", str(mixed_rates), "--shortcuts", "--as-model", str(config), "--json", str(report),
+                "--workers", "1"]) == 0
+    narrow = json.loads(report.read_text())["shortcuts"]
+    assert narrow["cue_auc"]["bandwidth_hz"] < 0.65 and narrow["cue_auc"]["rms_db"] == 0.5
     capsys.readouterr()
 
     # the published fakes dropped, paired fakes in their place: no file property tells the classes apart

@@ -183,6 +183,13 @@ def trim_silence(wave: np.ndarray, *, top_db: float = 40.0, frame_length: int = 
     return wave[start:end]
 
 
+def brickwall(wave: np.ndarray, cutoff_hz: float, sample_rate: int) -> np.ndarray:
+    """Zero every frequency above cutoff_hz (FFT): a band edge as sharp as a recording's anti-aliasing filter."""
+    spectrum = np.fft.rfft(wave)
+    spectrum[np.fft.rfftfreq(wave.size, 1 / sample_rate) > cutoff_hz] = 0
+    return np.fft.irfft(spectrum, n=wave.size).astype(np.float32)
+
+
 def clean_waveform(wave: np.ndarray, config: FeatureConfig, *, name: str) -> tuple[np.ndarray, int]:
     """Reject silent audio, trim silence (same rule for both classes), reject clips left too short.
 

@@ -36,7 +36,7 @@ class FeatureConfig:
     spectrogram: str = "mel"  # "mel" (log-mel) or "linear" (log-magnitude STFT)
     n_mels: int = 80
     fmin: float = 0.0
-    fmax: float | None = None  # None = Nyquist: vocoder artifacts live in the high band
+    fmax: float | None = None  # top of the mel or LFCC filters; None = Nyquist: vocoder artifacts live in the high band
     log_floor: float = 1e-5  # ln(clamp(magnitude, log_floor))
     trim_silence: bool = True  # the same energy rule for real and fake clips
     trim_db: float = 40.0  # edge frames quieter than (peak - trim_db) are cut
@@ -51,10 +51,14 @@ class FeatureConfig:
     # standardizes each frequency row with the mean and std of the training set (saved in the checkpoint)
     normalize: str = "image"
     norm_clip: float = 3.0
-    # input_kind="lfcc": n_lfcc cepstral coefficients of n_filters linearly spaced triangular filters (0 to Nyquist)
+    # input_kind="lfcc": n_lfcc cepstral coefficients of n_filters linearly spaced triangular filters (0 to fmax)
     # of the power spectrum, plus their deltas and double deltas (WaveFake's and ASVspoof's LFCC)
     n_lfcc: int = 20
     n_filters: int = 70
+    # input_kind="lfcc": subtract from each cepstral coefficient its mean over the window (cepstral mean
+    # normalization): a fixed recording chain's filter and the level are additive there, so what a microphone or a
+    # demo page's processing did to a whole window stops telling sources apart (the deltas do not change)
+    window_cmn: bool = False
 
     def __post_init__(self) -> None:
         choices = {"input_kind": INPUT_KINDS, "spectrogram": ("mel", "linear"), "input_mode": ("window", "resize"),
@@ -73,6 +77,9 @@ class FeatureConfig:
         if self.input_kind != "image" and self.input_mode != "window":
             raise SpoofscanError(f"FeatureConfig.input_mode={self.input_mode!r} is for images; "
                                  f"input_kind={self.input_kind!r} is always cut into windows")
+        if self.fmax is not None and not self.fmin < self.fmax <= self.sample_rate / 2:
+            raise SpoofscanError(f"FeatureConfig.fmax={self.fmax} must be above fmin ({self.fmin}) and at most "
+                                 f"Nyquist ({self.sample_rate / 2:g} Hz); None means Nyquist")
         if self.n_lfcc > self.n_filters:
             raise SpoofscanError(f"FeatureConfig.n_lfcc ({self.n_lfcc}) must be <= n_filters ({self.n_filters})")
 
@@ -91,6 +98,18 @@ class FeatureConfig:
         if self.input_mode == "window":
             return (self.n_bins, self.window_frames)
         return (self.image_size, self.image_size)
+
+    @property
+    def top_hz(self) -> float:
+        """The highest frequency the features see: fmax for LFCC and mel input, else Nyquist."""
+        uses_fmax = self.input_kind == "lfcc" or (self.input_kind == "image" and self.spectrogram == "mel")
+        return self.fmax if uses_fmax and self.fmax is not None else self.sample_rate / 2
+
+    @property
+    def sees_level(self) -> bool:
+        """Whether the model input keeps the clip's absolute level: only LFCC without window_cmn does (images are
+        scaled per clip or per window, waveforms are brought to one RMS)."""
+        return self.input_kind == "lfcc" and not self.window_cmn
 
     @property
     def stored_dtype(self) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.signal
 import soundfile as sf
 
-from .audio import G722_RATE, clean_waveform, load_audio, sound_bounds
+from .audio import G722_RATE, brickwall, clean_waveform, load_audio, sound_bounds
 from .config import FeatureConfig
 from .errors import SpoofscanError
 from .layouts import Item
@@ -27,6 +27,7 @@ NUMERIC = ("sample_rate", "bandwidth_hz", "bit_depth", "channels", "duration_s",
            "lead_silence_s", "trail_silence_s", "dc_offset", "clipped_fraction")
 CATEGORICAL = ("format", "subtype")
 BIT_DEPTH = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64}
+CLIP_LEVEL = 0.999  # samples at or above it (full scale is 1.0) count as clipped
 BAND_FLOOR_DB = 60.0  # the band ends where the long-term spectrum falls this far below its peak
 
 
@@ -60,15 +61,22 @@ def file_properties(path: str | Path) -> dict:
 
 
 def model_view_properties(job: tuple[str, FeatureConfig]) -> dict:
-    """The same properties of the audio a model's features see: decoded to mono at config.sample_rate and silence
-    trimmed as config trims it. The container, codec, bit depth, channels and original rate are gone by then; what
-    is left (band, level, duration, DC, clipping) a model with this input could still learn."""
+    """The same properties of the audio a model's features see: decoded to mono at config.sample_rate, silence
+    trimmed as config trims it, and nothing above config.fmax (where the features' filters end); where the input
+    does not keep the level (config.sees_level), every clip at one RMS, so the peak is measured from the RMS (the
+    crest factor). The container, codec, bit depth, channels and original rate are gone by then; what is left
+    (band, level, duration, DC, clipping) a model with this input could still learn."""
     path, config = job
     try:
         wave, _ = clean_waveform(load_audio(path, sample_rate=config.sample_rate), config, name=str(path))
     except SpoofscanError as exc:
         return {"error": str(exc)}
-    return wave_properties(wave[:, None], config.sample_rate, fmt="decoded", subtype="FLOAT")
+    if config.top_hz < config.sample_rate / 2:
+        wave = brickwall(wave, config.top_hz, config.sample_rate)
+    properties = wave_properties(wave[:, None], config.sample_rate, fmt="decoded", subtype="FLOAT")
+    if not config.sees_level:  # clipping stays: it is a distortion of the waveform, not a level
+        properties.update(peak_db=properties["peak_db"] - properties["rms_db"], rms_db=0.0)
+    return properties
 
 
 def wave_properties(data: np.ndarray, rate: int, *, fmt: str, subtype: str) -> dict:
@@ -81,7 +89,7 @@ def wave_properties(data: np.ndarray, rate: int, *, fmt: str, subtype: str) -> d
         "channels": data.shape[1], "duration_s": mono.size / rate, "rms_db": 20 * math.log10(max(rms, 1e-10)),
         "peak_db": 20 * math.log10(max(float(np.abs(data).max()), 1e-10)),
         "lead_silence_s": start / rate, "trail_silence_s": max(mono.size - end, 0) / rate,
-        "dc_offset": float(mono.mean()), "clipped_fraction": float(np.mean(np.abs(data) >= 0.999)),
+        "dc_offset": float(mono.mean()), "clipped_fraction": float(np.mean(np.abs(data) >= CLIP_LEVEL)),
         "format": fmt, "subtype": subtype,
     }
 

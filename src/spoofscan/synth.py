@@ -31,12 +31,12 @@ import scipy.signal
 import soundfile as sf
 import torch
 
-from .audio import AUDIO_EXTENSIONS, load_audio, native_rate, resample
+from .audio import AUDIO_EXTENSIONS, brickwall, load_audio, native_rate, resample
 from .degrade import degrade
 from .errors import SpoofscanError
 from .io import atomic_write_bytes, write_csv
 from .layouts import ITEM_FIELDS
-from .shortcuts import band_edge
+from .shortcuts import CLIP_LEVEL, band_edge
 from .store import process_pool
 
 VOCODERS = ("hifigan_universal", "hifigan_ljspeech", "world", "griffin_lim", "lpc")  # the default: wheels only
@@ -44,6 +44,7 @@ SYSTEMS = VOCODERS + ("mlsa", "piper")
 FAKE_CODECS = ("", "mp3", "ogg_vorbis", "opus", "telephone", "gsm", "g722")  # what real recordings may have been through
 RATE = 22050  # HiFi-GAN's rate and spoofscan's default
 TARGET_RMS_DB = -26.0
+FULL_SCALE = 32767 / 32768  # the largest 16-bit sample
 
 
 # --- format hygiene -------------------------------------------------------------------------------------
@@ -67,7 +68,7 @@ def finish(wave: np.ndarray, *, length: int, cutoff_hz: float, rms: float = 10 *
     if level < 1e-6:
         raise SpoofscanError("synthesis produced silence")
     wave = wave * (rms / level)
-    return np.clip(wave, -1.0, 32767 / 32768).astype(np.float32)
+    return np.clip(wave, -1.0, FULL_SCALE).astype(np.float32)
 
 
 def wav_bytes(wave: np.ndarray) -> bytes:
@@ -406,14 +407,6 @@ def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = V
 
 # --- paired fakes for an existing dataset ----------------------------------------------------------------
 
-def brickwall(wave: np.ndarray, cutoff_hz: float, sample_rate: int = RATE) -> np.ndarray:
-    """Zero every frequency above cutoff_hz (FFT): the band edge of a noisy vocoder output as sharp as a
-    recording's anti-aliasing filter."""
-    spectrum = np.fft.rfft(wave)
-    spectrum[np.fft.rfftfreq(wave.size, 1 / sample_rate) > cutoff_hz] = 0
-    return np.fft.irfft(spectrum, n=wave.size).astype(np.float32)
-
-
 def encode_like(wave: np.ndarray, original: str | Path) -> bytes:
     """wave (at original's sample rate) as a file of the same kind as original: its container and subtype (a
     .g722 file as raw G.722), so the file's format says nothing about which of the two is fake."""
@@ -456,8 +449,11 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float]) -> tuple[s
                 fake = brickwall(fake - fake.mean(), cutoff, rate)  # no vocoder noise past the real clip's band
                 if rms_of(fake) < 1e-6:
                     raise SpoofscanError(f"{system} produced silence")
-                fake = fake * (level / rms_of(fake)) + original.mean()  # the real clip's level and DC offset
-                atomic_write_bytes(fake_path, encode_like(np.clip(fake, -1.0, 32767 / 32768), path))
+                # the real clip's level and DC offset, made quieter where a vocoder with a higher crest factor (LPC's
+                # pulses) would reach the level the shortcut audit counts as clipped: a cue the real clip lacks
+                dc = float(original.mean())
+                gain = min(level / rms_of(fake), (CLIP_LEVEL - 1e-3 - abs(dc)) / float(np.abs(fake).max()))
+                atomic_write_bytes(fake_path, encode_like(np.clip(fake * gain + dc, -1.0, FULL_SCALE), path))
             made.append((system, str(fake_path)))
         return path, made, ""
     except SpoofscanError as exc:

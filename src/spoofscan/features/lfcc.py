@@ -1,9 +1,11 @@
 """input_kind="lfcc": linear-frequency cepstral coefficients with deltas, the front end of WaveFake's GMM baseline
 and of the ASVspoof LFCC-LCNN baseline.
 
-Power spectrum (no centring, Hann window) -> n_filters triangular filters spaced linearly from 0 Hz to Nyquist ->
+Power spectrum (no centring, Hann window) -> n_filters triangular filters spaced linearly from 0 Hz to fmax (Nyquist
+when fmax is None; a lower fmax gives every clip the same band, whatever its recording chain kept above it) ->
 ln(energy + 1e-10) -> orthonormal DCT-II, first n_lfcc coefficients -> with deltas and double deltas (librosa,
-width 3): a (3 * n_lfcc, frames) matrix, stored as float16 windows.
+width 3): a (3 * n_lfcc, frames) matrix, stored as float16 windows (each window's cepstral mean removed with
+window_cmn).
 """
 from __future__ import annotations
 
@@ -19,9 +21,10 @@ from .windows import cut_windows
 
 
 @functools.lru_cache(maxsize=16)
-def linear_filters(n_fft: int, n_filters: int) -> np.ndarray:
-    """(n_filters, n_fft // 2 + 1) triangular filters with centres spaced linearly over the FFT bins."""
-    edges = np.linspace(0, n_fft // 2, n_filters + 2)
+def linear_filters(n_fft: int, n_filters: int, top_bin: float | None = None) -> np.ndarray:
+    """(n_filters, n_fft // 2 + 1) triangular filters with centres spaced linearly from bin 0 to top_bin (default:
+    the last bin, Nyquist); bins above top_bin get no weight."""
+    edges = np.linspace(0, n_fft // 2 if top_bin is None else top_bin, n_filters + 2)
     bins = np.arange(n_fft // 2 + 1)[:, None]
     rising = (bins - edges[:-2]) / (edges[1:-1] - edges[:-2])
     falling = (edges[2:] - bins) / (edges[2:] - edges[1:-1])
@@ -37,7 +40,8 @@ def lfcc_coefficients(wave: np.ndarray, config: FeatureConfig) -> np.ndarray:
                           hop_length=config.hop_length, win_length=config.win_length, window=window, center=False,
                           return_complex=True)
     power = spectrum.abs().square().numpy()
-    energies = linear_filters(config.n_fft, config.n_filters) @ power
+    top_bin = None if config.fmax is None else config.fmax * config.n_fft / config.sample_rate
+    energies = linear_filters(config.n_fft, config.n_filters, top_bin) @ power
     return scipy.fft.dct(np.log(energies + 1e-10), axis=0, norm="ortho")[:config.n_lfcc]
 
 
@@ -54,8 +58,17 @@ def lfcc(wave: np.ndarray, config: FeatureConfig) -> np.ndarray:
     return with_deltas(lfcc_coefficients(wave, config))
 
 
+def stored_windows(windows: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """(n, 3 * n_lfcc, window_frames) float32 windows -> float16 as stored, each window's cepstral mean removed
+    when config.window_cmn (the mean of the first n_lfcc rows over the window's frames)."""
+    if config.window_cmn:
+        windows = windows.copy()
+        windows[:, :config.n_lfcc] -= windows[:, :config.n_lfcc].mean(axis=2, keepdims=True)
+    return windows.astype(np.float16)
+
+
 def lfcc_windows(wave: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, list[int]]:
     """float16 (n, 3 * n_lfcc, window_frames) windows of a cleaned waveform and their start frames."""
     windows, starts = cut_windows(torch.from_numpy(lfcc(wave, config)), config.window_frames,
                                   config.window_hop_frames)
-    return windows.numpy().astype(np.float16), starts
+    return stored_windows(windows.numpy(), config), starts
