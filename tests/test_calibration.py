@@ -58,6 +58,35 @@ def test_calibrate_then_predict_and_evaluate(tiny_run, tmp_path, capsys):
     assert load_checkpoint(calibrated)["train_config"] == load_checkpoint(tiny_run["best"])["train_config"]
 
 
+def test_calibrate_on_out_of_fold_scores(tiny_run, tmp_path, capsys):
+    """--scores fits the map on a loo folder's held-out scores (over-confident there: the fit shrinks them)."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(200) % 2
+    loo = tmp_path / "loo"
+    (loo / "loo.json").parent.mkdir()
+    (loo / "loo.json").write_text("{}")
+    for fold in range(2):
+        report = loo / f"source=fold{fold}" / "report_seed0"
+        report.mkdir(parents=True)
+        rows = ["id,system,label,group,speaker,score,log_odds"]
+        rows += [f"c{i}.wav,s,{'fake' if labels[i] else 'real'},g{i},u,0.5,{8 * (labels[i] - 0.5) + rng.normal(0, 4)}"
+                 for i in range(fold, 200, 2)]
+        (report / "scores.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "oof.pt"
+    assert run(["calibrate", str(tiny_run["best"]), "--scores", str(loo), "--out", str(out)]) == 0
+    assert "fitted on 200 clips (100 real, 100 fake)" in capsys.readouterr().out.replace("\n", " ")
+    calibration = torch.load(out, map_location="cpu", weights_only=True)["calibration"]
+    assert calibration["fitted_on"]["scores"] == str(loo) and 0 < calibration["scale"] < 0.8
+    assert calibration["fitted_on"]["cllr_after"] < calibration["fitted_on"]["cllr_before"]
+    for args, reason in (([str(tiny_run["manifest"]), "--scores", str(loo)], "not both"),
+                         ([], "not both"),
+                         (["--scores", str(tmp_path)], "not a `spoofscan loo` folder")):
+        assert run(["calibrate", str(tiny_run["best"]), *args, "--out", str(tmp_path / "bad.pt")]) == 2
+        err = capsys.readouterr().err
+        assert reason in err and err.count("\n") == 1, err
+        assert not (tmp_path / "bad.pt").exists()
+
+
 def test_calibration_bad_inputs(tiny_run, tmp_path, capsys):
     one_class = tmp_path / "reals.csv"
     lines = tiny_run["manifest"].read_text().splitlines()

@@ -656,9 +656,13 @@ def fuse(
 @app.command()
 def calibrate(
     checkpoint: Annotated[Path, typer.Argument(help="The checkpoint to calibrate (any family, or a fused one).")],
-    data: Annotated[Path, typer.Argument(help="Calibration set: a dataset or manifest like the audio you will "
-                                              "check, with both classes, that you do not test on.")],
+    data: Annotated[Optional[Path], typer.Argument(
+        help="Calibration set: a dataset or manifest like the audio you will check, with both classes, that you do "
+             "not test on.")] = None,
     out: Annotated[Path, typer.Option(help="The calibrated checkpoint to write.")] = Path("calibrated.pt"),
+    scores: Annotated[Optional[Path], typer.Option(
+        help="Fit on these out-of-fold scores instead of DATA: a `spoofscan loo` folder of this checkpoint's recipe "
+             "(LLRs calibrated for unseen sources) or an evaluate scores.csv.")] = None,
     split: Annotated[str, typer.Option(help="Which split of DATA to fit on (all = every clip).")] = "all",
     prior: Annotated[float, typer.Option(help="Default prior P(fake) for P(fake) and the verdict.")] = 0.5,
     layout: LayoutOpt = None,
@@ -668,7 +672,8 @@ def calibrate(
     and the Bayes decision, and evaluate adds Cllr and actual DCF."""
     from .calibrate import calibrate as run_calibrate
 
-    result = run_calibrate(checkpoint, data, out, layout=layout, split=split, prior=prior, device=device)
+    result = run_calibrate(checkpoint, data, out, scores=scores, layout=layout, split=split, prior=prior,
+                           device=device)
     fitted = result["fitted_on"]
     console.print(f"LLR = {result['scale']:.4f} x log-odds {result['offset']:+.4f}, fitted on {fitted['clips']} clips "
                   f"({fitted['real']} real, {fitted['fake']} fake); Cllr there {fitted['cllr_before']:.3f} -> "
