@@ -84,16 +84,16 @@ class Detector:
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, *, device: str = "cpu", threshold: float | None = None,
                         pool: str = "mean", hop_frames: int | None = None, batch_size: int = 64,
-                        backend: str = "torch", prior: float | None = None) -> "Detector":
+                        backend: str = "torch", prior: float | None = None, state: dict | None = None) -> "Detector":
         """Load a checkpoint (None = the built-in spoofscan-base); hop_frames overrides the window hop, threshold
-        the checkpoint's decision threshold, prior the calibrated checkpoint's prior P(fake). A fused checkpoint gives
-        a FusedDetector."""
+        the checkpoint's decision threshold, prior the calibrated checkpoint's prior P(fake); state: path's contents
+        when already loaded (load_checkpoint). A fused checkpoint gives a FusedDetector."""
         check_options(threshold=threshold, pool=pool)
         if backend not in ("torch", "onnx"):
             raise SpoofscanError(f"--backend {backend!r}: use torch or onnx")
         if batch_size < 1:
             raise SpoofscanError(f"--batch-size {batch_size}: use 1 or more windows per forward pass")
-        state = load_checkpoint(path)
+        state = load_checkpoint(path) if state is None else state
         calibration = state.get("calibration")
         if prior is not None and calibration is None:
             raise SpoofscanError(f"--prior {prior}: {path or 'spoofscan-base'} is not calibrated, so its scores are not "

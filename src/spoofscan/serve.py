@@ -169,7 +169,7 @@ def create_app(config: ServeConfig, detector: Detector | None = None):
     check_serve_config(config)
     state = load_checkpoint(config.checkpoint)
     if detector is None:
-        detector = Detector.from_checkpoint(config.checkpoint, device=config.device)
+        detector = Detector.from_checkpoint(config.checkpoint, device=config.device, state=state)
     name = "spoofscan-base (built-in)" if config.checkpoint is None else Path(config.checkpoint).name
     card = BASE_MODEL_CARD if config.checkpoint is None else Path(config.checkpoint).with_suffix(".md")
     executor = ThreadPoolExecutor(config.threads, thread_name_prefix="spoofscan-score")
