@@ -20,8 +20,11 @@ S="$ROOT/.venv/bin/spoofscan"
 mkdir -p "$WORK"
 
 for step in "${STEPS[@]}"; do case $step in
-corpus)
-    bash "$ROOT/experiments/base_v2.sh" "$WORK" "$TRAIN" "$DEV" corpus
+corpus)  # every real clip re-synthesized at its own rate, band, level, length and format; the split; the audits
+    $S pair "$TRAIN" --out paired --workers 2 $(printf -- "--system %s " hifigan_universal world griffin_lim lpc)
+    [ -f split.csv ] || $S split paired/manifest.csv --out split.csv --val 0.1 --test 0
+    $S audit "$TRAIN" --shortcuts --json shortcuts_public.json   # as published: strong cues, reported
+    $S audit paired/manifest.csv --shortcuts --json shortcuts_paired.json   # with the paired fakes, reported
     ;;
 gmm)  # run_base_gmm/ is configs/base.toml's recipe on split.csv (= variant.sh's lfcc-gmm_60)
     DEV="$DEV" bash "$ROOT/experiments/variant.sh" "$WORK" "$ROOT/configs/base.toml" base_gmm

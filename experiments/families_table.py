@@ -16,7 +16,7 @@ from pathlib import Path
 
 FAMILIES = {"resnet18": "mel", "lfcc-gmm": "lfcc-gmm", "lcnn": "lcnn", "rawnet2": "rawnet2"}
 VARIANTS = {"lfcc-gmm_aug": "lfcc-gmm + aug", "lfcc-gmm_40": "lfcc-gmm, 40 LFCC",  # variant.sh NAME: row label
-            "lfcc-gmm_60": "lfcc-gmm, 60 LFCC"}
+            "lfcc-gmm_60": "lfcc-gmm, 60 LFCC", "lfcc-gmm_60_cmn": "lfcc-gmm, 60 LFCC + CMN"}
 
 
 def load(path: Path) -> dict | None:
@@ -84,7 +84,8 @@ def main() -> None:
         if (work / f"dev_{name}" / "metrics.json").is_file():
             rows[label] = (fusion_loso(work, name), load(work / f"dev_{name}" / "metrics.json"))
     print("lfcc-gmm + aug: trained with one codec or noise copy of every clip; lfcc-gmm, 40 (60) LFCC: 40 (60) "
-          "cepstral coefficients instead of 20, 40 is spoofscan-base v4 (all variant.sh); fusion (val): every family "
+          "cepstral coefficients instead of 20, 40 is spoofscan-base v4, 60 v5; + CMN: each window's cepstral mean "
+          "removed (window_cmn; all variant.sh); fusion (val): every family "
           "fused on split.csv's val clips; fusion (oof): every family fused on the members' out-of-fold LOSO scores "
           "(its LOSO columns: each fold scored by a fusion fitted on the other folds); fusion gmm+lcnn (oof): the "
           "same with two members.\n")
