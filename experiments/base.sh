@@ -4,7 +4,7 @@
 # families and recipe variants (families.sh, variant.sh), calibrated on the held-apart validation clips, then scored
 # on the vocoder demos (an external test: never trained on or calibrated on).
 # Usage: bash experiments/base.sh WORK [PUBLIC_DEMOS_MANIFEST] [VOCODER_DEMOS_MANIFEST] [STEP...]
-#   STEP: corpus (paired fakes and the shortcut audits, as v2: base_v2.sh), gmm (the recipe trained on split.csv,
+#   STEP: corpus (paired fakes, split.csv and the shortcut audits), gmm (the recipe trained on split.csv,
 #   its external test and leave-sources-out: variant.sh with configs/base.toml, outputs named base_gmm), ship
 #   (calibrate, external test, degradation suite, model-view shortcut audit, export). Default: all three, about
 #   1.5 hours on 2 CPU cores from an empty WORK. What it was chosen against: bash experiments/families.sh WORK and
@@ -17,7 +17,7 @@ DEV=$(realpath "${3:-$ROOT/../shared/data/vocoder-demos-dev/MANIFEST.csv}")
 STEPS=("${@:4}")
 [ ${#STEPS[@]} -eq 0 ] && STEPS=(corpus gmm ship)
 S="$ROOT/.venv/bin/spoofscan"
-mkdir -p "$WORK"
+mkdir -p "$WORK" && WORK=$(realpath "$WORK") && cd "$WORK"
 
 for step in "${STEPS[@]}"; do case $step in
 corpus)  # every real clip re-synthesized at its own rate, band, level, length and format; the split; the audits
@@ -30,15 +30,14 @@ gmm)  # run_base_gmm/ is configs/base.toml's recipe on split.csv (= variant.sh's
     DEV="$DEV" bash "$ROOT/experiments/variant.sh" "$WORK" "$ROOT/configs/base.toml" base_gmm
     ;;
 ship)
-    cd "$WORK"
-    $S calibrate run_base_gmm/best.pt split.csv --split val --out calibrated.pt
+    # calibrated on its own recipe's out-of-fold leave-sources-out scores: LLRs for sources it has not seen
+    $S calibrate run_base_gmm/best.pt --scores loso_base_gmm --out calibrated.pt
     $S evaluate calibrated.pt "$DEV" --split all --by system --out dev_base --bootstrap 1000
     $S degrade calibrated.pt "$DEV" --split all --out degrade_base
     # the training set's shortcut audit as this model sees the audio (the model card's second figure)
     $S audit paired/manifest.csv --shortcuts --as-model "$ROOT/configs/base.toml" --json shortcuts_paired_model_view.json
     $S export calibrated.pt --fp16 spoofscan-base.pt   # a GMM stays in fp32
     echo "copy $WORK/spoofscan-base.pt to src/spoofscan/weights/ to ship it"
-    cd - >/dev/null
     ;;
 *) echo "unknown step $step: use corpus, gmm or ship" >&2; exit 2 ;;
 esac; done
