@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# spoofscan-base v5: WaveFake's LFCC-GMM with 60 cepstral coefficients (configs/base.toml), trained on real
-# deepfakes (public-demos-train) plus paired fakes of every real clip, chosen by leave-sources-out among the detector
-# families and recipe variants (families.sh, variant.sh), calibrated on the held-apart validation clips, then scored
-# on the vocoder demos (an external test: never trained on or calibrated on).
+# spoofscan-base v6: WaveFake's LFCC-GMM with 60 cepstral coefficients and each window's cepstral mean removed
+# (configs/base.toml), trained on real deepfakes (public-demos-train) plus paired fakes of every real clip, chosen by
+# leave-sources-out among the detector families and recipe variants (families.sh, variant.sh), calibrated on its
+# recipe's out-of-fold leave-sources-out scores, then scored on the vocoder demos (an external test: never trained
+# on or calibrated on).
 # Usage: bash experiments/base.sh WORK [PUBLIC_DEMOS_MANIFEST] [VOCODER_DEMOS_MANIFEST] [STEP...]
 #   STEP: corpus (paired fakes, split.csv and the shortcut audits), gmm (the recipe trained on split.csv,
 #   its external test and leave-sources-out: variant.sh with configs/base.toml, outputs named base_gmm), ship
@@ -26,7 +27,7 @@ corpus)  # every real clip re-synthesized at its own rate, band, level, length a
     $S audit "$TRAIN" --shortcuts --json shortcuts_public.json   # as published: strong cues, reported
     $S audit paired/manifest.csv --shortcuts --json shortcuts_paired.json   # with the paired fakes, reported
     ;;
-gmm)  # run_base_gmm/ is configs/base.toml's recipe on split.csv (= variant.sh's lfcc-gmm_60)
+gmm)  # run_base_gmm/ is configs/base.toml's recipe on split.csv (= variant.sh's lfcc-gmm_60_cmn)
     DEV="$DEV" bash "$ROOT/experiments/variant.sh" "$WORK" "$ROOT/configs/base.toml" base_gmm
     ;;
 ship)

@@ -12,6 +12,9 @@
 #       variant.sh WORK configs/lfcc_gmm_40.toml lfcc-gmm_40
 #     lfcc-gmm_60: configs/lfcc_gmm_60.toml (60 coefficients; spoofscan-base v5):
 #       variant.sh WORK configs/lfcc_gmm_60.toml lfcc-gmm_60
+#     lfcc-gmm_60_cmn: configs/lfcc_gmm_60_cmn.toml (60 coefficients, each window's cepstral mean removed;
+#       spoofscan-base v6; screened first with experiments/gmm_screen.py):
+#       variant.sh WORK configs/lfcc_gmm_60_cmn.toml lfcc-gmm_60_cmn
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}

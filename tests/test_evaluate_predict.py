@@ -237,7 +237,7 @@ def test_builtin_spoofscan_base_gives_verdicts(tmp_path, capsys):
 
     state = load_checkpoint()  # no path: the model shipped in the package, calibrated
     assert state["weights_dtype"] in ("float16", "float32") and BASE_MODEL.stat().st_size < 25e6
-    assert "optimizer" not in state and state["calibration"]["fitted_on"]["split"] == "val"
+    assert "optimizer" not in state and "cllr_cross_fold" in state["calibration"]["fitted_on"]  # on loo scores
     recipe = Path(__file__).parents[1] / "configs" / "base.toml"  # the recipe it was trained with, written out
     assert state["feature_config"] == feature_config_from(recipe, {})
     assert state["train_config"] == train_config_from(recipe, {})
@@ -247,4 +247,4 @@ def test_builtin_spoofscan_base_gives_verdicts(tmp_path, capsys):
     result = json.loads(captured.out)[0]
     assert result["verdict"] in ("real", "fake") and 0 <= result["score"] <= 1 and result["window_scores"]
     assert result["llr"] is not None and result["prior"] == state["calibration"]["prior"]
-    assert "model card" in captured.err
+    assert "model card" in " ".join(captured.err.split())  # however the console wraps it

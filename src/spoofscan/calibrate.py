@@ -40,18 +40,28 @@ def calibrate(checkpoint: str | Path | None, data: str | Path | None, out: str |
     if scores is None:
         items, labels, log_odds = log_odds_matrix([source], data, layout=layout, split=split, device=device,
                                                   batch_size=batch_size)
-        fitted_on = {"data": str(data), "split": split, "clips": len(items)}
+        fitted_on, folds = {"data": str(data), "split": split, "clips": len(items)}, None
     else:
-        labels, log_odds, _ = score_matrix([scores])
+        labels, log_odds, folds = score_matrix([scores])
         fitted_on = {"scores": str(scores), "clips": len(labels)}
-    regression = LogisticRegression(class_weight="balanced", C=1e4, max_iter=1000).fit(log_odds, labels)
-    calibration = {"scale": float(regression.coef_[0, 0]), "offset": float(regression.intercept_[0]),
-                   "prior": prior, "fitted_on": {**fitted_on, "real": int((labels == 0).sum()),
-                                                 "fake": int(labels.sum())}}
+
+    def fit(rows: np.ndarray) -> dict:
+        regression = LogisticRegression(class_weight="balanced", C=1e4, max_iter=1000).fit(log_odds[rows],
+                                                                                            labels[rows])
+        return {"scale": float(regression.coef_[0, 0]), "offset": float(regression.intercept_[0])}
+
+    calibration = {**fit(np.ones(len(labels), dtype=bool)), "prior": prior,
+                   "fitted_on": {**fitted_on, "real": int((labels == 0).sum()), "fake": int(labels.sum())}}
     raw = log_odds[:, 0]
     llr = calibrated_llr(raw, calibration)
     calibration["fitted_on"].update({"cllr_before": cllr(labels, raw), "cllr_after": cllr(labels, llr),
                                      "eer": eer(labels, raw)[0]})
+    if folds is not None and len(set(folds)) > 1 and all(len(set(labels[folds != f])) == 2 for f in set(folds)):
+        # each fold's LLRs from a map fitted on the other folds
+        cross = np.empty_like(raw)
+        for fold in set(folds):
+            cross[folds == fold] = calibrated_llr(raw[folds == fold], fit(folds != fold))
+        calibration["fitted_on"]["cllr_cross_fold"] = cllr(labels, cross)
     state = torch.load(source, map_location="cpu", weights_only=True)
     save_checkpoint(out, {**state, "calibration": calibration})
     return calibration

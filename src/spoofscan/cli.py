@@ -433,10 +433,10 @@ def predict(
     if checkpoint is None:
         from .checkpoint import BASE_MODEL_CARD
 
-        Console(stderr=True).print("[yellow]built-in spoofscan-base v5[/] (LFCC-GMM): EER 9 % on real vocoder "
-                                   "demos, 30 % on unseen TTS/VC sources; MelGAN and WaveNet copies of real speech "
-                                   f"pass as real. Read its model card ({BASE_MODEL_CARD}) before trusting a "
-                                   "verdict, or pass a checkpoint trained on data like yours")
+        Console(stderr=True).print("[yellow]built-in spoofscan-base v6[/] (LFCC-GMM): EER 5 % on real vocoder "
+                                   "demos, 28 % on unseen vocoder/TTS/VC sources; mp3, codecs and noise undo it. "
+                                   f"Read its model card ({BASE_MODEL_CARD}) before trusting a verdict, or pass a "
+                                   "checkpoint trained on data like yours")
     if csv_out is not None:
         from .scan import scan
 
@@ -678,6 +678,9 @@ def calibrate(
     console.print(f"LLR = {result['scale']:.4f} x log-odds {result['offset']:+.4f}, fitted on {fitted['clips']} clips "
                   f"({fitted['real']} real, {fitted['fake']} fake); Cllr there {fitted['cllr_before']:.3f} -> "
                   f"{fitted['cllr_after']:.3f} bits; default prior {prior:g}")
+    if "cllr_cross_fold" in fitted:
+        console.print(f"each fold calibrated by a map fitted on the other folds: Cllr {fitted['cllr_cross_fold']:.3f} "
+                      "bits (what to expect on sources it has not seen)")
     console.print(f"wrote {out}")
 
 
