@@ -63,6 +63,11 @@ for step in "${STEPS[@]}"; do
         $S fuse run_lfcc-gmm/best.pt run_lcnn/best.pt --scores loso_lfcc-gmm --scores loso_lcnn \
             --out fused_oof_gmm_lcnn.pt
         $S evaluate fused_oof_gmm_lcnn.pt "$DEV" --split all --by system --out dev_fused_oof_gmm_lcnn --bootstrap 1000
+        if [ -f loso_lfcc-gmm_60_cmn/loo.json ]; then  # v5 + v6: the 60-coefficient GMMs without and with window CMN
+            $S fuse run_lfcc-gmm_60/best.pt run_lfcc-gmm_60_cmn/best.pt --scores loso_lfcc-gmm_60 \
+                --scores loso_lfcc-gmm_60_cmn --out fused_cmn_oof.pt
+            $S evaluate fused_cmn_oof.pt "$DEV" --split all --by system --out dev_fused_cmn_oof --bootstrap 1000
+        fi
         ;;
     *) echo "unknown step $step: use ship:FAMILY, loso:FAMILY, speed:FAMILY, fuse or fuse-oof" >&2; exit 2 ;;
     esac

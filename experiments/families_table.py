@@ -16,7 +16,8 @@ from pathlib import Path
 
 FAMILIES = {"resnet18": "mel", "lfcc-gmm": "lfcc-gmm", "lcnn": "lcnn", "rawnet2": "rawnet2"}
 VARIANTS = {"lfcc-gmm_aug": "lfcc-gmm + aug", "lfcc-gmm_40": "lfcc-gmm, 40 LFCC",  # variant.sh NAME: row label
-            "lfcc-gmm_60": "lfcc-gmm, 60 LFCC", "lfcc-gmm_60_cmn": "lfcc-gmm, 60 LFCC + CMN"}
+            "lfcc-gmm_60": "lfcc-gmm, 60 LFCC", "lfcc-gmm_60_cmn": "lfcc-gmm, 60 LFCC + CMN",
+            "lfcc-gmm_90_cmn": "lfcc-gmm, 90 of 128 + CMN"}
 
 
 def load(path: Path) -> dict | None:
@@ -79,16 +80,18 @@ def main() -> None:
     for name, label in VARIANTS.items():
         if (work / f"dev_{name}" / "metrics.json").is_file():
             rows[label] = (loso_of(work, name), load(work / f"dev_{name}" / "metrics.json"))
-    fusions = {"fused": "fusion (val)", "fused_oof": "fusion (oof)", "fused_oof_gmm_lcnn": "fusion gmm+lcnn (oof)"}
+    fusions = {"fused": "fusion (val)", "fused_oof": "fusion (oof)", "fused_oof_gmm_lcnn": "fusion gmm+lcnn (oof)",
+               "fused_cmn_oof": "fusion gmm-60 + gmm-60-cmn (oof)"}
     for name, label in fusions.items():
         if (work / f"dev_{name}" / "metrics.json").is_file():
             rows[label] = (fusion_loso(work, name), load(work / f"dev_{name}" / "metrics.json"))
     print("lfcc-gmm + aug: trained with one codec or noise copy of every clip; lfcc-gmm, 40 (60) LFCC: 40 (60) "
           "cepstral coefficients instead of 20, 40 is spoofscan-base v4, 60 v5; + CMN: each window's cepstral mean "
-          "removed (window_cmn; all variant.sh); fusion (val): every family "
+          "removed (window_cmn); 90 of 128 + CMN: 90 coefficients of 128 filters, with CMN (all variant.sh); fusion (val): every family "
           "fused on split.csv's val clips; fusion (oof): every family fused on the members' out-of-fold LOSO scores "
           "(its LOSO columns: each fold scored by a fusion fitted on the other folds); fusion gmm+lcnn (oof): the "
-          "same with two members.\n")
+          "same with two members; fusion gmm-60 + gmm-60-cmn (oof): the 60-coefficient GMMs without and with the "
+          "cepstral mean removal (v5 and v6), the same way.\n")
     print("| detector | LOSO folds 0 / 1 / 2 | LOSO mean | LOSO worst | dev EER (95 % interval) | dev AUC | "
           "train time | CPU predict (60 s file / 4 s clips) |\n|---|---|---|---|---|---|---|---|")
     for family, (loso, dev) in rows.items():
