@@ -15,6 +15,8 @@
 #     lfcc-gmm_60_cmn: configs/lfcc_gmm_60_cmn.toml (60 coefficients, each window's cepstral mean removed;
 #       spoofscan-base v6; screened first with experiments/gmm_screen.py):
 #       variant.sh WORK configs/lfcc_gmm_60_cmn.toml lfcc-gmm_60_cmn
+#     lfcc-gmm_90_cmn: configs/lfcc_gmm_90_cmn.toml (90 coefficients of 128 filters, window CMN):
+#       variant.sh WORK configs/lfcc_gmm_90_cmn.toml lfcc-gmm_90_cmn
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}
