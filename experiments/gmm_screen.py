@@ -17,18 +17,21 @@ log filter energies below HZ, re-transformed by a DCT), e.g. nb7400 for a common
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import scipy.fft
 import torch
 
-from spoofscan.features import clip_windows
+from spoofscan.errors import SpoofscanError
+from spoofscan.features import clip_windows, input_statistics
 from spoofscan.io import read_csv
 from spoofscan.metrics import eer
 from spoofscan.models.gmm import GMMDetector
 from spoofscan.scores import pool_windows
-from spoofscan.store import Store
+from spoofscan.store import SplitData, Store
+from spoofscan.train import sample_frames, window_logits
 
 
 def transform(x: np.ndarray, how: str, n: int, sample_rate: int, n_filters: int) -> np.ndarray:
@@ -53,34 +56,60 @@ def transform(x: np.ndarray, how: str, n: int, sample_rate: int, n_filters: int)
         matrix = (to_energies[:, :kept] @ to_cepstrum)[:, :min(n, kept)]
         blocks = [np.einsum("wif,ik->wkf", x[:, b * n:(b + 1) * n], matrix) for b in range(3)]
         return np.concatenate(blocks, axis=1).astype(np.float32)
-    raise SystemExit(f"unknown transform {how!r}: use none, cmn, cmn0, nbHZ, or several joined with +")
+    raise ValueError(how)  # main() checks every name first (check_transforms)
 
 
-def fit_and_score(store: Store, test: dict, how: str, *, components: int, frames: int, iterations: int) -> float:
-    """EER on test of a GMM pair fitted on store's train split, both transformed by how."""
+def check_transforms(names: str) -> None:
+    """Every transform of a comma-separated list is known, or a one-line error."""
+    for step in names.replace("+", ",").split(","):
+        known = step in ("none", "cmn", "cmn0") or (step.startswith("nb") and step[2:].replace(".", "", 1).isdigit()
+                                                    and float(step[2:]) > 0)
+        if not known:
+            raise SpoofscanError(f"transform {step!r}: use none, cmn, cmn0 or nbHZ (e.g. nb7400), joined with + "
+                                 "and separated by commas")
+
+
+def fit_and_score(store: Store, test: SplitData, how: str, *, components: int, frames: int, iterations: int) -> float:
+    """EER on test of a GMM pair fitted on store's train split, both transformed by how: the recipe's own input
+    statistics, frame sampling and window scoring (train.fit_gmm's steps), on the transformed windows."""
     config = store.feature_config
     args = (config.n_lfcc, config.sample_rate, config.n_filters)
     train = store.split("train")
     x_train = transform(np.asarray(train.images, dtype=np.float32), how, *args)
-    x_test = transform(np.asarray(test["images"], dtype=np.float32), how, *args)
-    flat = x_train.transpose(0, 2, 1).reshape(-1, x_train.shape[1])
-    mean, std = flat.mean(0), flat.std(0) + 1e-6
+    x_test = transform(np.asarray(test.images, dtype=np.float32), how, *args)
+    screened = dataclasses.replace(config, n_lfcc=x_train.shape[1] // 3, window_cmn=False)  # the transformed rows
+    model = GMMDetector(screened, components=components)
+    statistics = input_statistics(x_train, screened)
+    model.set_input_norm(**statistics)
+    mean, std = (np.asarray(statistics[k], dtype=np.float32) for k in ("mean", "std"))
     rng = np.random.default_rng(0)
-    sample = {}
-    for label in (0, 1):
-        windows = np.flatnonzero(train.labels == label)
-        width = x_train.shape[2]
-        picks = np.sort(rng.choice(len(windows) * width, min(frames, len(windows) * width), replace=False))
-        sample[label] = (x_train[windows[picks // width], :, picks % width] - mean) / std
-    model = GMMDetector(components=components)
-    rows = x_train.shape[1]
-    model.means, model.precisions = torch.zeros(2, components, rows), torch.ones(2, components, rows)
-    model.fit(sample, iterations=iterations)
-    model.set_input_norm(mean.tolist(), std.tolist())
-    with torch.no_grad():
-        logits = torch.cat([model(torch.from_numpy(x_test[i:i + 256])[:, None]) for i in range(0, len(x_test), 256)])
-    clip = pool_windows((logits[:, 1] - logits[:, 0]).numpy(), test["clip_of_window"], len(test["labels"]))
-    return eer(test["labels"], clip)[0]
+    train = SplitData(x_train, train.labels, train.clip_of_window, train.clips)
+    model.fit({label: (sample_frames(train, label, frames, rng) - mean) / std for label in (0, 1)},
+              iterations=iterations)
+    logits = window_logits(model, SplitData(x_test, test.labels, test.clip_of_window, test.clips),
+                           features=screened, batch_size=256, device=torch.device("cpu"))
+    clip = pool_windows(logits[:, 1] - logits[:, 0], test.clip_of_window, len(test.clips))
+    return eer(np.array([c["label"] == "fake" for c in test.clips], dtype=int), clip)[0]
+
+
+def save_dev(store: Store, manifest: Path, out: Path) -> None:
+    """The windows of manifest's clips with store's feature config, for --dev."""
+    windows, clip_of_window, labels = [], [], []
+    for row in read_csv(manifest):
+        path = Path(row["path"]) if Path(row["path"]).is_absolute() else manifest.parent / row["path"]
+        found, _ = clip_windows(path, store.feature_config)
+        windows.append(found)
+        clip_of_window += [len(labels)] * len(found)
+        labels.append(int(row["label"] == "fake"))
+    np.savez(out, images=np.concatenate(windows), clip_of_window=np.array(clip_of_window), labels=np.array(labels))
+    print(f"wrote {out}: {len(labels)} clips")
+
+
+def load_dev(path: Path) -> SplitData:
+    saved = np.load(path)
+    labels = saved["labels"]
+    return SplitData(saved["images"], labels[saved["clip_of_window"]], saved["clip_of_window"],
+                     [{"label": "fake" if label else "real"} for label in labels])
 
 
 def main() -> None:
@@ -94,34 +123,34 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--iterations", type=int, default=30)
     args = parser.parse_args()
+    for name in ("components", "frames", "iterations"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} {getattr(args, name)}: use 1 or more")
     torch.set_num_threads(2)
-    sizes = dict(components=args.components, frames=args.frames, iterations=args.iterations)
-    if args.save_dev:
-        manifest, out = Path(args.save_dev[0]), args.save_dev[1]
-        config, windows, clip_of_window, labels = Store(args.where).feature_config, [], [], []
-        for row in read_csv(manifest):
-            path = Path(row["path"]) if Path(row["path"]).is_absolute() else manifest.parent / row["path"]
-            found, _ = clip_windows(path, config)
-            windows.append(found)
-            clip_of_window += [len(labels)] * len(found)
-            labels.append(int(row["label"] == "fake"))
-        np.savez(out, images=np.concatenate(windows), clip_of_window=np.array(clip_of_window), labels=np.array(labels))
-        print(f"wrote {out}: {len(labels)} clips")
-        return
-    for how in args.transforms.split(","):
-        if args.dev:
-            test = dict(np.load(args.dev))
-            print(f"{how}: dev EER {100 * fit_and_score(Store(args.where), test, how, **sizes):.1f} %", flush=True)
-            continue
-        eers = []
-        for fold_store in sorted(args.where.glob("source=fold*/store")):
-            store = Store(fold_store)
-            held_out = store.split("test")
-            test = {"images": held_out.images, "clip_of_window": held_out.clip_of_window,
-                    "labels": np.array([c["label"] == "fake" for c in held_out.clips], dtype=int)}
-            eers.append(fit_and_score(store, test, how, **sizes))
-            print(f"{how} {fold_store.parent.name}: EER {100 * eers[-1]:.1f} %", flush=True)
-        print(f"{how}: LOSO {' / '.join(f'{100 * e:.1f}' for e in eers)} %, mean {100 * np.mean(eers):.1f} %", flush=True)
+    try:
+        check_transforms(args.transforms)
+        if args.save_dev:
+            save_dev(Store(args.where), Path(args.save_dev[0]), Path(args.save_dev[1]))
+            return
+        stores = [args.where] if args.dev else sorted(args.where.glob("source=fold*/store"))
+        if not stores:
+            parser.error(f"{args.where}: no source=fold*/store inside; give a `spoofscan loo` folder (or a store "
+                         "with --dev)")
+        sizes = dict(components=args.components, frames=args.frames, iterations=args.iterations)
+        for how in args.transforms.split(","):
+            if args.dev:
+                print(f"{how}: dev EER {100 * fit_and_score(Store(args.where), load_dev(args.dev), how, **sizes):.1f} %",
+                      flush=True)
+                continue
+            eers = []
+            for fold_store in stores:
+                store = Store(fold_store)
+                eers.append(fit_and_score(store, store.split("test"), how, **sizes))
+                print(f"{how} {fold_store.parent.name}: EER {100 * eers[-1]:.1f} %", flush=True)
+            print(f"{how}: LOSO {' / '.join(f'{100 * e:.1f}' for e in eers)} %, mean {100 * np.mean(eers):.1f} %",
+                  flush=True)
+    except SpoofscanError as exc:
+        parser.exit(2, f"gmm_screen: error: {exc}\n")
 
 
 if __name__ == "__main__":

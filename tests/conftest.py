@@ -36,6 +36,20 @@ def write(path: Path, wave: np.ndarray, sr: int = SR, **kwargs) -> Path:
     return path
 
 
+def loo_folder(root: Path, clips: list[tuple[str, int, str]], log_odds) -> Path:
+    """A `spoofscan loo` output folder holding the given out-of-fold scores: (id, label, fold) and a log-odds each."""
+    root.mkdir(parents=True)
+    (root / "loo.json").write_text("{}")
+    for fold in sorted({c[2] for c in clips}):
+        report = root / fold / "report_seed0"
+        report.mkdir(parents=True)
+        rows = ["id,system,label,group,speaker,score,log_odds"]
+        rows += [f"{c[0]},sys,{'fake' if c[1] else 'real'},g{c[0]},unknown,0.5,{lo}"
+                 for c, lo in zip(clips, log_odds) if c[2] == fold]
+        (report / "scores.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
 @pytest.fixture
 def wavefake_tree(tmp_path: Path) -> Path:
     """LJSpeech + WaveFake style: wavs/LJ001-000N.wav and two vocoder folders of LJ001-000N_gen.wav."""

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import loo_folder
 from spoofscan.checkpoint import load_checkpoint
 from spoofscan.cli import run
 from spoofscan.metrics import act_dcf, cllr, min_cllr
@@ -61,17 +62,10 @@ def test_calibrate_then_predict_and_evaluate(tiny_run, tmp_path, capsys):
 def test_calibrate_on_out_of_fold_scores(tiny_run, tmp_path, capsys):
     """--scores fits the map on a loo folder's held-out scores (over-confident there: the fit shrinks them)."""
     rng = np.random.default_rng(0)
-    labels = np.arange(200) // 2 % 2  # both classes in each fold
-    loo = tmp_path / "loo"
-    (loo / "loo.json").parent.mkdir()
-    (loo / "loo.json").write_text("{}")
-    for fold in range(2):
-        report = loo / f"source=fold{fold}" / "report_seed0"
-        report.mkdir(parents=True)
-        rows = ["id,system,label,group,speaker,score,log_odds"]
-        rows += [f"c{i}.wav,s,{'fake' if labels[i] else 'real'},g{i},u,0.5,{8 * (labels[i] - 0.5) + rng.normal(0, 4)}"
-                 for i in range(fold, 200, 2)]
-        (report / "scores.csv").write_text("\n".join(rows) + "\n")
+    clips = [(f"c{i}.wav", i // 2 % 2, f"source=fold{i % 2}") for i in range(200)]  # both classes in each fold
+    labels = np.array([c[1] for c in clips])
+    loo = loo_folder(tmp_path / "loo", clips, 8 * (labels - 0.5) + rng.normal(0, 4, 200))
+    reals_only = loo_folder(tmp_path / "reals", [c for c in clips if c[1] == 0], np.zeros(100))
     out = tmp_path / "oof.pt"
     assert run(["calibrate", str(tiny_run["best"]), "--scores", str(loo), "--out", str(out)]) == 0
     printed = capsys.readouterr().out.replace("\n", " ")
@@ -81,9 +75,12 @@ def test_calibrate_on_out_of_fold_scores(tiny_run, tmp_path, capsys):
     assert fitted["scores"] == str(loo) and 0 < calibration["scale"] < 0.8
     assert fitted["cllr_after"] < fitted["cllr_before"]
     assert fitted["cllr_after"] <= fitted["cllr_cross_fold"] < fitted["cllr_before"]  # held-out folds: a bit worse
-    for args, reason in (([str(tiny_run["manifest"]), "--scores", str(loo)], "not both"),
-                         ([], "not both"),
-                         (["--scores", str(tmp_path)], "not a `spoofscan loo` folder")):
+    for args, reason in (([str(tiny_run["manifest"]), "--scores", str(loo)], "exactly one of DATA"),
+                         ([], "exactly one of DATA"),
+                         (["--scores", str(loo), "--split", "val"], "--split and --layout choose clips of DATA"),
+                         (["--scores", str(tmp_path)], "not a `spoofscan loo` folder"),
+                         (["--scores", str(tmp_path / "missing.csv")], "no scores.csv found"),
+                         (["--scores", str(reals_only)], "one class only")):
         assert run(["calibrate", str(tiny_run["best"]), *args, "--out", str(tmp_path / "bad.pt")]) == 2
         err = capsys.readouterr().err
         assert reason in err and err.count("\n") == 1, err

@@ -7,7 +7,7 @@ import pytest
 import scipy.signal
 import torch
 
-from conftest import speechlike
+from conftest import loo_folder, speechlike
 from spoofscan.audio import brickwall
 from spoofscan.checkpoint import load_checkpoint, model_from_checkpoint
 from spoofscan.cli import run
@@ -168,6 +168,19 @@ def test_lfcc_fmax_ends_the_filters():
         FeatureConfig(**KIND_FEATURES["lfcc"], fmax=9000.0)
 
 
+def test_a_bad_lfcc_setting_in_a_config_fails_in_one_line_before_anything_is_written(family_runs, tmp_path, capsys):
+    manifest = str(family_runs["manifest"])
+    for line, reason in (('window_cmn = "false"', "window_cmn='false': use true or false"),
+                         ("fmax = 20000.0", "fmax=20000.0 must be above fmin"),
+                         ("fmax = 8000.0\nsample_rate = 16000\nfmin = 9000.0", "must be above fmin (9000.0)")):
+        config = tmp_path / "bad.toml"
+        config.write_text(f'[features]\ninput_kind = "lfcc"\n{line}\n')
+        assert run(["prepare", manifest, "--out", str(tmp_path / "store"), "--config", str(config)]) == 2
+        err = capsys.readouterr().err
+        assert reason in err and err.count("\n") == 1, err
+        assert not (tmp_path / "store").exists() and not (tmp_path / "store.partial").exists()
+
+
 def test_family_settings_fail_cleanly(tmp_path):
     with pytest.raises(SpoofscanError, match="input_mode='resize' is for images"):
         FeatureConfig(input_kind="lfcc", input_mode="resize")
@@ -256,26 +269,12 @@ def test_inference_threads_follow_the_family(family_runs, capsys):
     assert "--threads -1" in capsys.readouterr().err
 
 
-def _loo_folder(root, clips, log_odds):
-    """A `spoofscan loo` output folder holding the given out-of-fold scores: (id, label, fold) and a log-odds each."""
-    (root).mkdir(parents=True)
-    (root / "loo.json").write_text("{}")
-    for fold in sorted({c[2] for c in clips}):
-        report = root / fold / "report_seed0"
-        report.mkdir(parents=True)
-        rows = ["id,system,label,group,speaker,score,log_odds"]
-        rows += [f"{c[0]},sys,{'fake' if c[1] else 'real'},g{c[0]},unknown,0.5,{lo}"
-                 for c, lo in zip(clips, log_odds) if c[2] == fold]
-        (report / "scores.csv").write_text("\n".join(rows) + "\n")
-    return root
-
-
 def test_fusion_fitted_on_out_of_fold_scores(family_runs, tmp_path, capsys):
     rng = np.random.default_rng(0)
     clips = [(f"clip{i}.wav", i % 2, f"source=fold{i % 3}") for i in range(120)]
     labels = np.array([c[1] for c in clips])
-    informative = _loo_folder(tmp_path / "a", clips, 2.0 * (labels - 0.5) + rng.normal(0, 0.8, 120))
-    noise = _loo_folder(tmp_path / "b", clips, rng.normal(0, 1.0, 120))
+    informative = loo_folder(tmp_path / "a", clips, 2.0 * (labels - 0.5) + rng.normal(0, 0.8, 120))
+    noise = loo_folder(tmp_path / "b", clips, rng.normal(0, 1.0, 120))
     members = [str(family_runs["runs"]["lfcc-gmm"]), str(family_runs["best"])]
     fused = tmp_path / "fused.pt"
     assert run(["fuse", *members, "--scores", str(informative), "--scores", str(noise), "--out", str(fused)]) == 0
@@ -288,7 +287,7 @@ def test_fusion_fitted_on_out_of_fold_scores(family_runs, tmp_path, capsys):
         assert row["fused_eer"] < 0.35 and row["member_eers"][1] > row["member_eers"][0]
     assert isinstance(Detector.from_checkpoint(fused), FusedDetector)
     # one-line errors
-    other_labels = _loo_folder(tmp_path / "c", [(c[0], 1 - c[1], c[2]) for c in clips], np.zeros(120))
+    other_labels = loo_folder(tmp_path / "c", [(c[0], 1 - c[1], c[2]) for c in clips], np.zeros(120))
     for args, reason in (
             (["--scores", str(informative), "--on", str(family_runs["manifest"])], "not both"),
             (["--scores", str(informative)], "one per checkpoint"),

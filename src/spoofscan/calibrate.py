@@ -34,7 +34,9 @@ def calibrate(checkpoint: str | Path | None, data: str | Path | None, out: str |
 
     check_prior(prior)
     if (data is None) == (scores is None):
-        raise SpoofscanError("give DATA to score, or --scores with a `spoofscan loo` folder, not both")
+        raise SpoofscanError("give exactly one of DATA (clips to score) and --scores (a `spoofscan loo` folder)")
+    if scores is not None and (split != "all" or layout is not None):
+        raise SpoofscanError("--split and --layout choose clips of DATA; --scores takes every clip of its folder")
     load_checkpoint(checkpoint)  # a clear error for a bad file before any scoring
     source = Path(checkpoint or BASE_MODEL)
     if scores is None:

@@ -668,8 +668,8 @@ def calibrate(
     layout: LayoutOpt = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda.")] = "cpu",
 ) -> None:
-    """Fit score -> log-likelihood ratio on a calibration set; predict then gives the LLR, P(fake) at a stated prior
-    and the Bayes decision, and evaluate adds Cllr and actual DCF."""
+    """Fit score -> log-likelihood ratio on a calibration set (DATA), or on out-of-fold scores (--scores); predict
+    then gives the LLR, P(fake) at a stated prior and the Bayes decision, and evaluate adds Cllr and actual DCF."""
     from .calibrate import calibrate as run_calibrate
 
     result = run_calibrate(checkpoint, data, out, scores=scores, layout=layout, split=split, prior=prior,

@@ -77,6 +77,9 @@ class FeatureConfig:
         if self.input_kind != "image" and self.input_mode != "window":
             raise SpoofscanError(f"FeatureConfig.input_mode={self.input_mode!r} is for images; "
                                  f"input_kind={self.input_kind!r} is always cut into windows")
+        for name in ("trim_silence", "window_cmn"):  # a TOML string "false" would otherwise count as true
+            if not isinstance(getattr(self, name), bool):
+                raise SpoofscanError(f"FeatureConfig.{name}={getattr(self, name)!r}: use true or false")
         if self.fmax is not None and not self.fmin < self.fmax <= self.sample_rate / 2:
             raise SpoofscanError(f"FeatureConfig.fmax={self.fmax} must be above fmin ({self.fmin}) and at most "
                                  f"Nyquist ({self.sample_rate / 2:g} Hz); None means Nyquist")
