@@ -65,6 +65,31 @@ def test_pair_matches_each_real_clips_rate_format_band_level_and_length(mixed_ra
     assert "next: spoofscan audit" in capsys.readouterr().out
 
 
+def test_pair_piper_reads_sentences_at_each_real_clips_rate_length_and_level(tmp_path):
+    """Text-to-speech paired fakes: Piper reads the sentence file (repeated as needed) for as long as each real clip
+    lasts, at its rate, format and level."""
+    rows = []
+    for n, (rate, seconds) in enumerate(((16000, 1.0), (22050, 4.0))):
+        write(tmp_path / "data" / f"{n}.wav", 0.3 * speechlike(seconds, sr=rate, seed=n), rate)  # room for peaks
+        rows.append({"path": f"{n}.wav", "label": "real", "system": "ground_truth", "utterance_id": f"u{n}",
+                     "source": "s"})
+    manifest = _manifest(tmp_path / "data" / "M.csv", rows)
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("# a comment line\nThe cat sat.\n")  # one short sentence must still fill four seconds
+    assert run(["pair", str(manifest), "--out", str(tmp_path / "p"), "--system", "piper", "--sentences",
+                str(sentences), "--workers", "1"]) == 0
+    fakes = [it for it in load_items(tmp_path / "p" / "manifest.csv") if it.label == "fake"]
+    reals = {it.group: it for it in load_items(manifest)}
+    assert len(fakes) == 2 and {it.system for it in fakes} == {"piper"}
+    for fake in fakes:
+        real = reals[fake.group]
+        ri, fi = sf.info(real.path), sf.info(fake.path)
+        assert (fi.samplerate, fi.frames) == (ri.samplerate, ri.frames)
+        assert abs(file_properties(real.path)["rms_db"] - file_properties(fake.path)["rms_db"]) < 0.5
+        wave, _ = sf.read(fake.path)
+        assert np.abs(wave[-len(wave) // 4:]).max() > 0.05  # speech to the end, not padding
+
+
 def test_paired_fakes_of_a_loud_clip_are_never_clipped(tmp_path):
     """LPC's pulse excitation has a higher crest factor than speech: at the real clip's RMS its peaks would pass
     full scale, so the fake is made quieter instead of clipped (clipping would be a cue the real clip lacks)."""
@@ -84,9 +109,14 @@ def test_pair_bad_inputs(tmp_path, mixed_rates, capsys):
     (tmp_path / "no_layout").mkdir()
     fakes_only = _manifest(tmp_path / "f.csv", [{"path": str(mixed_rates.parent / "fake/0.wav"), "label": "fake",
                                                  "system": "x", "utterance_id": "u0", "source": "s"}])
+    comments_only = tmp_path / "comments.txt"
+    comments_only.write_text("# a comment\n\n")
     for args, message in (([str(fakes_only)], "no real clips"),
                           ([str(mixed_rates), "--system", "tacotron"], "unknown"),
-                          ([str(mixed_rates), "--system", "piper"], "transcripts"),
+                          ([str(mixed_rates), "--system", "piper", "--sentences", str(tmp_path / "none.txt")],
+                           "cannot read sentences"),
+                          ([str(mixed_rates), "--system", "piper", "--sentences", str(comments_only)],
+                           "no sentences"),
                           ([str(mixed_rates), "--max-seconds", "-1"], "--max-seconds"),
                           ([str(mixed_rates), "--workers", "-1"], "--workers"),
                           ([str(tmp_path / "no_layout")], "no known dataset layout")):

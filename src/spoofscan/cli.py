@@ -725,10 +725,12 @@ def pair(
     out: Annotated[Path, typer.Option(help="Folder: fake/<system>/ and manifest.csv (the data plus its paired "
                                            "fakes).")] = Path("paired"),
     system: Annotated[Optional[list[str]], typer.Option(
-        help="hifigan_universal, hifigan_ljspeech, world, griffin_lim, lpc, mlsa (needs spoofscan\\[mlsa]) "
-             "(default: all but mlsa). Repeatable.")] = None,
+        help="hifigan_universal, hifigan_ljspeech, world, griffin_lim, lpc, mlsa (needs spoofscan\\[mlsa]), piper "
+             "(text to speech reading --sentences) (default: the five vocoders). Repeatable.")] = None,
     max_seconds: Annotated[float, typer.Option(help="Fake only the first seconds of each real clip (0 = all).")] = 0.0,
     layout: LayoutOpt = None,
+    sentences: Annotated[Optional[Path], typer.Option(
+        help="Text file, one sentence per line, that the piper system reads (default: a built-in bank of 155).")] = None,
     workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
 ) -> None:
     """Paired fakes: every real clip re-synthesized at its own rate, band, loudness, length and format (resumable).
@@ -736,11 +738,11 @@ def pair(
     Every real speaker and recording chain then also appears as fake, so a detector cannot learn the sample rate, the
     band or the file format of the real clips instead of the fakes' artifacts.
     """
-    from .synth import VOCODERS
+    from .synth import SENTENCES, VOCODERS
     from .synth import pair as run_pair
 
     manifest = run_pair(data, out, systems=tuple(system or VOCODERS), max_seconds=max_seconds, workers=workers,
-                        layout=layout)
+                        layout=layout, sentences=sentences or SENTENCES)
     if (out / "failed.csv").exists():
         console.print(f"[yellow]some real clips could not be paired[/]: see {out / 'failed.csv'}")
     console.print(f"wrote {manifest}; next: spoofscan audit {manifest} --shortcuts; spoofscan split {manifest}")

