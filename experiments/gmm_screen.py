@@ -9,10 +9,13 @@ are for comparing transforms with each other (the "none" row is the baseline), n
   python experiments/gmm_screen.py WORK/loso_lfcc-gmm_60 none,cmn,cmn0,nb7400
   python experiments/gmm_screen.py WORK/store_lfcc-gmm_60 --save-dev DEV_MANIFEST dev.npz
   python experiments/gmm_screen.py WORK/store_lfcc-gmm_60 none,cmn --dev dev.npz
+  python experiments/gmm_screen.py WORK/loso_lfcc-gmm_60 cmn,hb4000+cmn --save-scores SCREEN
+  python experiments/gmm_screen.py WORK/loso_lfcc-gmm_60 cmn,hb4000+cmn --fuse SCREEN
 
 Transforms (joined with +, applied left to right): none; cmn: each static coefficient minus its mean over the window
 (what FeatureConfig.window_cmn does); cmn0: only c0's mean (the level); nbHZ: the band below HZ only (the smoothed
-log filter energies below HZ, re-transformed by a DCT), e.g. nb7400 for a common 16 kHz-source band.
+log filter energies below HZ, re-transformed by a DCT), e.g. nb7400 for a common 16 kHz-source band; hbHZ: the
+band above HZ only (a sub-band model).
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ import torch
 
 from spoofscan.errors import SpoofscanError
 from spoofscan.features import clip_windows, input_statistics
+from spoofscan.fuse import cross_fold_eers
 from spoofscan.io import read_csv
 from spoofscan.metrics import eer
 from spoofscan.models.gmm import GMMDetector
@@ -48,12 +52,13 @@ def transform(x: np.ndarray, how: str, n: int, sample_rate: int, n_filters: int)
         rows = slice(0, n) if how == "cmn" else slice(0, 1)
         x[:, rows] -= x[:, rows].mean(axis=2, keepdims=True)
         return x
-    if how.startswith("nb"):
-        spacing = sample_rate / 2 / (n_filters + 1)
-        kept = int(float(how[2:]) // spacing) - 1  # filters whose upper edge is below the cutoff
+    if how.startswith(("nb", "hb")):
+        spacing = sample_rate / 2 / (n_filters + 1)  # filter i spans (i, i + 2) * spacing
+        cut = float(how[2:]) / spacing
+        kept = (np.arange(n_filters) + 2 <= cut) if how.startswith("nb") else (np.arange(n_filters) >= cut)
         to_energies = scipy.fft.idct(np.pad(np.eye(n), ((0, 0), (0, n_filters - n))), axis=1, norm="ortho")
-        to_cepstrum = scipy.fft.dct(np.eye(kept), axis=1, norm="ortho")
-        matrix = (to_energies[:, :kept] @ to_cepstrum)[:, :min(n, kept)]
+        to_cepstrum = scipy.fft.dct(np.eye(int(kept.sum())), axis=1, norm="ortho")
+        matrix = (to_energies[:, kept] @ to_cepstrum)[:, :min(n, int(kept.sum()))]
         blocks = [np.einsum("wif,ik->wkf", x[:, b * n:(b + 1) * n], matrix) for b in range(3)]
         return np.concatenate(blocks, axis=1).astype(np.float32)
     raise ValueError(how)  # main() checks every name first (check_transforms)
@@ -62,16 +67,17 @@ def transform(x: np.ndarray, how: str, n: int, sample_rate: int, n_filters: int)
 def check_transforms(names: str) -> None:
     """Every transform of a comma-separated list is known, or a one-line error."""
     for step in names.replace("+", ",").split(","):
-        known = step in ("none", "cmn", "cmn0") or (step.startswith("nb") and step[2:].replace(".", "", 1).isdigit()
+        known = step in ("none", "cmn", "cmn0") or (step.startswith(("nb", "hb")) and step[2:].replace(".", "", 1).isdigit()
                                                     and float(step[2:]) > 0)
         if not known:
-            raise SpoofscanError(f"transform {step!r}: use none, cmn, cmn0 or nbHZ (e.g. nb7400), joined with + "
+            raise SpoofscanError(f"transform {step!r}: use none, cmn, cmn0, nbHZ or hbHZ (e.g. nb7400), joined with + "
                                  "and separated by commas")
 
 
-def fit_and_score(store: Store, test: SplitData, how: str, *, components: int, frames: int, iterations: int) -> float:
-    """EER on test of a GMM pair fitted on store's train split, both transformed by how: the recipe's own input
-    statistics, frame sampling and window scoring (train.fit_gmm's steps), on the transformed windows."""
+def fit_and_score(store: Store, test: SplitData, how: str, *, components: int, frames: int,
+                  iterations: int) -> np.ndarray:
+    """Clip scores on test of a GMM pair fitted on store's train split, both transformed by how: the recipe's own
+    input statistics, frame sampling and window scoring (train.fit_gmm's steps), on the transformed windows."""
     config = store.feature_config
     args = (config.n_lfcc, config.sample_rate, config.n_filters)
     train = store.split("train")
@@ -88,8 +94,11 @@ def fit_and_score(store: Store, test: SplitData, how: str, *, components: int, f
               iterations=iterations)
     logits = window_logits(model, SplitData(x_test, test.labels, test.clip_of_window, test.clips),
                            features=screened, batch_size=256, device=torch.device("cpu"))
-    clip = pool_windows(logits[:, 1] - logits[:, 0], test.clip_of_window, len(test.clips))
-    return eer(np.array([c["label"] == "fake" for c in test.clips], dtype=int), clip)[0]
+    return pool_windows(logits[:, 1] - logits[:, 0], test.clip_of_window, len(test.clips))
+
+
+def labels_of(test: SplitData) -> np.ndarray:
+    return np.array([c["label"] == "fake" for c in test.clips], dtype=int)
 
 
 def save_dev(store: Store, manifest: Path, out: Path) -> None:
@@ -112,6 +121,21 @@ def load_dev(path: Path) -> SplitData:
                      [{"label": "fake" if label else "real"} for label in labels])
 
 
+def print_fusion(folder: Path, transforms: list[str]) -> None:
+    """Cross-fold EERs of the logistic-regression fusion of saved screen scores (fuse.cross_fold_eers)."""
+    saved = []
+    for how in transforms:
+        if not (folder / f"{how}.npz").is_file():
+            raise SpoofscanError(f"{folder / how}.npz: not found; run the screen with --save-scores {folder} first")
+        saved.append(np.load(folder / f"{how}.npz"))
+    if any(not np.array_equal(s["labels"], saved[0]["labels"]) for s in saved):
+        raise SpoofscanError(f"{folder}: the saved scores are of different clips; save them from one loo folder")
+    rows = cross_fold_eers(np.stack([s["scores"] for s in saved], axis=1), saved[0]["labels"], saved[0]["fold"])
+    eers = [row["fused_eer"] for row in rows]
+    print(f"fusion {'+'.join(transforms)}: LOSO {' / '.join(f'{100 * e:.1f}' for e in eers)} %, "
+          f"mean {100 * np.mean(eers):.1f} %")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("where", type=Path, help="a loo folder (its source=fold*/store), or a store with --dev")
@@ -119,6 +143,11 @@ def main() -> None:
     parser.add_argument("--dev", type=Path, help="windows saved by --save-dev: fit on WHERE's train split, score them")
     parser.add_argument("--save-dev", nargs=2, metavar=("MANIFEST", "NPZ"),
                         help="save MANIFEST's windows with WHERE's feature config, then stop")
+    parser.add_argument("--save-scores", type=Path, metavar="DIR",
+                        help="also write each transform's clip scores and labels, DIR/TRANSFORM.npz (to try fusions)")
+    parser.add_argument("--fuse", type=Path, metavar="DIR",
+                        help="fit no GMM: the fusion of the transforms' scores saved in DIR by --save-scores, each "
+                             "fold scored by a fusion fitted on the others")
     parser.add_argument("--components", type=int, default=64)
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--iterations", type=int, default=30)
@@ -129,6 +158,9 @@ def main() -> None:
     torch.set_num_threads(2)
     try:
         check_transforms(args.transforms)
+        if args.fuse:
+            print_fusion(args.fuse, args.transforms.split(","))
+            return
         if args.save_dev:
             save_dev(Store(args.where), Path(args.save_dev[0]), Path(args.save_dev[1]))
             return
@@ -139,16 +171,24 @@ def main() -> None:
         sizes = dict(components=args.components, frames=args.frames, iterations=args.iterations)
         for how in args.transforms.split(","):
             if args.dev:
-                print(f"{how}: dev EER {100 * fit_and_score(Store(args.where), load_dev(args.dev), how, **sizes):.1f} %",
+                tests = [load_dev(args.dev)]
+                scores = [fit_and_score(Store(args.where), tests[0], how, **sizes)]
+                print(f"{how}: dev EER {100 * eer(labels_of(tests[0]), scores[0])[0]:.1f} %", flush=True)
+            else:
+                tests, scores, eers = [], [], []
+                for fold_store in stores:
+                    store = Store(fold_store)
+                    tests.append(store.split("test"))
+                    scores.append(fit_and_score(store, tests[-1], how, **sizes))
+                    eers.append(eer(labels_of(tests[-1]), scores[-1])[0])
+                    print(f"{how} {fold_store.parent.name}: EER {100 * eers[-1]:.1f} %", flush=True)
+                print(f"{how}: LOSO {' / '.join(f'{100 * e:.1f}' for e in eers)} %, mean {100 * np.mean(eers):.1f} %",
                       flush=True)
-                continue
-            eers = []
-            for fold_store in stores:
-                store = Store(fold_store)
-                eers.append(fit_and_score(store, store.split("test"), how, **sizes))
-                print(f"{how} {fold_store.parent.name}: EER {100 * eers[-1]:.1f} %", flush=True)
-            print(f"{how}: LOSO {' / '.join(f'{100 * e:.1f}' for e in eers)} %, mean {100 * np.mean(eers):.1f} %",
-                  flush=True)
+            if args.save_scores:
+                args.save_scores.mkdir(parents=True, exist_ok=True)
+                np.savez(args.save_scores / f"{how}.npz", scores=np.concatenate(scores),
+                         labels=np.concatenate([labels_of(t) for t in tests]),
+                         fold=np.concatenate([np.full(len(t.clips), i) for i, t in enumerate(tests)]))
     except SpoofscanError as exc:
         parser.exit(2, f"gmm_screen: error: {exc}\n")
 

@@ -25,9 +25,10 @@ NAME=${3:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}
 OPTIONS=("${@:4}")
 DEV=$(realpath "${DEV:-$ROOT/../shared/data/vocoder-demos-dev/MANIFEST.csv}")  # the external test
 S="$ROOT/.venv/bin/spoofscan"
-UNTESTED=$(printf -- "--untested-system %s " hifigan_universal world griffin_lim lpc)
 cd "$WORK"
 [ -f paired/manifest.csv ] && [ -f split.csv ] || { echo "$WORK: run experiments/base.sh $WORK corpus first" >&2; exit 2; }
+# the paired fakes are made for every source: trained on, never scored as a held-out source's fakes
+UNTESTED=$(for d in paired/fake/*/; do printf -- "--untested-system %s " "$(basename "$d")"; done)
 
 [ -f "store_$NAME/header.json" ] || $S prepare split.csv --out "store_$NAME" --config "$CONFIG" --workers 2 "${OPTIONS[@]}"
 [ -f "run_$NAME/best.pt" ] || $S train "store_$NAME" --out "run_$NAME" --config "$CONFIG"
