@@ -168,11 +168,28 @@ def test_lfcc_fmax_ends_the_filters():
         FeatureConfig(**KIND_FEATURES["lfcc"], fmax=9000.0)
 
 
+def test_lfcc_fmin_starts_the_filters():
+    """A sub-band model: with fmin the filters start there, so what lies below (the voice's strongest band)
+    changes nothing."""
+    config = FeatureConfig(**KIND_FEATURES["lfcc"], fmin=3000.0)
+    rate = config.sample_rate
+    speech = speechlike(1.0, sr=rate, seed=5)
+    hum = brickwall(0.05 * np.random.default_rng(0).standard_normal(rate).astype(np.float32), 2500.0, rate)
+    same = wave_windows(speech + hum, config)[0].astype(np.float32)
+    assert np.abs(same - wave_windows(speech, config)[0].astype(np.float32)).max() < 0.05
+    full = FeatureConfig(**KIND_FEATURES["lfcc"])
+    assert np.abs(wave_windows(speech + hum, full)[0].astype(np.float32)
+                  - wave_windows(speech, full)[0].astype(np.float32)).max() > 1
+    with pytest.raises(SpoofscanError, match="fmin=8000.0 must be at least 0 and below Nyquist"):
+        FeatureConfig(**KIND_FEATURES["lfcc"], fmin=8000.0)  # its rate: 16 kHz
+
+
 def test_a_bad_lfcc_setting_in_a_config_fails_in_one_line_before_anything_is_written(family_runs, tmp_path, capsys):
     manifest = str(family_runs["manifest"])
     for line, reason in (('window_cmn = "false"', "window_cmn='false': use true or false"),
                          ("fmax = 20000.0", "fmax=20000.0 must be above fmin"),
-                         ("fmax = 8000.0\nsample_rate = 16000\nfmin = 9000.0", "must be above fmin (9000.0)")):
+                         ("fmax = 6000.0\nsample_rate = 16000\nfmin = 7000.0", "must be above fmin (7000.0)"),
+                         ("fmin = -10.0", "fmin=-10.0 must be at least 0")):
         config = tmp_path / "bad.toml"
         config.write_text(f'[features]\ninput_kind = "lfcc"\n{line}\n')
         assert run(["prepare", manifest, "--out", str(tmp_path / "store"), "--config", str(config)]) == 2

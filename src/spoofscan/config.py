@@ -51,7 +51,7 @@ class FeatureConfig:
     # standardizes each frequency row with the mean and std of the training set (saved in the checkpoint)
     normalize: str = "image"
     norm_clip: float = 3.0
-    # input_kind="lfcc": n_lfcc cepstral coefficients of n_filters linearly spaced triangular filters (0 to fmax)
+    # input_kind="lfcc": n_lfcc cepstral coefficients of n_filters linearly spaced triangular filters (fmin to fmax)
     # of the power spectrum, plus their deltas and double deltas (WaveFake's and ASVspoof's LFCC)
     n_lfcc: int = 20
     n_filters: int = 70
@@ -80,6 +80,9 @@ class FeatureConfig:
         for name in ("trim_silence", "window_cmn"):  # a TOML string "false" would otherwise count as true
             if not isinstance(getattr(self, name), bool):
                 raise SpoofscanError(f"FeatureConfig.{name}={getattr(self, name)!r}: use true or false")
+        if not 0 <= self.fmin < self.sample_rate / 2:
+            raise SpoofscanError(f"FeatureConfig.fmin={self.fmin} must be at least 0 and below Nyquist "
+                                 f"({self.sample_rate / 2:g} Hz)")
         if self.fmax is not None and not self.fmin < self.fmax <= self.sample_rate / 2:
             raise SpoofscanError(f"FeatureConfig.fmax={self.fmax} must be above fmin ({self.fmin}) and at most "
                                  f"Nyquist ({self.sample_rate / 2:g} Hz); None means Nyquist")

@@ -1,8 +1,9 @@
 """input_kind="lfcc": linear-frequency cepstral coefficients with deltas, the front end of WaveFake's GMM baseline
 and of the ASVspoof LFCC-LCNN baseline.
 
-Power spectrum (no centring, Hann window) -> n_filters triangular filters spaced linearly from 0 Hz to fmax (Nyquist
-when fmax is None; a lower fmax gives every clip the same band, whatever its recording chain kept above it) ->
+Power spectrum (no centring, Hann window) -> n_filters triangular filters spaced linearly from fmin (default 0 Hz) to
+fmax (Nyquist when fmax is None; a lower fmax gives every clip the same band, whatever its recording chain kept above
+it; a higher fmin makes a sub-band model) ->
 ln(energy + 1e-10) -> orthonormal DCT-II, first n_lfcc coefficients -> with deltas and double deltas (librosa,
 width 3): a (3 * n_lfcc, frames) matrix, stored as float16 windows (each window's cepstral mean removed with
 window_cmn).
@@ -21,10 +22,10 @@ from .windows import cut_windows
 
 
 @functools.lru_cache(maxsize=16)
-def linear_filters(n_fft: int, n_filters: int, top_bin: float | None = None) -> np.ndarray:
-    """(n_filters, n_fft // 2 + 1) triangular filters with centres spaced linearly from bin 0 to top_bin (default:
-    the last bin, Nyquist); bins above top_bin get no weight."""
-    edges = np.linspace(0, n_fft // 2 if top_bin is None else top_bin, n_filters + 2)
+def linear_filters(n_fft: int, n_filters: int, top_bin: float | None = None, bottom_bin: float = 0.0) -> np.ndarray:
+    """(n_filters, n_fft // 2 + 1) triangular filters spaced linearly from bottom_bin to top_bin (default: the last
+    bin, Nyquist); bins outside get no weight."""
+    edges = np.linspace(bottom_bin, n_fft // 2 if top_bin is None else top_bin, n_filters + 2)
     bins = np.arange(n_fft // 2 + 1)[:, None]
     rising = (bins - edges[:-2]) / (edges[1:-1] - edges[:-2])
     falling = (edges[2:] - bins) / (edges[2:] - edges[1:-1])
@@ -41,7 +42,8 @@ def lfcc_coefficients(wave: np.ndarray, config: FeatureConfig) -> np.ndarray:
                           return_complex=True)
     power = spectrum.abs().square().numpy()
     top_bin = None if config.fmax is None else config.fmax * config.n_fft / config.sample_rate
-    energies = linear_filters(config.n_fft, config.n_filters, top_bin) @ power
+    bottom_bin = config.fmin * config.n_fft / config.sample_rate
+    energies = linear_filters(config.n_fft, config.n_filters, top_bin, bottom_bin) @ power
     return scipy.fft.dct(np.log(energies + 1e-10), axis=0, norm="ortho")[:config.n_lfcc]
 
 
