@@ -31,12 +31,17 @@ CLIP_LEVEL = 0.999  # samples at or above it (full scale is 1.0) count as clippe
 BAND_FLOOR_DB = 60.0  # the band ends where the long-term spectrum falls this far below its peak
 
 
+def long_term_spectrum(wave: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies and the long-term average power spectrum (Welch, 2048-sample segments) of a waveform."""
+    return scipy.signal.welch(wave.astype(np.float64), fs=rate, nperseg=min(2048, wave.size))
+
+
 def band_edge(wave: np.ndarray, rate: int, *, floor_db: float = BAND_FLOOR_DB) -> float:
     """Effective bandwidth in Hz: the highest frequency where the long-term average power spectrum is within
     floor_db of its peak (an upsampled 16 kHz file ends near 8 kHz whatever its sample rate)."""
     if wave.size < 256:
         return 0.0
-    freqs, power = scipy.signal.welch(wave.astype(np.float64), fs=rate, nperseg=min(2048, wave.size))
+    freqs, power = long_term_spectrum(wave, rate)
     level = 10 * np.log10(power + 1e-20)
     above = np.flatnonzero(level >= level.max() - floor_db)
     return float(freqs[above[-1]])

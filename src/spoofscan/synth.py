@@ -37,7 +37,7 @@ from .degrade import degrade
 from .errors import SpoofscanError
 from .io import atomic_write_bytes, write_csv
 from .layouts import ITEM_FIELDS
-from .shortcuts import CLIP_LEVEL, band_edge
+from .shortcuts import CLIP_LEVEL, band_edge, long_term_spectrum
 from .store import process_pool
 
 VOCODERS = ("hifigan_universal", "hifigan_ljspeech", "world", "griffin_lim", "lpc")  # the default: wheels only
@@ -55,6 +55,22 @@ def band_limit(wave: np.ndarray, cutoff_hz: float, sample_rate: int = RATE) -> n
     """Zero-phase 8th-order Butterworth low-pass: the same filter for real and fake clips."""
     sos = scipy.signal.butter(8, cutoff_hz, btype="low", fs=sample_rate, output="sos")
     return scipy.signal.sosfiltfilt(sos, wave).astype(np.float32)
+
+
+def match_spectrum(wave: np.ndarray, reference: np.ndarray, rate: int, *, smooth_hz: float = 100.0,
+                   max_gain_db: float = 40.0) -> np.ndarray:
+    """wave through a zero-phase filter that gives it reference's long-term average spectrum (smoothed over smooth_hz,
+    so no harmonic of the reference's voice is imprinted; gains clamped to +-max_gain_db): the real recording's chain
+    (microphone, processing tilt, the roll-off into its band edge) on its paired fake too. Without it a vocoder's
+    weaker energy near the top of the band puts the fake's measured band edge below its real clip's."""
+    freqs, target = long_term_spectrum(reference, rate)
+    _, current = long_term_spectrum(wave, rate)
+    gain_db = 10 * np.log10((target + 1e-20) / (current + 1e-20))
+    width = max(1, round(smooth_hz / (freqs[1] - freqs[0])))
+    gain_db = np.clip(np.convolve(gain_db, np.ones(width) / width, mode="same"), -max_gain_db, max_gain_db)
+    spectrum = np.fft.rfft(wave)
+    spectrum *= 10 ** (np.interp(np.fft.rfftfreq(wave.size, 1 / rate), freqs, gain_db) / 20)
+    return np.fft.irfft(spectrum, n=wave.size).astype(np.float32)
 
 
 def rms_of(wave: np.ndarray) -> float:
@@ -487,7 +503,8 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, 
                 # back to the real clip's rate and length by FFT: its band ends at the new Nyquist frequency exactly,
                 # where a resampling filter's roll-off would end it short of a real clip that fills its band
                 fake = scipy.signal.resample(np.pad(fake, (0, wave.size - fake.size)), original.size)
-                fake = brickwall(fake - fake.mean(), cutoff, rate)  # no vocoder noise past the real clip's band
+                fake = match_spectrum(fake - fake.mean(), original, rate)  # the real recording's chain and roll-off
+                fake = brickwall(fake, cutoff, rate)  # no vocoder noise past the real clip's band
                 if rms_of(fake) < 1e-6:
                     raise SpoofscanError(f"{system} produced silence")
                 # the real clip's level and DC offset, made quieter where a vocoder with a higher crest factor (LPC's
@@ -504,8 +521,8 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, 
 def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODERS, max_seconds: float = 0.0,
          workers: int = 0, layout: str | None = None, sentences: str | Path = SENTENCES, progress: bool = True) -> Path:
     """Paired fakes for an existing dataset: every real clip of data (a CSV manifest or a dataset folder) is
-    re-synthesized by each system at the real clip's own sample rate, band (its measured band edge), RMS loudness,
-    DC offset, length and file format (written mono), so every real speaker and recording chain also appears as fake
+    re-synthesized by each system at the real clip's own sample rate, band (its measured band edge), long-term
+    spectrum (match_spectrum), RMS loudness, DC offset, length and file format (written mono), so every real speaker and recording chain also appears as fake
     and the rate, band and format of the real clips stop telling the classes apart. The piper system (text to
     speech) reads lines of the sentences file instead of vocoding the clip (see spoken).
 
