@@ -261,6 +261,22 @@ def test_leave_sources_out_in_folds_scores_only_published_fakes(tmp_path, capsys
         assert {it.source for it in test} <= set(fold["values"].split()) and not audit(items).leaky
         assert "paired" not in {it.system for it in test} and "paired" in {it.system for it in items}
     assert "Leave sets of sources (2 folds) out" in (out / "loo.md").read_text()
+    # --folds-from: the same sets as an earlier run, here written by hand to differ from what fold_values picks
+    chosen = tmp_path / "chosen"
+    chosen.mkdir()
+    (chosen / "loo.json").write_text(json.dumps({**summary, "folds": [{"values": "s1 s3"}, {"values": "s0 s2"}]}))
+    assert run(["loo", str(manifest), "--by", "source", "--folds-from", str(chosen), "--untested-system", "paired",
+                "--out", str(tmp_path / "again"), *small]) == 0
+    again = json.loads((tmp_path / "again" / "loo.json").read_text())
+    assert [f["values"] for f in again["folds"]] == ["s1 s3", "s0 s2"]
+    (chosen / "loo.json").write_text(json.dumps({**summary, "folds": [{"values": "s1 s3"}, {"values": "s0"}]}))
+    for args, message in ((["--folds-from", str(chosen)], "do not partition"),
+                          (["--folds-from", str(out), "--folds", "2"], "not both"),
+                          (["--folds-from", str(tmp_path)], "cannot read")):
+        assert run(["loo", str(manifest), "--by", "source", *args, "--out", str(tmp_path / "z")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+        assert not (tmp_path / "z").exists()
     assert run(["loo", str(manifest), "--by", "source", "--folds", "9", "--out", str(tmp_path / "y")]) == 2
     assert run(["loo", str(manifest), "--by", "source", "--folds", "2", "--untested-system", "nope",
                 "--out", str(tmp_path / "y")]) == 2

@@ -575,6 +575,9 @@ def loo(
                                                      "input kind it needs too.")] = None,
     folds: Annotated[int, typer.Option(help="Hold out sets of values in this many folds of about equal size "
                                             "instead of one value at a time (0 = one at a time).")] = 0,
+    folds_from: Annotated[Optional[Path], typer.Option(
+        help="Hold out the same sets as an earlier `loo --folds` run (its folder), to compare recipes on the same "
+             "folds.")] = None,
     untested_system: Annotated[Optional[list[str]], typer.Option(
         help="Train on this system but never score it in a held-out test (e.g. paired fakes). Repeatable.")] = None,
     workers: Annotated[int, typer.Option(help="Feature extraction processes (0 = all cores).")] = 0,
@@ -587,7 +590,7 @@ def loo(
     sources or sources that hold only one class."""
     import dataclasses
 
-    from .protocol import leave_one_out
+    from .protocol import leave_one_out, read_fold_sets
 
     from .models import MODELS
 
@@ -603,8 +606,9 @@ def loo(
         seed_list = tuple(int(s) for s in seeds.split(","))
     except ValueError:
         raise SpoofscanError(f"--seeds {seeds!r}: write integers separated by commas, e.g. 0,1,2") from None
+    fold_sets = read_fold_sets(folds_from, by) if folds_from else None
     summary = leave_one_out(_items(data, layout), out, features, train_config, key=by, seeds=seed_list,
-                            folds=folds, untested_systems=tuple(untested_system or ()), workers=workers,
+                            folds=folds, fold_sets=fold_sets, untested_systems=tuple(untested_system or ()), workers=workers,
                             augment=tuple(augment or ()), augment_copies=augment_copies)
     table = Table(title=f"leave one {by} out: EER on the held-out {by}")
     for column in ("held out", "EER mean", "std", "seeds"):

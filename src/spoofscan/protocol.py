@@ -7,6 +7,8 @@ summary gives mean, standard deviation over seeds, and the worst case.
 """
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import numpy as np
@@ -34,14 +36,30 @@ def fold_values(items: list[Item], values: list[str], key: str, folds: int) -> l
     return [tuple(sorted(p)) for p in parts]
 
 
+def read_fold_sets(loo_dir: str | Path, key: str) -> list[tuple[str, ...]]:
+    """The held-out sets of an earlier `loo --folds` run (its loo.json), to hold out the same ones again."""
+    path = Path(loo_dir) / "loo.json"
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SpoofscanError(f"{path}: cannot read it ({exc}); give the folder of a `spoofscan loo --folds` run") from None
+    if summary.get("key") != key or not summary.get("folds_asked"):
+        raise SpoofscanError(f"{path}: not a `loo --by {key} --folds K` run (it held out by {summary.get('key')}, "
+                             f"folds {summary.get('folds_asked')})")
+    return [tuple(row["values"].split(" ")) for row in summary["folds"]]
+
+
 def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, config: TrainConfig, *,
                   key: str = "system", seeds: tuple[int, ...] = (0,), fractions=(0.7, 0.15, 0.15),
-                  folds: int = 0, untested_systems: tuple[str, ...] = (), workers: int = 0,
+                  folds: int = 0, fold_sets: list[tuple[str, ...]] | None = None,
+                  untested_systems: tuple[str, ...] = (), workers: int = 0,
                   augment: tuple[str, ...] = (), augment_copies: int = 0) -> dict:
     """Run the protocol and write loo.csv, loo.md and loo.json to out. Returns the summary.
 
     folds > 0 holds out sets of values instead of one value at a time (leave-sources-out cross-validation with
-    that many folds); the test split is then the held-out clips alone and the fold's EER is over them.
+    that many folds); the test split is then the held-out clips alone and the fold's EER is over them. fold_sets
+    (read_fold_sets) holds out exactly those sets instead, e.g. another recipe's folds, for a comparison on the same
+    folds when clip counts differ (fold_values balances the folds by clip count).
     untested_systems are trained on but never scored in a held-out test (e.g. paired fakes made for every source,
     so that a fold measures the published fakes of unseen sources only). augment and augment_copies add degraded
     copies of each fold's training clips, as `prepare --augment` does.
@@ -57,6 +75,16 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
     values = sorted({getattr(it, key) for it in items if not (key == "system" and it.system == REAL_SYSTEM)})
     if len(values) < 2:
         raise SpoofscanError(f"leave-one-out by {key} needs at least two values, found {values}")
+    if fold_sets is not None:
+        if folds:
+            raise SpoofscanError("give --folds K or --folds-from, not both")
+        listed = [v for fold in fold_sets for v in fold]
+        if sorted(listed) != values:
+            missing, extra = sorted(set(values) - set(listed)), sorted(set(listed) - set(values))
+            raise SpoofscanError(f"--folds-from: its folds do not partition this data's {key}s (not in a fold: "
+                                 f"{missing[:3]}; not in the data or twice: {extra[:3] or 'a value twice'}); use "
+                                 "the folds of a run on the same sources")
+        folds = len(fold_sets)
     if folds < 0 or folds == 1 or folds > len(values):
         raise SpoofscanError(f"--folds {folds}: use 0 (one {key} at a time) or 2-{len(values)}")
     unknown = set(untested_systems) - {it.system for it in items}
@@ -70,7 +98,7 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
             raise SpoofscanError(f"{key} {', '.join(one_class[:3])}{' ...' if len(one_class) > 3 else ''} holds "
                                  f"only one class, so no EER can be measured on it alone; use --folds K to hold "
                                  f"out sets of {key}s")
-    held_out_sets = fold_values(items, values, key, folds) if folds else [(v,) for v in values]
+    held_out_sets = (fold_sets or fold_values(items, values, key, folds)) if folds else [(v,) for v in values]
     rows = []
     for number, held_out in enumerate(held_out_sets):
         name = f"fold{number}" if folds else held_out[0]
