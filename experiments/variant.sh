@@ -17,6 +17,10 @@
 #       variant.sh WORK configs/lfcc_gmm_60_cmn.toml lfcc-gmm_60_cmn
 #     lfcc-gmm_90_cmn: configs/lfcc_gmm_90_cmn.toml (90 coefficients of 128 filters, window CMN):
 #       variant.sh WORK configs/lfcc_gmm_90_cmn.toml lfcc-gmm_90_cmn
+#     lfcc-gmm_60_cmn_piper: v6's recipe on a corpus whose paired fakes include Piper TTS (WORK_PIPER: WORK's
+#       paired/ plus `spoofscan pair TRAIN --out paired --system piper` and the four vocoders; its own split.csv),
+#       on v6's folds:
+#       FOLDS_FROM=WORK/loso_lfcc-gmm_60_cmn variant.sh WORK_PIPER configs/lfcc_gmm_60_cmn.toml lfcc-gmm_60_cmn_piper
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}
@@ -34,4 +38,8 @@ UNTESTED=$(for d in paired/fake/*/; do printf -- "--untested-system %s " "$(base
 [ -f "run_$NAME/best.pt" ] || $S train "store_$NAME" --out "run_$NAME" --config "$CONFIG"
 $S evaluate "run_$NAME/best.pt" "$DEV" --split all --by system --out "dev_$NAME" --bootstrap 1000
 $S degrade "run_$NAME/best.pt" "$DEV" --split all --out "degrade_$NAME"
-$S loo paired/manifest.csv --by source --folds 3 $UNTESTED --out "loso_$NAME" --config "$CONFIG" --workers 2 "${OPTIONS[@]}"
+# FOLDS_FROM=LOO_DIR holds out that run's source sets (the default, 3 folds balanced by clip count, moves sources
+# between folds when a corpus gains paired fakes: compare with other variants on the same folds)
+FOLDS=(--folds 3)
+[ -n "${FOLDS_FROM:-}" ] && FOLDS=(--folds-from "$(realpath "$FOLDS_FROM")")
+$S loo paired/manifest.csv --by source "${FOLDS[@]}" $UNTESTED --out "loso_$NAME" --config "$CONFIG" --workers 2 "${OPTIONS[@]}"
