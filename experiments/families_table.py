@@ -17,7 +17,7 @@ from pathlib import Path
 FAMILIES = {"resnet18": "mel", "lfcc-gmm": "lfcc-gmm", "lcnn": "lcnn", "rawnet2": "rawnet2"}
 VARIANTS = {"lfcc-gmm_aug": "lfcc-gmm + aug", "lfcc-gmm_40": "lfcc-gmm, 40 LFCC",  # variant.sh NAME: row label
             "lfcc-gmm_60": "lfcc-gmm, 60 LFCC", "lfcc-gmm_60_cmn": "lfcc-gmm, 60 LFCC + CMN",
-            "lfcc-gmm_90_cmn": "lfcc-gmm, 90 of 128 + CMN"}
+            "lfcc-gmm_90_cmn": "lfcc-gmm, 90 of 128 + CMN", "lfcc-gmm_60_cmn_piper": "lfcc-gmm, 60 + CMN, + Piper fakes"}
 
 
 def load(path: Path) -> dict | None:
@@ -87,7 +87,9 @@ def main() -> None:
             rows[label] = (fusion_loso(work, name), load(work / f"dev_{name}" / "metrics.json"))
     print("lfcc-gmm + aug: trained with one codec or noise copy of every clip; lfcc-gmm, 40 (60) LFCC: 40 (60) "
           "cepstral coefficients instead of 20, 40 is spoofscan-base v4, 60 v5; + CMN: each window's cepstral mean "
-          "removed (window_cmn); 90 of 128 + CMN: 90 coefficients of 128 filters, with CMN (all variant.sh); fusion (val): every family "
+          "removed (window_cmn); 90 of 128 + CMN: 90 coefficients of 128 filters, with CMN; + Piper fakes: the 60 + "
+          "CMN recipe on a corpus whose paired fakes include Piper TTS, on the same folds (all variant.sh); "
+          "fusion (val): every family "
           "fused on split.csv's val clips; fusion (oof): every family fused on the members' out-of-fold LOSO scores "
           "(its LOSO columns: each fold scored by a fusion fitted on the other folds); fusion gmm+lcnn (oof): the "
           "same with two members; fusion gmm-60 + gmm-60-cmn (oof): the 60-coefficient GMMs without and with the "
@@ -114,7 +116,7 @@ def main() -> None:
                  "the members' out-of-fold LOSO scores")
         print(f"\n{label}: bias {fusion['bias']:+.3f}, {members}; fitted on {fitted['clips']} clips of {where}, "
               f"EER there {pct(fitted['eer'])} (members: {', '.join(pct(e) for e in fitted['member_eers'])})")
-    print("\n## Dev EER per system\n")
+    print("\n### Vocoder demos (dev): EER per system\n")
     devs = {family: dev for family, (_, dev) in rows.items() if dev}
     systems = sorted({s for dev in devs.values() for s in dev["per_system"]})
     print("| system | " + " | ".join(devs) + " |\n|---|" + "---|" * len(devs))
