@@ -65,6 +65,14 @@ def test_pair_matches_each_real_clips_rate_format_band_level_and_length(mixed_ra
                 "--workers", "1"]) == 0  # a rerun keeps what exists (resumable)
     assert {p: p.stat().st_mtime_ns for p in (out / "fake").rglob("*.*")} == before
     assert "next: spoofscan audit" in capsys.readouterr().out
+    # --no-match-spectrum (v6's corpus): each vocoder keeps its own long-term spectrum, the rest is the same
+    plain = tmp_path / "plain"
+    assert run(["pair", str(mixed_rates), "--out", str(plain), "--system", "griffin_lim", "--no-match-spectrum",
+                "--workers", "1"]) == 0
+    for fake in (it for it in load_items(plain / "manifest.csv") if it.system == "griffin_lim"):
+        matched, _ = sf.read(str(fake.path).replace(str(plain), str(out)))
+        unmatched, _ = sf.read(fake.path)
+        assert unmatched.shape == matched.shape and np.abs(unmatched - matched).max() > 0.01
 
 
 def test_pair_piper_reads_sentences_at_each_real_clips_rate_length_and_level(tmp_path):

@@ -735,6 +735,9 @@ def pair(
     layout: LayoutOpt = None,
     sentences: Annotated[Optional[Path], typer.Option(
         help="Text file, one sentence per line, that the piper system reads (default: a built-in bank of 155).")] = None,
+    match_spectrum: Annotated[bool, typer.Option(
+        help="Give each fake its real clip's long-term spectrum (the recording chain and the roll-off into the band "
+             "edge); --no-match-spectrum as spoofscan-base v6's corpus was made.")] = True,
     workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
 ) -> None:
     """Paired fakes: every real clip re-synthesized at its own rate, band, loudness, length and format (resumable).
@@ -746,7 +749,7 @@ def pair(
     from .synth import pair as run_pair
 
     manifest = run_pair(data, out, systems=tuple(system or VOCODERS), max_seconds=max_seconds, workers=workers,
-                        layout=layout, sentences=sentences or SENTENCES)
+                        layout=layout, sentences=sentences or SENTENCES, match=match_spectrum)
     if (out / "failed.csv").exists():
         console.print(f"[yellow]some real clips could not be paired[/]: see {out / 'failed.csv'}")
     console.print(f"wrote {manifest}; next: spoofscan audit {manifest} --shortcuts; spoofscan split {manifest}")

@@ -480,10 +480,10 @@ def encode_like(wave: np.ndarray, original: str | Path) -> bytes:
     return buffer.getvalue()
 
 
-def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, ...]]
+def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, ...], bool]
                  ) -> tuple[str, list[tuple[str, str]], str]:
     """Write each system's copy of one real clip (skipping files that exist); return [(system, path)] or the error."""
-    path, name, out, systems, max_seconds, sentences = args
+    path, name, out, systems, max_seconds, sentences, spectrum = args
     try:
         rate = native_rate(path) or RATE
         original = load_audio(path, sample_rate=rate)  # the real clip at its own rate
@@ -503,7 +503,9 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, 
                 # back to the real clip's rate and length by FFT: its band ends at the new Nyquist frequency exactly,
                 # where a resampling filter's roll-off would end it short of a real clip that fills its band
                 fake = scipy.signal.resample(np.pad(fake, (0, wave.size - fake.size)), original.size)
-                fake = match_spectrum(fake - fake.mean(), original, rate)  # the real recording's chain and roll-off
+                fake = fake - fake.mean()
+                if spectrum:
+                    fake = match_spectrum(fake, original, rate)  # the real recording's chain and roll-off
                 fake = brickwall(fake, cutoff, rate)  # no vocoder noise past the real clip's band
                 if rms_of(fake) < 1e-6:
                     raise SpoofscanError(f"{system} produced silence")
@@ -519,12 +521,14 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, 
 
 
 def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODERS, max_seconds: float = 0.0,
-         workers: int = 0, layout: str | None = None, sentences: str | Path = SENTENCES, progress: bool = True) -> Path:
+         workers: int = 0, layout: str | None = None, sentences: str | Path = SENTENCES, match: bool = True,
+         progress: bool = True) -> Path:
     """Paired fakes for an existing dataset: every real clip of data (a CSV manifest or a dataset folder) is
     re-synthesized by each system at the real clip's own sample rate, band (its measured band edge), long-term
     spectrum (match_spectrum), RMS loudness, DC offset, length and file format (written mono), so every real speaker and recording chain also appears as fake
     and the rate, band and format of the real clips stop telling the classes apart. The piper system (text to
-    speech) reads lines of the sentences file instead of vocoding the clip (see spoken).
+    speech) reads lines of the sentences file instead of vocoding the clip (see spoken). match=False keeps each
+    system's own long-term spectrum (spoofscan-base v6's corpus was made so).
 
     Writes out/fake/<system>/<name>_gen.<ext> and out/manifest.csv: the dataset's own clips (unchanged, where they
     are) plus the paired fakes, each in its real clip's utterance group, speaker, source and split. Clips that
@@ -547,7 +551,7 @@ def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODE
     if not reals:
         raise SpoofscanError(f"{data}: no real clips to pair")
     names = [f"{n:05d}_{Path(it.path).stem}" for n, it in enumerate(reals)]  # unique even where stems repeat
-    jobs = [(it.path, name, out, tuple(systems), max_seconds, bank) for it, name in zip(reals, names)]
+    jobs = [(it.path, name, out, tuple(systems), max_seconds, bank, match) for it, name in zip(reals, names)]
     workers = workers or (os.cpu_count() or 1)
     pool = process_pool(workers) if workers > 1 else None
     results = pool.map(_paired_clip, jobs) if pool else map(_paired_clip, jobs)
