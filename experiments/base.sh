@@ -22,9 +22,7 @@ mkdir -p "$WORK" && WORK=$(realpath "$WORK") && cd "$WORK"
 
 for step in "${STEPS[@]}"; do case $step in
 corpus)  # every real clip re-synthesized at its own rate, band, level, length and format; the split; the audits
-    # --no-match-spectrum: v6's corpus (each vocoder's own long-term spectrum; pair matches it to the real clip's now)
-    $S pair "$TRAIN" --out paired --workers 2 --no-match-spectrum \
-        $(printf -- "--system %s " hifigan_universal world griffin_lim lpc)
+    $S pair "$TRAIN" --out paired --workers 2 $(printf -- "--system %s " hifigan_universal world griffin_lim lpc)
     [ -f split.csv ] || $S split paired/manifest.csv --out split.csv --val 0.1 --test 0
     $S audit "$TRAIN" --shortcuts --json shortcuts_public.json   # as published: strong cues, reported
     $S audit paired/manifest.csv --shortcuts --json shortcuts_paired.json   # with the paired fakes, reported

@@ -44,7 +44,7 @@ def mixed_rates(tmp_path):
 def test_pair_matches_each_real_clips_rate_format_band_level_and_length(mixed_rates, tmp_path, capsys):
     out = tmp_path / "paired"
     assert run(["pair", str(mixed_rates), "--out", str(out), "--system", "griffin_lim", "--system", "lpc",
-                "--workers", "1"]) == 0
+                "--match-spectrum", "--workers", "1"]) == 0
     items = load_items(out / "manifest.csv")
     original = load_items(mixed_rates)
     assert len(items) == len(original) + 2 * 16 and {it.system for it in items} == {"ground_truth", "tts_x",
@@ -62,13 +62,12 @@ def test_pair_matches_each_real_clips_rate_format_band_level_and_length(mixed_ra
         assert abs(f["dc_offset"] - r["dc_offset"]) < 1e-3
     before = {p: p.stat().st_mtime_ns for p in (out / "fake").rglob("*.*")}
     assert run(["pair", str(mixed_rates), "--out", str(out), "--system", "griffin_lim", "--system", "lpc",
-                "--workers", "1"]) == 0  # a rerun keeps what exists (resumable)
+                "--match-spectrum", "--workers", "1"]) == 0  # a rerun keeps what exists (resumable)
     assert {p: p.stat().st_mtime_ns for p in (out / "fake").rglob("*.*")} == before
     assert "next: spoofscan audit" in capsys.readouterr().out
-    # --no-match-spectrum (v6's corpus): each vocoder keeps its own long-term spectrum, the rest is the same
+    # without --match-spectrum (the default, v6's corpus): each vocoder keeps its own long-term spectrum
     plain = tmp_path / "plain"
-    assert run(["pair", str(mixed_rates), "--out", str(plain), "--system", "griffin_lim", "--no-match-spectrum",
-                "--workers", "1"]) == 0
+    assert run(["pair", str(mixed_rates), "--out", str(plain), "--system", "griffin_lim", "--workers", "1"]) == 0
     for fake in (it for it in load_items(plain / "manifest.csv") if it.system == "griffin_lim"):
         matched, _ = sf.read(str(fake.path).replace(str(plain), str(out)))
         unmatched, _ = sf.read(fake.path)

@@ -737,7 +737,8 @@ def pair(
         help="Text file, one sentence per line, that the piper system reads (default: a built-in bank of 155).")] = None,
     match_spectrum: Annotated[bool, typer.Option(
         help="Give each fake its real clip's long-term spectrum (the recording chain and the roll-off into the band "
-             "edge); --no-match-spectrum as spoofscan-base v6's corpus was made.")] = True,
+             "edge): removes the band-edge cue of the shortcut audit, but also a vocoder's weaker top band, which "
+             "was evidence (experiments/FAMILIES.md).")] = False,
     workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
 ) -> None:
     """Paired fakes: every real clip re-synthesized at its own rate, band, loudness, length and format (resumable).

@@ -521,14 +521,13 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, 
 
 
 def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODERS, max_seconds: float = 0.0,
-         workers: int = 0, layout: str | None = None, sentences: str | Path = SENTENCES, match: bool = True,
+         workers: int = 0, layout: str | None = None, sentences: str | Path = SENTENCES, match: bool = False,
          progress: bool = True) -> Path:
     """Paired fakes for an existing dataset: every real clip of data (a CSV manifest or a dataset folder) is
-    re-synthesized by each system at the real clip's own sample rate, band (its measured band edge), long-term
-    spectrum (match_spectrum), RMS loudness, DC offset, length and file format (written mono), so every real speaker and recording chain also appears as fake
+    re-synthesized by each system at the real clip's own sample rate, band (its measured band edge), RMS loudness,
+    DC offset, length and file format (written mono), and with match=True its long-term spectrum (match_spectrum), so every real speaker and recording chain also appears as fake
     and the rate, band and format of the real clips stop telling the classes apart. The piper system (text to
-    speech) reads lines of the sentences file instead of vocoding the clip (see spoken). match=False keeps each
-    system's own long-term spectrum (spoofscan-base v6's corpus was made so).
+    speech) reads lines of the sentences file instead of vocoding the clip (see spoken).
 
     Writes out/fake/<system>/<name>_gen.<ext> and out/manifest.csv: the dataset's own clips (unchanged, where they
     are) plus the paired fakes, each in its real clip's utterance group, speaker, source and split. Clips that
