@@ -126,6 +126,7 @@ def test_pair_bad_inputs(tmp_path, mixed_rates, capsys):
                            "cannot read sentences"),
                           ([str(mixed_rates), "--system", "piper", "--sentences", str(comments_only)],
                            "no sentences"),
+                          ([str(mixed_rates), "--sentences", str(comments_only)], "add --system piper"),
                           ([str(mixed_rates), "--max-seconds", "-1"], "--max-seconds"),
                           ([str(mixed_rates), "--workers", "-1"], "--workers"),
                           ([str(tmp_path / "no_layout")], "no known dataset layout")):
@@ -277,9 +278,15 @@ def test_leave_sources_out_in_folds_scores_only_published_fakes(tmp_path, capsys
     again = json.loads((tmp_path / "again" / "loo.json").read_text())
     assert [f["values"] for f in again["folds"]] == ["s1 s3", "s0 s2"]
     (chosen / "loo.json").write_text(json.dumps({**summary, "folds": [{"values": "s1 s3"}, {"values": "s0"}]}))
+    broken, by_system = tmp_path / "broken", tmp_path / "by_system"
+    broken.mkdir(), by_system.mkdir()
+    (broken / "loo.json").write_text(json.dumps({"key": "source", "folds_asked": 2}))  # no folds
+    (by_system / "loo.json").write_text(json.dumps({**summary, "key": "system"}))
     for args, message in ((["--folds-from", str(chosen)], "do not partition"),
                           (["--folds-from", str(out), "--folds", "2"], "not both"),
-                          (["--folds-from", str(tmp_path)], "cannot read")):
+                          (["--folds-from", str(tmp_path)], "cannot read"),
+                          (["--folds-from", str(broken)], "cannot read its folds"),
+                          (["--folds-from", str(by_system)], "not a `loo --by source --folds K` run")):
         assert run(["loo", str(manifest), "--by", "source", *args, "--out", str(tmp_path / "z")]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err

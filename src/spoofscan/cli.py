@@ -608,8 +608,8 @@ def loo(
         raise SpoofscanError(f"--seeds {seeds!r}: write integers separated by commas, e.g. 0,1,2") from None
     fold_sets = read_fold_sets(folds_from, by) if folds_from else None
     summary = leave_one_out(_items(data, layout), out, features, train_config, key=by, seeds=seed_list,
-                            folds=folds, fold_sets=fold_sets, untested_systems=tuple(untested_system or ()), workers=workers,
-                            augment=tuple(augment or ()), augment_copies=augment_copies)
+                            folds=folds, fold_sets=fold_sets, untested_systems=tuple(untested_system or ()),
+                            workers=workers, augment=tuple(augment or ()), augment_copies=augment_copies)
     table = Table(title=f"leave one {by} out: EER on the held-out {by}")
     for column in ("held out", "EER mean", "std", "seeds"):
         table.add_column(column)
@@ -746,11 +746,11 @@ def pair(
     Every real speaker and recording chain then also appears as fake, so a detector cannot learn the sample rate, the
     band or the file format of the real clips instead of the fakes' artifacts.
     """
-    from .synth import SENTENCES, VOCODERS
+    from .synth import VOCODERS
     from .synth import pair as run_pair
 
     manifest = run_pair(data, out, systems=tuple(system or VOCODERS), max_seconds=max_seconds, workers=workers,
-                        layout=layout, sentences=sentences or SENTENCES, match=match_spectrum)
+                        layout=layout, sentences=sentences, match=match_spectrum)
     if (out / "failed.csv").exists():
         console.print(f"[yellow]some real clips could not be paired[/]: see {out / 'failed.csv'}")
     console.print(f"wrote {manifest}; next: spoofscan audit {manifest} --shortcuts; spoofscan split {manifest}")

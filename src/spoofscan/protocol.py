@@ -8,7 +8,6 @@ summary gives mean, standard deviation over seeds, and the worst case.
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 
 import numpy as np
@@ -41,12 +40,15 @@ def read_fold_sets(loo_dir: str | Path, key: str) -> list[tuple[str, ...]]:
     path = Path(loo_dir) / "loo.json"
     try:
         summary = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise SpoofscanError(f"{path}: cannot read it ({exc}); give the folder of a `spoofscan loo --folds` run") from None
-    if summary.get("key") != key or not summary.get("folds_asked"):
-        raise SpoofscanError(f"{path}: not a `loo --by {key} --folds K` run (it held out by {summary.get('key')}, "
-                             f"folds {summary.get('folds_asked')})")
-    return [tuple(row["values"].split(" ")) for row in summary["folds"]]
+        held_out_by, asked = summary.get("key"), summary.get("folds_asked")
+        fold_sets = [tuple(row["values"].split(" ")) for row in summary["folds"]]
+    except (OSError, ValueError, AttributeError, KeyError, TypeError) as exc:
+        raise SpoofscanError(f"{path}: cannot read its folds ({type(exc).__name__}: {exc}); give the folder of a "
+                             "`spoofscan loo --folds` run") from None
+    if held_out_by != key or not asked:
+        raise SpoofscanError(f"{path}: not a `loo --by {key} --folds K` run (it held out by {held_out_by}, "
+                             f"folds {asked})")
+    return fold_sets
 
 
 def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, config: TrainConfig, *,

@@ -521,13 +521,13 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, 
 
 
 def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODERS, max_seconds: float = 0.0,
-         workers: int = 0, layout: str | None = None, sentences: str | Path = SENTENCES, match: bool = False,
+         workers: int = 0, layout: str | None = None, sentences: str | Path | None = None, match: bool = False,
          progress: bool = True) -> Path:
     """Paired fakes for an existing dataset: every real clip of data (a CSV manifest or a dataset folder) is
     re-synthesized by each system at the real clip's own sample rate, band (its measured band edge), RMS loudness,
     DC offset, length and file format (written mono), and with match=True its long-term spectrum (match_spectrum), so every real speaker and recording chain also appears as fake
     and the rate, band and format of the real clips stop telling the classes apart. The piper system (text to
-    speech) reads lines of the sentences file instead of vocoding the clip (see spoken).
+    speech) reads lines of the sentences file (default: SENTENCES) instead of vocoding the clip (see spoken).
 
     Writes out/fake/<system>/<name>_gen.<ext> and out/manifest.csv: the dataset's own clips (unchanged, where they
     are) plus the paired fakes, each in its real clip's utterance group, speaker, source and split. Clips that
@@ -542,7 +542,9 @@ def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODE
         if value < 0:
             raise SpoofscanError(f"{option} {value}: use 0 (no limit / all cores) or a positive number")
     check_systems(systems)
-    bank = read_sentences(sentences) if "piper" in systems else ()
+    if sentences is not None and "piper" not in systems:
+        raise SpoofscanError("--sentences is what the piper system reads: add --system piper, or leave it out")
+    bank = read_sentences(sentences or SENTENCES) if "piper" in systems else ()
     if "piper" in systems:
         piper_voice()  # a missing package fails here, in one line, before any clip
     items = load_items(data, layout=layout)
