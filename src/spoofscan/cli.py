@@ -15,7 +15,7 @@ from .errors import SpoofscanError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Tell real speech from vocoded / synthesized speech. Scores are P(fake): higher = more fake.")
-console = Console()
+console = Console(soft_wrap=True)  # long paths stay on one line, so a printed command can be copied
 
 LayoutOpt = Annotated[Optional[str], typer.Option(help="Dataset layout: combined, wavefake, asvspoof2019, "
                                                        "in_the_wild, generic (default: auto-detect).")]

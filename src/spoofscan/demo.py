@@ -20,7 +20,7 @@ from .io import write_json
 REAL_SPEECH_DIRS = ("/usr/share/asterisk/sounds/en_US_f_Allison", "/usr/share/asterisk/sounds/en")
 DEMO_SYSTEMS = ("hifigan_universal", "world", "griffin_lim", "lpc")
 UNSEEN_SYSTEM = "hifigan_universal"  # kept out of training: the demo measures an unseen neural vocoder too
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def find_real_speech() -> Path:

@@ -37,7 +37,7 @@ from .store import SplitData, Store
 
 HISTORY_FIELDS = ["epoch", "phase", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_eer",
                   "seconds", "images_per_s"]
-console = Console()
+console = Console(soft_wrap=True)
 
 
 @dataclass
