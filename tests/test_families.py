@@ -283,7 +283,9 @@ def test_fusion_fitted_on_out_of_fold_scores(family_runs, tmp_path, capsys):
     clips = [(f"clip{i}.wav", i % 2, f"source=fold{i % 3}") for i in range(120)]
     labels = np.array([c[1] for c in clips])
     informative = loo_folder(tmp_path / "a", clips, 2.0 * (labels - 0.5) + rng.normal(0, 0.8, 120))
-    noise = loo_folder(tmp_path / "b", clips, rng.normal(0, 1.0, 120))
+    # the same clips read from a manifest one folder deeper: ids differ by their `..` steps, the files are the same
+    deeper = [(f"paired/../../{c[0]}", c[1], c[2]) for c in clips]
+    noise = loo_folder(tmp_path / "b", deeper, rng.normal(0, 1.0, 120))
     members = [str(family_runs["runs"]["lfcc-gmm"]), str(family_runs["best"])]
     fused = tmp_path / "fused.pt"
     assert run(["fuse", *members, "--scores", str(informative), "--scores", str(noise), "--out", str(fused)]) == 0

@@ -9,6 +9,7 @@ inference-only copies of its members; `predict`, `evaluate`, `degrade` and the D
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -89,9 +90,18 @@ def cross_fold_eers(member_log_odds: np.ndarray, labels: np.ndarray, folds: np.n
     return rows
 
 
+def clip_key(clip_id: str) -> str:
+    """A clip id without its `..` steps: the same file read from manifests at different folder depths
+    (`paired/../../data/a.wav`, `../../../data/a.wav`) gets one key (`data/a.wav`)."""
+    parts = Path(os.path.normpath(clip_id)).parts
+    while parts and parts[0] == "..":
+        parts = parts[1:]
+    return Path(*parts).as_posix() if parts else clip_id
+
+
 def read_scores(path: str | Path) -> dict[str, tuple[int, float, str]]:
-    """Clip id -> (label, log-odds, fold) from a scores.csv of `spoofscan evaluate`, or from a `spoofscan loo` folder
-    (every fold's held-out scores, fold = its folder name, log-odds averaged over seeds)."""
+    """Clip key (`clip_key`) -> (label, log-odds, fold) from a scores.csv of `spoofscan evaluate`, or from a
+    `spoofscan loo` folder (every fold's held-out scores, fold = its folder name, log-odds averaged over seeds)."""
     path = Path(path)
     if path.is_dir():
         if not (path / "loo.json").is_file():
@@ -108,7 +118,7 @@ def read_scores(path: str | Path) -> dict[str, tuple[int, float, str]]:
             for row in csv.DictReader(f):
                 if not {"id", "label", "log_odds"} <= set(row):
                     raise SpoofscanError(f"{file}: expected the columns id, label and log_odds of a scores.csv")
-                entry = found.setdefault(row["id"], [int(row["label"] == "fake"), [], fold])
+                entry = found.setdefault(clip_key(row["id"]), [int(row["label"] == "fake"), [], fold])
                 entry[1].append(float(row["log_odds"]))
     return {clip: (label, float(np.mean(values)), fold) for clip, (label, values, fold) in found.items()}
 
