@@ -13,7 +13,9 @@ are for comparing transforms with each other (the "none" row is the baseline), n
   python experiments/gmm_screen.py WORK/loso_lfcc-gmm_60 cmn,hb4000+cmn --fuse SCREEN
 
 Transforms (joined with +, applied left to right): none; cmn: each static coefficient minus its mean over the window
-(what FeatureConfig.window_cmn does); cmn0: only c0's mean (the level); nbHZ: the band below HZ only (the smoothed
+(what FeatureConfig.window_cmn does); cmn0: only c0's mean (the level); cvn: each static coefficient divided by its
+standard deviation over the window; dyn: the static coefficients dropped (deltas and double deltas only); nodd: the
+double deltas dropped; nbHZ: the band below HZ only (the smoothed
 log filter energies below HZ, re-transformed by a DCT), e.g. nb7400 for a common 16 kHz-source band; hbHZ: the
 band above HZ only (a sub-band model).
 """
@@ -52,6 +54,15 @@ def transform(x: np.ndarray, how: str, n: int, sample_rate: int, n_filters: int)
         rows = slice(0, n) if how == "cmn" else slice(0, 1)
         x[:, rows] -= x[:, rows].mean(axis=2, keepdims=True)
         return x
+    if how == "cvn":
+        x = x.copy()
+        x[:, :n] /= x[:, :n].std(axis=2, keepdims=True) + 1e-3
+        return x
+    if how in ("dyn", "nodd"):
+        # a block set to zero is constant for both classes, so it adds nothing to the log-likelihood ratio
+        x = x.copy()
+        x[:, slice(0, n) if how == "dyn" else slice(2 * n, 3 * n)] = 0.0
+        return x
     if how.startswith(("nb", "hb")):
         spacing = sample_rate / 2 / (n_filters + 1)  # filter i spans (i, i + 2) * spacing
         cut = float(how[2:]) / spacing
@@ -67,10 +78,10 @@ def transform(x: np.ndarray, how: str, n: int, sample_rate: int, n_filters: int)
 def check_transforms(names: str) -> None:
     """Every transform of a comma-separated list is known, or a one-line error."""
     for step in names.replace("+", ",").split(","):
-        known = step in ("none", "cmn", "cmn0") or (step.startswith(("nb", "hb")) and step[2:].replace(".", "", 1).isdigit()
+        known = step in ("none", "cmn", "cmn0", "cvn", "dyn", "nodd") or (step.startswith(("nb", "hb")) and step[2:].replace(".", "", 1).isdigit()
                                                     and float(step[2:]) > 0)
         if not known:
-            raise SpoofscanError(f"transform {step!r}: use none, cmn, cmn0, nbHZ or hbHZ (e.g. nb7400), joined with + "
+            raise SpoofscanError(f"transform {step!r}: use none, cmn, cmn0, cvn, dyn, nodd, nbHZ or hbHZ (e.g. nb7400), joined with + "
                                  "and separated by commas")
 
 
