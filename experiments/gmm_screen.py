@@ -11,6 +11,7 @@ are for comparing transforms with each other (the "none" row is the baseline), n
   python experiments/gmm_screen.py WORK/store_lfcc-gmm_60 none,cmn --dev dev.npz
   python experiments/gmm_screen.py WORK/loso_lfcc-gmm_60 cmn,hb4000+cmn --save-scores SCREEN
   python experiments/gmm_screen.py WORK/loso_lfcc-gmm_60 cmn,hb4000+cmn --fuse SCREEN
+  python experiments/gmm_screen.py WORK/loso_lfcc-gmm_60 cmn --speech-only 40   (silent frames left out)
 
 Transforms (joined with +, applied left to right): none; cmn: each static coefficient minus its mean over the window
 (what FeatureConfig.window_cmn does); cmn0: only c0's mean (the level); cvn: each static coefficient divided by its
@@ -85,10 +86,20 @@ def check_transforms(names: str) -> None:
                                  "and separated by commas")
 
 
-def fit_and_score(store: Store, test: SplitData, how: str, *, components: int, frames: int,
-                  iterations: int) -> np.ndarray:
+def speech_frames(images: np.ndarray, clip_of_window: np.ndarray, n_filters: int, within_db: float) -> np.ndarray:
+    """(windows, frames) bool: frames whose mean log filter energy (c0 of the untransformed windows) lies within
+    within_db of their clip's loudest frame."""
+    level_db = np.asarray(images[:, 0, :], dtype=np.float32) * (10 / np.log(10) / np.sqrt(n_filters))
+    loudest = np.full(clip_of_window.max() + 1, -np.inf, dtype=np.float32)
+    np.maximum.at(loudest, clip_of_window, level_db.max(axis=1))
+    return level_db >= loudest[clip_of_window][:, None] - within_db
+
+
+def fit_and_score(store: Store, test: SplitData, how: str, *, components: int, frames: int, iterations: int,
+                  speech_only_db: float | None = None) -> np.ndarray:
     """Clip scores on test of a GMM pair fitted on store's train split, both transformed by how: the recipe's own
-    input statistics, frame sampling and window scoring (train.fit_gmm's steps), on the transformed windows."""
+    input statistics, frame sampling and window scoring (train.fit_gmm's steps), on the transformed windows. With
+    speech_only_db, only frames within that many dB of their clip's loudest frame are fitted and scored."""
     config = store.feature_config
     args = (config.n_lfcc, config.sample_rate, config.n_filters)
     train = store.split("train")
@@ -100,12 +111,31 @@ def fit_and_score(store: Store, test: SplitData, how: str, *, components: int, f
     model.set_input_norm(**statistics)
     mean, std = (np.asarray(statistics[k], dtype=np.float32) for k in ("mean", "std"))
     rng = np.random.default_rng(0)
-    train = SplitData(x_train, train.labels, train.clip_of_window, train.clips)
-    model.fit({label: (sample_frames(train, label, frames, rng) - mean) / std for label in (0, 1)},
-              iterations=iterations)
-    logits = window_logits(model, SplitData(x_test, test.labels, test.clip_of_window, test.clips),
-                           features=screened, batch_size=256, device=torch.device("cpu"))
-    return pool_windows(logits[:, 1] - logits[:, 0], test.clip_of_window, len(test.clips))
+    if speech_only_db is None:
+        train = SplitData(x_train, train.labels, train.clip_of_window, train.clips)
+        model.fit({label: (sample_frames(train, label, frames, rng) - mean) / std for label in (0, 1)},
+                  iterations=iterations)
+        logits = window_logits(model, SplitData(x_test, test.labels, test.clip_of_window, test.clips),
+                               features=screened, batch_size=256, device=torch.device("cpu"))
+        return pool_windows(logits[:, 1] - logits[:, 0], test.clip_of_window, len(test.clips))
+    kept = speech_frames(train.images, train.clip_of_window, config.n_filters, speech_only_db)
+    fitted = {}
+    for label in (0, 1):
+        windows, columns = np.nonzero(kept & (train.labels == label)[:, None])
+        picks = np.sort(rng.choice(len(windows), min(frames, len(windows)), replace=False))
+        fitted[label] = (x_train[windows[picks], :, columns[picks]] - mean) / std
+    model.fit(fitted, iterations=iterations)
+    kept = speech_frames(test.images, test.clip_of_window, config.n_filters, speech_only_db)
+    sums, counts = np.zeros(len(test.clips)), np.zeros(len(test.clips))
+    with torch.no_grad():
+        for start in range(0, len(x_test), 256):
+            block = torch.from_numpy((x_test[start:start + 256].transpose(0, 2, 1) - mean) / std)
+            llr = model.frame_log_likelihoods(block.reshape(-1, block.shape[2])).view(*block.shape[:2], 2)
+            llr = (llr[..., 1] - llr[..., 0]).numpy() * kept[start:start + 256]
+            clips = test.clip_of_window[start:start + 256]
+            np.add.at(sums, clips, llr.sum(axis=1))
+            np.add.at(counts, clips, kept[start:start + 256].sum(axis=1))
+    return sums / np.maximum(counts, 1)
 
 
 def labels_of(test: SplitData) -> np.ndarray:
@@ -159,6 +189,8 @@ def main() -> None:
     parser.add_argument("--fuse", type=Path, metavar="DIR",
                         help="fit no GMM: the fusion of the transforms' scores saved in DIR by --save-scores, each "
                              "fold scored by a fusion fitted on the others")
+    parser.add_argument("--speech-only", type=float, metavar="DB",
+                        help="fit and score only the frames within DB dB of their clip's loudest frame (no silence)")
     parser.add_argument("--components", type=int, default=64)
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--iterations", type=int, default=30)
@@ -166,12 +198,14 @@ def main() -> None:
     for name in ("components", "frames", "iterations"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} {getattr(args, name)}: use 1 or more")
+    if args.speech_only is not None and not args.speech_only > 0:
+        parser.error(f"--speech-only {args.speech_only}: give the dB range kept below the loudest frame, e.g. 40")
     torch.set_num_threads(2)
     try:
-        check_transforms(args.transforms)
-        if args.fuse:
+        if args.fuse:  # the names of saved scores, e.g. cmn,cmn@speech40
             print_fusion(args.fuse, args.transforms.split(","))
             return
+        check_transforms(args.transforms)
         if args.save_dev:
             save_dev(Store(args.where), Path(args.save_dev[0]), Path(args.save_dev[1]))
             return
@@ -179,12 +213,14 @@ def main() -> None:
         if not stores:
             parser.error(f"{args.where}: no source=fold*/store inside; give a `spoofscan loo` folder (or a store "
                          "with --dev)")
-        sizes = dict(components=args.components, frames=args.frames, iterations=args.iterations)
+        sizes = dict(components=args.components, frames=args.frames, iterations=args.iterations,
+                     speech_only_db=args.speech_only)
         for how in args.transforms.split(","):
+            name = how if args.speech_only is None else f"{how}@speech{args.speech_only:g}"  # as printed and saved
             if args.dev:
                 tests = [load_dev(args.dev)]
                 scores = [fit_and_score(Store(args.where), tests[0], how, **sizes)]
-                print(f"{how}: dev EER {100 * eer(labels_of(tests[0]), scores[0])[0]:.1f} %", flush=True)
+                print(f"{name}: dev EER {100 * eer(labels_of(tests[0]), scores[0])[0]:.1f} %", flush=True)
             else:
                 tests, scores, eers = [], [], []
                 for fold_store in stores:
@@ -192,12 +228,12 @@ def main() -> None:
                     tests.append(store.split("test"))
                     scores.append(fit_and_score(store, tests[-1], how, **sizes))
                     eers.append(eer(labels_of(tests[-1]), scores[-1])[0])
-                    print(f"{how} {fold_store.parent.name}: EER {100 * eers[-1]:.1f} %", flush=True)
-                print(f"{how}: LOSO {' / '.join(f'{100 * e:.1f}' for e in eers)} %, mean {100 * np.mean(eers):.1f} %",
+                    print(f"{name} {fold_store.parent.name}: EER {100 * eers[-1]:.1f} %", flush=True)
+                print(f"{name}: LOSO {' / '.join(f'{100 * e:.1f}' for e in eers)} %, mean {100 * np.mean(eers):.1f} %",
                       flush=True)
             if args.save_scores:
                 args.save_scores.mkdir(parents=True, exist_ok=True)
-                np.savez(args.save_scores / f"{how}.npz", scores=np.concatenate(scores),
+                np.savez(args.save_scores / f"{name}.npz", scores=np.concatenate(scores),
                          labels=np.concatenate([labels_of(t) for t in tests]),
                          fold=np.concatenate([np.full(len(t.clips), i) for i, t in enumerate(tests)]))
     except SpoofscanError as exc:
