@@ -86,20 +86,25 @@ def check_transforms(names: str) -> None:
                                  "and separated by commas")
 
 
-def speech_frames(images: np.ndarray, clip_of_window: np.ndarray, n_filters: int, within_db: float) -> np.ndarray:
+def speech_frames(images: np.ndarray, clip_of_window: np.ndarray, n_filters: int, within_db: float,
+                  reference: str) -> np.ndarray:
     """(windows, frames) bool: frames whose mean log filter energy (c0 of the untransformed windows) lies within
-    within_db of their clip's loudest frame."""
+    within_db of the loudest frame of their clip (reference "clip") or of their own window ("window")."""
     level_db = np.asarray(images[:, 0, :], dtype=np.float32) * (10 / np.log(10) / np.sqrt(n_filters))
-    loudest = np.full(clip_of_window.max() + 1, -np.inf, dtype=np.float32)
-    np.maximum.at(loudest, clip_of_window, level_db.max(axis=1))
-    return level_db >= loudest[clip_of_window][:, None] - within_db
+    loudest = level_db.max(axis=1)
+    if reference == "clip":
+        per_clip = np.full(clip_of_window.max() + 1, -np.inf, dtype=np.float32)
+        np.maximum.at(per_clip, clip_of_window, loudest)
+        loudest = per_clip[clip_of_window]
+    return level_db >= loudest[:, None] - within_db
 
 
 def fit_and_score(store: Store, test: SplitData, how: str, *, components: int, frames: int, iterations: int,
-                  speech_only_db: float | None = None) -> np.ndarray:
+                  speech_only_db: float | None = None, speech_reference: str = "clip") -> np.ndarray:
     """Clip scores on test of a GMM pair fitted on store's train split, both transformed by how: the recipe's own
     input statistics, frame sampling and window scoring (train.fit_gmm's steps), on the transformed windows. With
-    speech_only_db, only frames within that many dB of their clip's loudest frame are fitted and scored."""
+    speech_only_db, only frames within that many dB of the loudest frame of their clip (or window: speech_reference)
+    are fitted and scored."""
     config = store.feature_config
     args = (config.n_lfcc, config.sample_rate, config.n_filters)
     train = store.split("train")
@@ -118,14 +123,14 @@ def fit_and_score(store: Store, test: SplitData, how: str, *, components: int, f
         logits = window_logits(model, SplitData(x_test, test.labels, test.clip_of_window, test.clips),
                                features=screened, batch_size=256, device=torch.device("cpu"))
         return pool_windows(logits[:, 1] - logits[:, 0], test.clip_of_window, len(test.clips))
-    kept = speech_frames(train.images, train.clip_of_window, config.n_filters, speech_only_db)
+    kept = speech_frames(train.images, train.clip_of_window, config.n_filters, speech_only_db, speech_reference)
     fitted = {}
     for label in (0, 1):
         windows, columns = np.nonzero(kept & (train.labels == label)[:, None])
         picks = np.sort(rng.choice(len(windows), min(frames, len(windows)), replace=False))
         fitted[label] = (x_train[windows[picks], :, columns[picks]] - mean) / std
     model.fit(fitted, iterations=iterations)
-    kept = speech_frames(test.images, test.clip_of_window, config.n_filters, speech_only_db)
+    kept = speech_frames(test.images, test.clip_of_window, config.n_filters, speech_only_db, speech_reference)
     sums, counts = np.zeros(len(test.clips)), np.zeros(len(test.clips))
     with torch.no_grad():
         for start in range(0, len(x_test), 256):
@@ -191,6 +196,9 @@ def main() -> None:
                              "fold scored by a fusion fitted on the others")
     parser.add_argument("--speech-only", type=float, metavar="DB",
                         help="fit and score only the frames within DB dB of their clip's loudest frame (no silence)")
+    parser.add_argument("--speech-reference", choices=("clip", "window"), default="clip",
+                        help="--speech-only's loudest frame: the clip's, or each window's own (what a streaming "
+                             "scorer can use)")
     parser.add_argument("--components", type=int, default=64)
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--iterations", type=int, default=30)
@@ -214,9 +222,9 @@ def main() -> None:
             parser.error(f"{args.where}: no source=fold*/store inside; give a `spoofscan loo` folder (or a store "
                          "with --dev)")
         sizes = dict(components=args.components, frames=args.frames, iterations=args.iterations,
-                     speech_only_db=args.speech_only)
+                     speech_only_db=args.speech_only, speech_reference=args.speech_reference)
         for how in args.transforms.split(","):
-            name = how if args.speech_only is None else f"{how}@speech{args.speech_only:g}"  # as printed and saved
+            name = how if args.speech_only is None else f"{how}@speech{args.speech_only:g}{args.speech_reference}"
             if args.dev:
                 tests = [load_dev(args.dev)]
                 scores = [fit_and_score(Store(args.where), tests[0], how, **sizes)]

@@ -1,5 +1,6 @@
 """Detector families (resnet18 is covered by the other test files): each trains on its input kind, saves, loads
 with weights_only=True, evaluates, predicts, exports; a store of another kind fails cleanly; score fusion."""
+import importlib.util
 import json
 
 import numpy as np
@@ -16,8 +17,8 @@ from spoofscan.errors import SpoofscanError
 from spoofscan.features import clip_windows, lfcc, model_input, wave_windows
 from spoofscan.models import MODELS, build_model, get_model
 from spoofscan.predict import Detector, FusedDetector
-from spoofscan.store import Store, prepare
-from spoofscan.train import train
+from spoofscan.store import SplitData, Store, prepare
+from spoofscan.train import sample_frames, train
 
 KIND_FEATURES = {
     "lfcc": dict(input_kind="lfcc", sample_rate=16000, n_fft=512, win_length=512, hop_length=160, n_lfcc=10,
@@ -114,6 +115,42 @@ def test_gmm_log_likelihoods_match_scikit_learn():
         assert ours[:, label] == pytest.approx(reference, rel=1e-4, abs=1e-3)
     window = torch.tensor(test.T[None, None], dtype=torch.float32)  # (1, 1, rows, frames): mean over frames
     assert model(window)[0].double().numpy() == pytest.approx(ours.mean(axis=0), rel=1e-5)
+
+
+def test_gmm_speech_db_leaves_quiet_frames_out_of_fitting_and_scoring(family_runs, tmp_path):
+    rng = np.random.default_rng(0)
+    config = FeatureConfig(input_kind="lfcc", n_lfcc=2, n_filters=10)
+    frames = {0: rng.normal(0, 1, (500, 6)), 1: rng.normal(0.5, 1.5, (500, 6))}
+    plain = get_model("lfcc-gmm", config, train_config=TrainConfig(model="lfcc-gmm", gmm_components=2))
+    speech = get_model("lfcc-gmm", config, train_config=TrainConfig(model="lfcc-gmm", gmm_components=2,
+                                                                    gmm_speech_db=30))
+    plain.fit(frames, iterations=10)
+    speech.load_state_dict(plain.state_dict())
+    window = rng.normal(0, 1, (6, 40)).astype(np.float32)
+    window[0, :25] += 10.0  # loud frames; c0 of the other 15 is 10 lower, 10 * 1.37 = 13.7 dB: still within 30 dB
+    assert speech(torch.tensor(window[None, None]))[0].tolist() == pytest.approx(
+        plain(torch.tensor(window[None, None]))[0].tolist(), rel=1e-5)
+    window[0, 25:] -= 30.0  # now 40 * 1.37 = 55 dB below: left out
+    every = plain.frame_log_likelihoods(torch.tensor(window.T)).numpy()
+    assert speech(torch.tensor(window[None, None]))[0].numpy() == pytest.approx(every[:25].mean(axis=0), rel=1e-5)
+    assert plain(torch.tensor(window[None, None]))[0].numpy() == pytest.approx(every.mean(axis=0), rel=1e-5)
+    # training samples only the kept frames
+    split = SplitData(np.stack([window, window]), np.array([0, 1]), np.array([0, 1]), [{}, {}])
+    drawn = sample_frames(split, 1, 100, rng, keep=lambda c0: speech.speech_frames(torch.from_numpy(c0)).numpy())
+    assert len(drawn) == 25 and (drawn[:, 0] > -5).all()
+    # a trained detector keeps the setting in its checkpoint, and the ONNX export scores the same
+    best = train(family_runs["stores"]["lfcc"], tmp_path / "speech", TrainConfig(**FAMILY_TRAIN["lfcc-gmm"],
+                                                                                 gmm_speech_db=30))
+    detector = Detector.from_checkpoint(best)
+    assert detector.model.speech_c0 == pytest.approx(30 / (10 / np.log(10) / np.sqrt(30)))
+    files = [item.path for item in family_runs["items"][:4]]
+    torch_scores = [p.log_odds for p in detector.predict_files(files)]
+    if importlib.util.find_spec("onnxruntime"):
+        assert run(["export", str(best), "--onnx", str(tmp_path / "s.onnx")]) == 0
+        onnx_scores = [p.log_odds for p in Detector.from_checkpoint(best, backend="onnx").predict_files(files)]
+        assert onnx_scores == pytest.approx(torch_scores, rel=1e-3, abs=1e-3)
+    with pytest.raises(SpoofscanError, match="gmm_speech_db must be >= 0"):
+        TrainConfig(model="lfcc-gmm", gmm_speech_db=-1)
 
 
 def test_lfcc_and_waveform_windows():

@@ -158,6 +158,8 @@ class TrainConfig:
     gmm_components: int = 128
     gmm_frames: int = 200_000
     gmm_iterations: int = 50
+    # > 0: fit and score only the frames within this many dB of their window's loudest frame (pauses left out)
+    gmm_speech_db: float = 0.0
 
     def __post_init__(self) -> None:
         if self.amp not in ("auto", "bf16", "fp16", "off"):
@@ -174,6 +176,8 @@ class TrainConfig:
         for name in ("threads", "early_stopping", "max_train_batches"):
             if int(getattr(self, name)) < 0:
                 raise SpoofscanError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if not self.gmm_speech_db >= 0:
+            raise SpoofscanError(f"TrainConfig.gmm_speech_db must be >= 0 (0 = every frame), got {self.gmm_speech_db}")
         if not 0 <= self.label_smoothing < 1:
             raise SpoofscanError(f"TrainConfig.label_smoothing must be in [0, 1), got {self.label_smoothing}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -383,12 +384,19 @@ def train(store_path: str | Path, out_dir: str | Path, config: TrainConfig, *, r
     return out_dir / "best.pt"
 
 
-def sample_frames(split: SplitData, label: int, count: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, rows) float32 frames (window columns) drawn without replacement from the windows of one class."""
+def sample_frames(split: SplitData, label: int, count: int, rng: np.random.Generator, *,
+                  keep: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """(n, rows) float32 frames (window columns) drawn without replacement from the windows of one class; with keep,
+    only from the frames it marks ((windows, frames) c0 rows -> bool, e.g. GMMDetector.speech_frames)."""
     windows = np.flatnonzero(split.labels == label)
-    columns = split.images.shape[2]
-    picks = np.sort(rng.choice(len(windows) * columns, min(count, len(windows) * columns), replace=False))
-    return np.asarray(split.images[windows[picks // columns], :, picks % columns], dtype=np.float32)
+    if keep is None:
+        columns = split.images.shape[2]
+        picks = np.sort(rng.choice(len(windows) * columns, min(count, len(windows) * columns), replace=False))
+        return np.asarray(split.images[windows[picks // columns], :, picks % columns], dtype=np.float32)
+    kept = keep(np.asarray(split.images[windows, 0, :], dtype=np.float32))
+    rows, columns = np.nonzero(kept)
+    picks = np.sort(rng.choice(len(rows), min(count, len(rows)), replace=False))
+    return np.asarray(split.images[windows[rows[picks]], :, columns[picks]], dtype=np.float32)
 
 
 def fit_gmm(store: Store, out_dir: Path, config: TrainConfig, *, device: torch.device) -> Path:
@@ -405,7 +413,9 @@ def fit_gmm(store: Store, out_dir: Path, config: TrainConfig, *, device: torch.d
     model.set_input_norm(**input_norm)
     mean, std = (np.asarray(input_norm[k], dtype=np.float32) for k in ("mean", "std"))
     rng = np.random.default_rng(config.seed)
-    frames = {label: (sample_frames(train_split, label, config.gmm_frames, rng) - mean) / std for label in (0, 1)}
+    keep = None if config.gmm_speech_db == 0 else (lambda c0: model.speech_frames(torch.from_numpy(c0)).numpy())
+    frames = {label: (sample_frames(train_split, label, config.gmm_frames, rng, keep=keep) - mean) / std
+              for label in (0, 1)}
     console.print(f"fitting lfcc-gmm: {config.gmm_components} components a class by EM on "
                   f"{len(frames[0])} real and {len(frames[1])} fake frames")
     start = time.perf_counter()

@@ -43,7 +43,7 @@ def get_model(name: str, config: FeatureConfig, *, train_config=None) -> nn.Modu
     if name not in MODELS:
         raise SpoofscanError(f"--model {name!r}: use one of {', '.join(MODELS)}")
     if name == "lfcc-gmm" and train_config is not None:
-        return GMMDetector(config, components=train_config.gmm_components)
+        return GMMDetector(config, components=train_config.gmm_components, speech_db=train_config.gmm_speech_db)
     return MODELS[name](config)
 
 

@@ -2,7 +2,9 @@
 
 Each GMM has diagonal covariances and is fitted by EM (scikit-learn) on frames standardized with the training
 frames' mean and std. A window's logits are the mean per-frame log-likelihood under each GMM, so its log-odds of
-fake is the mean frame log-likelihood ratio, the score WaveFake uses. The fitted parameters are buffers of this
+fake is the mean frame log-likelihood ratio, the score WaveFake uses. With speech_db > 0, only the frames within
+speech_db of their window's loudest frame are fitted and averaged: pauses and silence, whose noise floor tells more
+about a recording than about how the speech was made, are left out. The fitted parameters are buffers of this
 module: the checkpoint, ONNX export and every command treat it like the networks.
 """
 from __future__ import annotations
@@ -24,9 +26,12 @@ class GMMDetector(nn.Module):
     # its work per window is too small to split: predict runs 2.6x faster on 1 torch thread than on 2 (2-core CPU)
     inference_threads = 1
 
-    def __init__(self, config: FeatureConfig | None = None, *, components: int = 128) -> None:
+    def __init__(self, config: FeatureConfig | None = None, *, components: int = 128, speech_db: float = 0.0) -> None:
         super().__init__()
-        rows = (config or FeatureConfig(input_kind="lfcc")).stored_shape[0]
+        config = config or FeatureConfig(input_kind="lfcc")
+        rows = config.stored_shape[0]
+        # c0 is the sum of the natural-log filter powers over sqrt(n_filters) (orthonormal DCT): in dB, c0 times this
+        self.speech_c0 = speech_db / (10 / math.log(10) / math.sqrt(config.n_filters))
         self.register_buffer("log_weights", torch.full((2, components), -math.log(components)))
         self.register_buffer("means", torch.zeros(2, components, rows))
         self.register_buffer("precisions", torch.ones(2, components, rows))  # 1 / variance
@@ -59,8 +64,16 @@ class GMMDetector(nn.Module):
             out.append(torch.logsumexp(self.log_weights[label] + log_norm - 0.5 * squared, dim=1))
         return torch.stack(out, dim=1)
 
+    def speech_frames(self, c0: torch.Tensor) -> torch.Tensor:
+        """(B, frames) bool from windows' c0 rows: the frames that count (all of them when speech_db is 0)."""
+        if self.speech_c0 <= 0:
+            return torch.ones_like(c0, dtype=torch.bool)
+        return c0 >= c0.amax(dim=1, keepdim=True) - self.speech_c0
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         frames = x.squeeze(1).transpose(1, 2)  # (B, frames, rows)
+        kept = self.speech_frames(frames[:, :, 0]).to(frames.dtype).unsqueeze(2)  # the loudest frame always counts
         frames = (frames - self.row_mean) / self.row_std
         batch, n_frames, rows = frames.shape
-        return self.frame_log_likelihoods(frames.reshape(-1, rows)).view(batch, n_frames, 2).mean(dim=1)
+        likelihoods = self.frame_log_likelihoods(frames.reshape(-1, rows)).view(batch, n_frames, 2)
+        return (likelihoods * kept).sum(dim=1) / kept.sum(dim=1)
