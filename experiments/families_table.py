@@ -17,7 +17,9 @@ from pathlib import Path
 FAMILIES = {"resnet18": "mel", "lfcc-gmm": "lfcc-gmm", "lcnn": "lcnn", "rawnet2": "rawnet2"}
 VARIANTS = {"lfcc-gmm_aug": "lfcc-gmm + aug", "lfcc-gmm_40": "lfcc-gmm, 40 LFCC",  # variant.sh NAME: row label
             "lfcc-gmm_60": "lfcc-gmm, 60 LFCC", "lfcc-gmm_60_cmn": "lfcc-gmm, 60 LFCC + CMN",
-            "lfcc-gmm_90_cmn": "lfcc-gmm, 90 of 128 + CMN", "lfcc-gmm_60_cmn_piper": "lfcc-gmm, 60 + CMN, + Piper fakes"}
+            "lfcc-gmm_90_cmn": "lfcc-gmm, 90 of 128 + CMN", "lfcc-gmm_60_cmn_piper": "lfcc-gmm, 60 + CMN, + Piper fakes",
+            "lfcc-gmm_60_cmn_matched": "lfcc-gmm, 60 + CMN, matched spectra",
+            "lfcc-gmm_60_cmn_speech": "lfcc-gmm, 60 + CMN, speech frames"}
 
 
 def load(path: Path) -> dict | None:
@@ -88,7 +90,9 @@ def main() -> None:
     print("lfcc-gmm + aug: trained with one codec or noise copy of every clip; lfcc-gmm, 40 (60) LFCC: 40 (60) "
           "cepstral coefficients instead of 20, 40 is spoofscan-base v4, 60 v5; + CMN: each window's cepstral mean "
           "removed (window_cmn); 90 of 128 + CMN: 90 coefficients of 128 filters, with CMN; + Piper fakes: the 60 + "
-          "CMN recipe on a corpus whose paired fakes include Piper TTS, on the same folds (all variant.sh); "
+          "CMN recipe on a corpus whose paired fakes include Piper TTS, on the same folds; matched spectra: the same "
+          "corpus with every paired fake given its real clip's long-term spectrum (pair --match-spectrum); speech "
+          "frames: pauses left out (gmm_speech_db = 40) (all variant.sh); "
           "fusion (val): every family "
           "fused on split.csv's val clips; fusion (oof): every family fused on the members' out-of-fold LOSO scores "
           "(its LOSO columns: each fold scored by a fusion fitted on the other folds); fusion gmm+lcnn (oof): the "

@@ -21,6 +21,12 @@
 #       paired/ plus `spoofscan pair TRAIN --out paired --system piper` and the four vocoders; its own split.csv),
 #       on v6's folds:
 #       FOLDS_FROM=WORK/loso_lfcc-gmm_60_cmn variant.sh WORK_PIPER configs/lfcc_gmm_60_cmn.toml lfcc-gmm_60_cmn_piper
+#     lfcc-gmm_60_cmn_matched: the same on a corpus made with `pair --match-spectrum` (WORK_MATCHED), v6's folds:
+#       FOLDS_FROM=WORK/loso_lfcc-gmm_60_cmn variant.sh WORK_MATCHED configs/lfcc_gmm_60_cmn.toml lfcc-gmm_60_cmn_matched
+#     lfcc-gmm_60_cmn_speech: configs/lfcc_gmm_60_cmn_speech.toml (pauses left out, gmm_speech_db = 40), v6's folds
+#       (its stores are v6's: a link store_NAME -> store_lfcc-gmm_60_cmn and loso_NAME/source=foldK/store -> v6's
+#       fold stores skip the feature extraction):
+#       FOLDS_FROM=WORK/loso_lfcc-gmm_60_cmn variant.sh WORK configs/lfcc_gmm_60_cmn_speech.toml lfcc-gmm_60_cmn_speech
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}
