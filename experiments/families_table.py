@@ -19,7 +19,8 @@ VARIANTS = {"lfcc-gmm_aug": "lfcc-gmm + aug", "lfcc-gmm_40": "lfcc-gmm, 40 LFCC"
             "lfcc-gmm_60": "lfcc-gmm, 60 LFCC", "lfcc-gmm_60_cmn": "lfcc-gmm, 60 LFCC + CMN",
             "lfcc-gmm_90_cmn": "lfcc-gmm, 90 of 128 + CMN", "lfcc-gmm_60_cmn_piper": "lfcc-gmm, 60 + CMN, + Piper fakes",
             "lfcc-gmm_60_cmn_matched": "lfcc-gmm, 60 + CMN, matched spectra",
-            "lfcc-gmm_60_cmn_speech": "lfcc-gmm, 60 + CMN, speech frames"}
+            "lfcc-gmm_60_cmn_speech": "lfcc-gmm, 60 + CMN, speech frames",
+            "lfcc-gmm_60_cmn_speech25": "lfcc-gmm, 60 + CMN, speech frames 25 dB"}
 
 
 def load(path: Path) -> dict | None:
@@ -92,7 +93,7 @@ def main() -> None:
           "removed (window_cmn); 90 of 128 + CMN: 90 coefficients of 128 filters, with CMN; + Piper fakes: the 60 + "
           "CMN recipe on a corpus whose paired fakes include Piper TTS, on the same folds; matched spectra: the same "
           "corpus with every paired fake given its real clip's long-term spectrum (pair --match-spectrum); speech "
-          "frames: pauses left out (gmm_speech_db = 40) (all variant.sh); "
+          "frames: pauses left out (gmm_speech_db = 40; 25 dB: 25) (all variant.sh); "
           "fusion (val): every family "
           "fused on split.csv's val clips; fusion (oof): every family fused on the members' out-of-fold LOSO scores "
           "(its LOSO columns: each fold scored by a fusion fitted on the other folds); fusion gmm+lcnn (oof): the "

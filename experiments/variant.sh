@@ -27,6 +27,7 @@
 #       (its stores are v6's: a link store_NAME -> store_lfcc-gmm_60_cmn and loso_NAME/source=foldK/store -> v6's
 #       fold stores skip the feature extraction):
 #       FOLDS_FROM=WORK/loso_lfcc-gmm_60_cmn variant.sh WORK configs/lfcc_gmm_60_cmn_speech.toml lfcc-gmm_60_cmn_speech
+#     lfcc-gmm_60_cmn_speech25: configs/lfcc_gmm_60_cmn_speech25.toml (gmm_speech_db = 25), the same way
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}
