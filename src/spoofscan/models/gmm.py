@@ -72,8 +72,10 @@ class GMMDetector(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         frames = x.squeeze(1).transpose(1, 2)  # (B, frames, rows)
-        kept = self.speech_frames(frames[:, :, 0]).to(frames.dtype).unsqueeze(2)  # the loudest frame always counts
-        frames = (frames - self.row_mean) / self.row_std
         batch, n_frames, rows = frames.shape
-        likelihoods = self.frame_log_likelihoods(frames.reshape(-1, rows)).view(batch, n_frames, 2)
+        likelihoods = self.frame_log_likelihoods(((frames - self.row_mean) / self.row_std).reshape(-1, rows))
+        likelihoods = likelihoods.view(batch, n_frames, 2)
+        if self.speech_c0 <= 0:
+            return likelihoods.mean(dim=1)
+        kept = self.speech_frames(frames[:, :, 0]).to(frames.dtype).unsqueeze(2)  # the loudest frame always counts
         return (likelihoods * kept).sum(dim=1) / kept.sum(dim=1)
