@@ -2,6 +2,7 @@ import csv
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,12 +12,24 @@ from torchvision.transforms.v2 import functional as TF
 from spoofscan import train as train_module
 from spoofscan.augment import brightness_contrast, gaussian_blur3, horizontal_flip, random_resized_crop
 from spoofscan.checkpoint import load_checkpoint
-from spoofscan.cli import run
-from spoofscan.config import FeatureConfig, TrainConfig
+from spoofscan.cli import feature_config_from, run, train_config_from
+from spoofscan.config import FeatureConfig, TrainConfig, load_toml
 from spoofscan.errors import SpoofscanError
 from spoofscan.models import build_model, count_trainable, imagenet_weights_path, set_backbone_frozen
 from spoofscan.store import Store
 from spoofscan.train import train, validate
+
+
+RECIPES = sorted((Path(__file__).parents[1] / "configs").glob("*.toml"))
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=[r.name for r in RECIPES])
+def test_every_recipe_in_configs_names_its_features_and_training_and_loads(recipe):
+    tables = load_toml(recipe)
+    assert tables.get("features") and tables.get("train"), f"{recipe}: a recipe sets both [features] and [train]"
+    features, training = feature_config_from(recipe, {}), train_config_from(recipe, {})
+    assert all(getattr(features, k) == v for k, v in tables["features"].items())
+    assert all(getattr(training, k) == v for k, v in tables["train"].items())
 
 
 def test_phase_one_trains_exactly_the_fc_layer():
