@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.resamples < 1:
+        parser.error(f"--resamples {args.resamples}: use 1 or more")
     try:
         a, b = held_out_scores(args.a), held_out_scores(args.b)
         common = sorted(set(a) & set(b))

@@ -35,3 +35,6 @@ def test_a_better_recipe_wins_its_resamples_and_mismatched_folders_fail(tmp_path
     for other, reason in ((moved, "same clips on the same folds"), (tmp_path, "not a finished")):
         result = compare(weak, other)
         assert result.returncode == 2 and reason in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    result = subprocess.run([sys.executable, str(SCRIPT), str(weak), str(strong), "--resamples", "0"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "--resamples 0: use 1 or more" in result.stderr
