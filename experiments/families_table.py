@@ -20,7 +20,8 @@ VARIANTS = {"lfcc-gmm_aug": "lfcc-gmm + aug", "lfcc-gmm_40": "lfcc-gmm, 40 LFCC"
             "lfcc-gmm_90_cmn": "lfcc-gmm, 90 of 128 + CMN", "lfcc-gmm_60_cmn_piper": "lfcc-gmm, 60 + CMN, + Piper fakes",
             "lfcc-gmm_60_cmn_matched": "lfcc-gmm, 60 + CMN, matched spectra",
             "lfcc-gmm_60_cmn_speech": "lfcc-gmm, 60 + CMN, speech frames",
-            "lfcc-gmm_60_cmn_speech25": "lfcc-gmm, 60 + CMN, speech frames 25 dB"}
+            "lfcc-gmm_60_cmn_speech25": "lfcc-gmm, 60 + CMN, speech frames 25 dB",
+            "lfcc-gmm_60_cmn_speech30": "lfcc-gmm, 60 + CMN, speech frames 30 dB", "lcnn_cmn": "lcnn + CMN"}
 
 
 def load(path: Path) -> dict | None:
@@ -84,7 +85,7 @@ def main() -> None:
         if (work / f"dev_{name}" / "metrics.json").is_file():
             rows[label] = (loso_of(work, name), load(work / f"dev_{name}" / "metrics.json"))
     fusions = {"fused": "fusion (val)", "fused_oof": "fusion (oof)", "fused_oof_gmm_lcnn": "fusion gmm+lcnn (oof)",
-               "fused_cmn_oof": "fusion gmm-60 + gmm-60-cmn (oof)"}
+               "fused_cmn_oof": "fusion gmm-60 + gmm-60-cmn (oof)", "fused_v6_lcnn_cmn": "fusion gmm-60-cmn + lcnn-cmn (oof)"}
     for name, label in fusions.items():
         if (work / f"dev_{name}" / "metrics.json").is_file():
             rows[label] = (fusion_loso(work, name), load(work / f"dev_{name}" / "metrics.json"))
@@ -93,12 +94,14 @@ def main() -> None:
           "removed (window_cmn); 90 of 128 + CMN: 90 coefficients of 128 filters, with CMN; + Piper fakes: the 60 + "
           "CMN recipe on a corpus whose paired fakes include Piper TTS, on the same folds; matched spectra: the same "
           "corpus with every paired fake given its real clip's long-term spectrum (pair --match-spectrum); speech "
-          "frames: pauses left out (gmm_speech_db = 40; 25 dB: 25) (all variant.sh); "
+          "frames: pauses left out (gmm_speech_db = 40; 25 dB: 25; 30 dB: 30); lcnn + CMN: the LCNN's recipe with each "
+          "window's cepstral mean removed (all variant.sh); "
           "fusion (val): every family "
           "fused on split.csv's val clips; fusion (oof): every family fused on the members' out-of-fold LOSO scores "
           "(its LOSO columns: each fold scored by a fusion fitted on the other folds); fusion gmm+lcnn (oof): the "
           "same with two members; fusion gmm-60 + gmm-60-cmn (oof): the 60-coefficient GMMs without and with the "
-          "cepstral mean removal (v5 and v6), the same way.\n")
+          "cepstral mean removal (v5 and v6), the same way; fusion gmm-60-cmn + lcnn-cmn (oof): v6 and the LCNN "
+          "with the mean removed, the same way.\n")
     print("| detector | LOSO folds 0 / 1 / 2 | LOSO mean | LOSO worst | dev EER (95 % interval) | dev AUC | "
           "train time | CPU predict (60 s file / 4 s clips) |\n|---|---|---|---|---|---|---|---|")
     for family, (loso, dev) in rows.items():

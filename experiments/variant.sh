@@ -28,6 +28,9 @@
 #       fold stores skip the feature extraction):
 #       FOLDS_FROM=WORK/loso_lfcc-gmm_60_cmn variant.sh WORK configs/lfcc_gmm_60_cmn_speech.toml lfcc-gmm_60_cmn_speech
 #     lfcc-gmm_60_cmn_speech25: configs/lfcc_gmm_60_cmn_speech25.toml (gmm_speech_db = 25), the same way
+#     lfcc-gmm_60_cmn_speech30: configs/lfcc_gmm_60_cmn_speech30.toml (gmm_speech_db = 30), the same way
+#     lcnn_cmn: configs/lcnn_cmn.toml (the LCNN's recipe with window_cmn: its own stores), v6's folds:
+#       FOLDS_FROM=WORK/loso_lfcc-gmm_60_cmn variant.sh WORK configs/lcnn_cmn.toml lcnn_cmn
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}
