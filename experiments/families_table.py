@@ -17,7 +17,8 @@ from pathlib import Path
 FAMILIES = {"resnet18": "mel", "lfcc-gmm": "lfcc-gmm", "lcnn": "lcnn", "rawnet2": "rawnet2"}
 VARIANTS = {"lfcc-gmm_aug": "lfcc-gmm + aug", "lfcc-gmm_40": "lfcc-gmm, 40 LFCC",  # variant.sh NAME: row label
             "lfcc-gmm_60": "lfcc-gmm, 60 LFCC", "lfcc-gmm_60_cmn": "lfcc-gmm, 60 LFCC + CMN",
-            "lfcc-gmm_90_cmn": "lfcc-gmm, 90 of 128 + CMN", "lfcc-gmm_60_cmn_piper": "lfcc-gmm, 60 + CMN, + Piper fakes",
+            "lfcc-gmm_90_cmn": "lfcc-gmm, 90 of 128 + CMN",
+            "lfcc-gmm_60_cmn_piper": "lfcc-gmm, 60 + CMN, + Piper fakes",
             "lfcc-gmm_60_cmn_matched": "lfcc-gmm, 60 + CMN, matched spectra",
             "lfcc-gmm_60_cmn_speech": "lfcc-gmm, 60 + CMN, speech frames",
             "lfcc-gmm_60_cmn_speech25": "lfcc-gmm, 60 + CMN, speech frames 25 dB",
@@ -85,7 +86,8 @@ def main() -> None:
         if (work / f"dev_{name}" / "metrics.json").is_file():
             rows[label] = (loso_of(work, name), load(work / f"dev_{name}" / "metrics.json"))
     fusions = {"fused": "fusion (val)", "fused_oof": "fusion (oof)", "fused_oof_gmm_lcnn": "fusion gmm+lcnn (oof)",
-               "fused_cmn_oof": "fusion gmm-60 + gmm-60-cmn (oof)", "fused_v6_lcnn_cmn": "fusion gmm-60-cmn + lcnn-cmn (oof)"}
+               "fused_cmn_oof": "fusion gmm-60 + gmm-60-cmn (oof)",
+               "fused_v6_lcnn_cmn": "fusion gmm-60-cmn + lcnn-cmn (oof)"}
     for name, label in fusions.items():
         if (work / f"dev_{name}" / "metrics.json").is_file():
             rows[label] = (fusion_loso(work, name), load(work / f"dev_{name}" / "metrics.json"))
