@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import scipy.fft
 import scipy.signal
 import torch
 
@@ -15,6 +16,7 @@ from spoofscan.cli import run
 from spoofscan.config import FeatureConfig, TrainConfig
 from spoofscan.errors import SpoofscanError
 from spoofscan.features import clip_windows, lfcc, model_input, wave_windows
+from spoofscan.features.lfcc import lfcc_coefficients, linear_filters
 from spoofscan.models import MODELS, build_model, get_model
 from spoofscan.predict import Detector, FusedDetector
 from spoofscan.store import SplitData, Store, prepare
@@ -190,6 +192,25 @@ def test_lfcc_window_cmn_removes_the_level_and_a_fixed_filter_and_keeps_the_delt
     assert moved(config) < 0.5 * moved(plain)
 
 
+@pytest.mark.parametrize("win_length", [512, 400])
+def test_lfcc_remove_dc_subtracts_each_frames_mean_before_the_window(win_length):
+    config = FeatureConfig(**{**KIND_FEATURES["lfcc"], "win_length": win_length}, remove_dc=True)
+    speech = speechlike(1.0, sr=config.sample_rate, seed=6)
+    frames = torch.from_numpy(speech).unfold(0, config.n_fft, config.hop_length)  # what Kaldi's remove_dc_offset does
+    left = (config.n_fft - win_length) // 2
+    window = torch.nn.functional.pad(torch.hann_window(win_length), (left, config.n_fft - win_length - left))
+    power = torch.fft.rfft((frames - frames.mean(dim=1, keepdim=True)) * window).abs().square().T.numpy()
+    energies = linear_filters(config.n_fft, config.n_filters) @ power
+    expected = scipy.fft.dct(np.log(energies + 1e-10), axis=0, norm="ortho")[:config.n_lfcc]
+    assert np.allclose(lfcc_coefficients(speech, config), expected, atol=1e-3)
+    shifted = lfcc_coefficients(speech + 0.2, config)  # a DC offset as large as the speech never reaches the model
+    assert np.abs(shifted - lfcc_coefficients(speech, config)).max() < 1e-3
+    plain = FeatureConfig(**KIND_FEATURES["lfcc"])
+    assert np.abs(lfcc_coefficients(speech + 0.2, plain) - lfcc_coefficients(speech, plain)).max() > 0.1
+    with pytest.raises(SpoofscanError, match="remove_dc applies to input_kind='lfcc'"):
+        FeatureConfig(remove_dc=True)
+
+
 @pytest.mark.parametrize("setting, low, high", [(dict(fmax=4000.0), 4200.0, 7900.0),  # noise above fmax
                                                  (dict(fmin=3000.0), 0.0, 2500.0)])  # a sub-band: below fmin
 def test_lfcc_filters_span_fmin_to_fmax(setting, low, high):
@@ -216,6 +237,7 @@ def test_lfcc_band_settings_are_checked():
 def test_a_bad_lfcc_setting_in_a_config_fails_in_one_line_before_anything_is_written(family_runs, tmp_path, capsys):
     manifest = str(family_runs["manifest"])
     for line, reason in (('window_cmn = "false"', "window_cmn='false': use true or false"),
+                         ('remove_dc = "yes"', "remove_dc='yes': use true or false"),
                          ("fmax = 20000.0", "fmax=20000.0 must be above fmin"),
                          ("fmax = 6000.0\nsample_rate = 16000\nfmin = 7000.0", "must be above fmin (7000.0)"),
                          ("fmin = -10.0", "fmin=-10.0 must be at least 0")):

@@ -8,6 +8,7 @@ import scipy.signal
 import soundfile as sf
 
 from conftest import speechlike, vocode, write
+from spoofscan.audio import brickwall
 from spoofscan.cli import run
 from spoofscan.layouts import load_items
 from spoofscan.protocol import fold_values
@@ -202,6 +203,43 @@ def test_shortcut_audit_flags_the_rate_shortcut_and_pairing_removes_it(mixed_rat
                 "--workers", "1"]) == 0
     paired = json.loads(report.read_text())["shortcuts"]
     assert paired["cue_auc"]["sample_rate"] <= 0.55 and paired["cue_auc"]["subtype"] <= 0.55
+
+
+def test_shortcut_audit_measures_the_augmented_copies_a_model_trains_on(tmp_path, capsys):
+    """Fakes that lose the top band (a vocoder's weak top octave) give the band edge away; band-limited copies of
+    every train clip, both classes alike, take most of that cue out of the training set the model sees."""
+    rows = []
+    for n in range(20):
+        real = speechlike(1.0, sr=22050, seed=n) + 0.01 * np.random.default_rng(n).standard_normal(22050)
+        fake = brickwall(speechlike(1.0, sr=22050, seed=50 + n) + 0.01 * np.random.default_rng(50 + n)
+                         .standard_normal(22050), 9000.0, 22050)
+        split = "train" if n < 16 else "val"
+        for label, wave in (("real", real), ("fake", fake)):
+            write(tmp_path / f"{label}{n}.wav", wave.astype(np.float32), 22050)
+            rows.append({"path": f"{label}{n}.wav", "label": label, "system": "ground_truth" if label == "real"
+                         else "voc", "utterance_id": f"u{n}", "split": split})
+    manifest = tmp_path / "split.csv"
+    with open(manifest, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    config = tmp_path / "model.toml"
+    config.write_text('[features]\ninput_kind = "lfcc"\nwindow_cmn = true\nremove_dc = true\n')
+    report = tmp_path / "a.json"
+    audit = ["audit", str(manifest), "--shortcuts", "--as-model", str(config), "--json", str(report), "--workers", "1"]
+    assert run(audit) == 0
+    clean = json.loads(report.read_text())["shortcuts"]
+    assert clean["cue_auc"]["bandwidth_hz"] > 0.9 and clean["copies"] == 0 and clean["clips"] == 40
+    assert clean["cue_auc"]["dc_offset"] == 0.5  # remove_dc: the model never sees a DC offset
+    assert run(audit + ["--augment", "band_limit", "--augment-copies", "4"]) == 0
+    assert "128 of them augmented copies" in capsys.readouterr().out
+    copied = json.loads(report.read_text())["shortcuts"]
+    assert copied["copies"] == 4 * 32 and copied["clips"] == 40 + 4 * 32  # the val clips get none, as in prepare
+    assert copied["cue_auc"]["bandwidth_hz"] < clean["cue_auc"]["bandwidth_hz"] - 0.15
+    assert run(["audit", str(manifest), "--shortcuts", "--augment", "band_limit", "--augment-copies", "4"]) == 2
+    assert "--augment goes with --shortcuts --as-model" in capsys.readouterr().err
+    assert run(audit + ["--augment", "band_limit"]) == 2  # conditions without copies
+    assert "--augment ['band_limit'] with --augment-copies 0" in capsys.readouterr().err
 
 
 def test_shortcut_audit_bad_inputs(generic_tree, tiny_run, tmp_path, capsys):

@@ -5,13 +5,15 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import speechlike
 from spoofscan.cli import run
 from spoofscan.config import TrainConfig
-from spoofscan.degrade import CONDITIONS, degrade, degradation_suite
+from spoofscan.degrade import BAND_LIMIT_HZ, CONDITIONS, PEAK_LIMIT_DB, degrade, degradation_suite
 from spoofscan.errors import SpoofscanError
 from spoofscan.evaluate import evaluate
 from spoofscan.layouts import load_items
 from spoofscan.predict import Detector
+from spoofscan.shortcuts import band_edge
 from spoofscan.splits import audit, grouped_split
 from spoofscan.train import make_criterion
 
@@ -44,6 +46,26 @@ def test_every_condition_changes_the_audio_and_keeps_it_finite():
     assert 4.5 < min(snrs) < 10 and 25 < max(snrs) < 30.5
     with pytest.raises(SpoofscanError, match="condition"):
         degrade(wave, 22050, "underwater")
+
+
+def test_band_and_peak_limits_draw_a_seeded_edge_and_crest_factor():
+    rng = np.random.default_rng(0)
+    hiss = (0.1 * rng.standard_normal(22050)).astype(np.float32)  # white: its band edge is Nyquist
+    speech = speechlike(1.0, sr=22050, seed=2)
+    edges, crests = [], []
+    for seed in range(30):
+        cut, rate = degrade(hiss, 22050, "band_limit", seed=seed)
+        assert rate == 22050 and np.array_equal(cut, degrade(hiss, 22050, "band_limit", seed=seed)[0])
+        edges.append(band_edge(cut, rate))
+        limited = degrade(speech, 22050, "peak_limit", seed=seed)[0]
+        rms = np.sqrt(np.mean(limited.astype(np.float64) ** 2))
+        crests.append(20 * np.log10(np.abs(limited).max() / rms))
+    low, high = BAND_LIMIT_HZ
+    assert low - 100 < min(edges) < low + 1000 and high - 1000 < max(edges) < high + 100
+    assert max(crests) < PEAK_LIMIT_DB[1] + 1 and min(crests) < PEAK_LIMIT_DB[0] + 2
+    assert 20 * np.log10(np.abs(speech).max() / np.sqrt(np.mean(speech.astype(np.float64) ** 2))) > max(crests)
+    narrow = degrade(degrade(hiss, 22050, "resample_16k")[0], 16000, "band_limit", seed=1)[0]
+    assert np.isfinite(narrow).all()  # an edge above a low rate's Nyquist leaves the clip whole
 
 
 def test_degradation_suite_and_cli(tiny_run, tmp_path, capsys):

@@ -22,7 +22,7 @@ KINDS = {
                           n_lfcc=10, n_filters=30, window_frames=32, window_hop_frames=20)),
     "lfcc_cmn": ("lcnn", dict(input_kind="lfcc", sample_rate=16000, n_fft=512, win_length=512, hop_length=160,
                               n_lfcc=10, n_filters=30, window_frames=32, window_hop_frames=32, window_cmn=True,
-                              fmax=6000.0)),
+                              fmax=6000.0, remove_dc=True)),
     "waveform": ("rawnet2", dict(input_kind="waveform", sample_rate=16000, n_fft=512, win_length=512, hop_length=160,
                                  window_frames=20, window_hop_frames=15)),
 }

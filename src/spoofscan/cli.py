@@ -21,7 +21,8 @@ LayoutOpt = Annotated[Optional[str], typer.Option(help="Dataset layout: combined
                                                        "in_the_wild, generic (default: auto-detect).")]
 AugmentOpt = Annotated[Optional[list[str]], typer.Option(
     help="Degradation for extra copies of train clips: mp3, ogg_vorbis, opus, telephone, gsm, g722, noise_20db, "
-         "noise_10db, noise_random (SNR 5-30 dB), reverb, resample_16k, gain_-20db. Repeatable.")]
+         "noise_10db, noise_random (SNR 5-30 dB), reverb, resample_16k, gain_-20db, band_limit (a random band edge "
+         "of 3.5-7.5 kHz), peak_limit (peaks soft-limited to 6-14 dB above the RMS). Repeatable.")]
 AugmentCopiesOpt = Annotated[int, typer.Option(help="Degraded copies per train clip (each a random --augment).")]
 
 
@@ -129,15 +130,19 @@ def audit(
     as_model: Annotated[Optional[Path], typer.Option(
         help="With --shortcuts: measure the audio as a model with this TOML's [features] sees it (mono at its "
              "sample rate, silence trimmed as it trims): the cues that such a model could still learn.")] = None,
+    augment: AugmentOpt = None,
+    augment_copies: AugmentCopiesOpt = 0,
     max_shortcut_auc: Annotated[Optional[float], typer.Option(
         help="With --shortcuts: exit 1 when the file-property AUC is above this (e.g. 0.6).")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the findings as JSON.")] = None,
     workers: Annotated[int, typer.Option(help="Processes for content hashing (0 = all cores).")] = 0,
 ) -> None:
     """Check splits for leakage by file name, content hash and utterance group (exit 1 if leaky); with
-    --shortcuts, check that no file property gives the class away."""
+    --shortcuts, check that no file property gives the class away (with --as-model and --augment, in the training
+    set that `prepare` with the same --augment and --augment-copies makes: its train clips' copies included)."""
     from .io import write_json
     from .splits import audit as run_audit
+    from .store import check_augmentation, train_copies
     from .splits import fix_leakage, hash_items, write_manifest
 
     items = _items(source, layout)
@@ -147,6 +152,10 @@ def audit(
                              "(or pass --shortcuts for the file-property audit alone)")
     if (max_shortcut_auc is not None or as_model is not None) and not shortcuts:
         raise SpoofscanError("--max-shortcut-auc and --as-model go with --shortcuts")
+    if (augment or augment_copies) and as_model is None:
+        raise SpoofscanError("--augment goes with --shortcuts --as-model CONFIG: copies are measured as a model sees "
+                             "them")
+    check_augmentation(tuple(augment or ()), augment_copies)
     if max_shortcut_auc is not None and not 0.5 <= max_shortcut_auc <= 1:
         raise SpoofscanError(f"--max-shortcut-auc {max_shortcut_auc}: use an AUC between 0.5 and 1, e.g. 0.6")
     model_view = None if as_model is None else feature_config_from(as_model, {})  # a bad config fails first
@@ -176,7 +185,8 @@ def audit(
     if shortcuts:
         from .shortcuts import shortcut_audit
 
-        found = shortcut_audit(items, workers=workers, model_view=model_view)
+        copies = train_copies(items, tuple(augment or ()), augment_copies) if augment_copies else None
+        found = shortcut_audit(items, workers=workers, model_view=model_view, copies=copies)
         _print_shortcuts(found)
         findings["shortcuts"] = found.summary()
         if max_shortcut_auc is not None and found.auc > max_shortcut_auc:
@@ -191,7 +201,8 @@ def audit(
 
 def _print_shortcuts(report) -> None:
     table = Table(title=f"{'audio properties as the model sees it' if report.model_view else 'file properties'} "
-                        f"alone, {report.n_clips} clips ({report.n_real} real), "
+                        f"alone, {report.n_clips} clips ({report.n_real} real"
+                        f"{f', {report.copies} of them augmented copies' if report.copies else ''}), "
                         f"{report.folds}-fold cross-validation grouped by utterance: AUC (0.5 = no cue)")
     table.add_column("property")
     table.add_column("AUC alone", justify="right")

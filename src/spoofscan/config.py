@@ -59,6 +59,9 @@ class FeatureConfig:
     # normalization): a fixed recording chain's filter and the level are additive there, so what a microphone or a
     # demo page's processing did to a whole window stops telling sources apart (the deltas do not change)
     window_cmn: bool = False
+    # input_kind="lfcc": subtract each STFT frame's mean before the window (Kaldi's remove_dc_offset), so a recording
+    # chain's DC offset never reaches the model
+    remove_dc: bool = False
 
     def __post_init__(self) -> None:
         choices = {"input_kind": INPUT_KINDS, "spectrogram": ("mel", "linear"), "input_mode": ("window", "resize"),
@@ -77,7 +80,7 @@ class FeatureConfig:
         if self.input_kind != "image" and self.input_mode != "window":
             raise SpoofscanError(f"FeatureConfig.input_mode={self.input_mode!r} is for images; "
                                  f"input_kind={self.input_kind!r} is always cut into windows")
-        for name in ("trim_silence", "window_cmn"):  # a TOML string "false" would otherwise count as true
+        for name in ("trim_silence", "window_cmn", "remove_dc"):  # a TOML string "false" would otherwise count as true
             if not isinstance(getattr(self, name), bool):
                 raise SpoofscanError(f"FeatureConfig.{name}={getattr(self, name)!r}: use true or false")
         if not 0 <= self.fmin < self.sample_rate / 2:
@@ -86,6 +89,9 @@ class FeatureConfig:
         if self.fmax is not None and not self.fmin < self.fmax <= self.sample_rate / 2:
             raise SpoofscanError(f"FeatureConfig.fmax={self.fmax} must be above fmin ({self.fmin}) and at most "
                                  f"Nyquist ({self.sample_rate / 2:g} Hz); None means Nyquist")
+        if self.remove_dc and self.input_kind != "lfcc":
+            raise SpoofscanError(f"FeatureConfig.remove_dc applies to input_kind='lfcc', not {self.input_kind!r}: "
+                                 "set remove_dc = false")
         if self.n_lfcc > self.n_filters:
             raise SpoofscanError(f"FeatureConfig.n_lfcc ({self.n_lfcc}) must be <= n_filters ({self.n_filters})")
 

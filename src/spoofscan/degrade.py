@@ -7,13 +7,15 @@ condition: how much a detector's accuracy depends on the recording chain.
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import scipy.signal
 import soundfile as sf
 import soxr
 
-from .audio import G722_RATE, g722_decode, g722_encode, load_audio
+from .audio import G722_RATE, brickwall, clean_waveform, g722_decode, g722_encode, load_audio, resample
+from .config import FeatureConfig
 from .errors import SpoofscanError
 from .layouts import Item
 from .metrics import eer, roc_auc
@@ -21,7 +23,11 @@ from .metrics import eer, roc_auc
 CONDITIONS = ("clean", "mp3", "ogg_vorbis", "opus", "telephone", "gsm", "g722", "noise_20db", "noise_10db", "reverb",
               "resample_16k", "gain_-20db")
 RANDOM_SNR_DB = (5.0, 30.0)  # noise_random: white noise at an SNR drawn uniformly from this range, per clip and seed
-AUGMENTATIONS = CONDITIONS[1:] + ("noise_random",)  # what `prepare --augment` accepts
+# Train-time copies that take a file property away from both classes alike (the shortcut audit's cues): band_limit
+# cuts the band at a random edge below a 16 kHz file's, peak_limit squashes the peaks to a random crest factor.
+BAND_LIMIT_HZ = (3500.0, 7500.0)
+PEAK_LIMIT_DB = (6.0, 14.0)  # peaks at most this far above the clip's RMS
+AUGMENTATIONS = CONDITIONS[1:] + ("noise_random", "band_limit", "peak_limit")  # what `prepare --augment` accepts
 
 
 def _codec(wave: np.ndarray, rate: int, **format_args) -> np.ndarray:
@@ -51,8 +57,16 @@ def _reverb(wave: np.ndarray, rate: int, rng: np.random.Generator, rt60: float =
     return (wet * np.sqrt(np.mean(wave**2) / max(np.mean(wet**2), 1e-12))).astype(np.float32)
 
 
+def _peak_limit(wave: np.ndarray, crest_db: float) -> np.ndarray:
+    """A soft limiter: samples pass through ceiling x tanh(x / ceiling), the ceiling crest_db above the RMS."""
+    ceiling = np.sqrt(np.mean(wave.astype(np.float64) ** 2)) * 10 ** (crest_db / 20)
+    if ceiling <= 0:
+        return wave
+    return (ceiling * np.tanh(wave / ceiling)).astype(np.float32)
+
+
 def degrade(wave: np.ndarray, rate: int, condition: str, *, seed: int = 0) -> tuple[np.ndarray, int]:
-    """(waveform, rate) after one condition of CONDITIONS."""
+    """(waveform, rate) after one condition of CONDITIONS or AUGMENTATIONS."""
     rng = np.random.default_rng(seed)
     if condition == "clean":
         return wave, rate
@@ -75,13 +89,30 @@ def degrade(wave: np.ndarray, rate: int, condition: str, *, seed: int = 0) -> tu
         return _noise(wave, rng.uniform(*RANDOM_SNR_DB), rng), rate
     if condition.startswith("noise_"):
         return _noise(wave, float(condition.removeprefix("noise_").removesuffix("db")), rng), rate
+    if condition == "band_limit":
+        return brickwall(wave, min(rng.uniform(*BAND_LIMIT_HZ), rate / 2), rate), rate
+    if condition == "peak_limit":
+        return _peak_limit(wave, rng.uniform(*PEAK_LIMIT_DB)), rate
     if condition == "reverb":
         return _reverb(wave, rate, rng), rate
     if condition == "resample_16k":
         return _at(wave, rate, 16000), 16000
     if condition.startswith("gain_"):
         return (wave * 10 ** (float(condition.removeprefix("gain_").removesuffix("db")) / 20)).astype(np.float32), rate
-    raise SpoofscanError(f"--condition {condition!r}: use one of {', '.join(CONDITIONS + ('noise_random',))}")
+    raise SpoofscanError(f"--condition {condition!r}: use one of {', '.join(('clean',) + AUGMENTATIONS)}")
+
+
+def cleaned_copies(path: str | Path, config: FeatureConfig, degradations: tuple[tuple[str, int], ...] = ()
+                   ) -> list[np.ndarray]:
+    """The clip as a model with config reads it (clean_waveform at config.sample_rate), then one such waveform for
+    each (condition, seed) of degradations: the copies `prepare --augment` trains on."""
+    wave = load_audio(path, sample_rate=config.sample_rate)
+    waves = [clean_waveform(wave, config, name=str(path))[0]]
+    for condition, seed in degradations:
+        degraded, rate = degrade(wave, config.sample_rate, condition, seed=seed)
+        waves.append(clean_waveform(resample(degraded, rate, config.sample_rate, name=str(path)), config,
+                                    name=f"{path} ({condition})")[0])
+    return waves
 
 
 def degradation_suite(detector, items: list[Item], *, conditions: tuple[str, ...] = CONDITIONS,

@@ -18,8 +18,9 @@ import numpy as np
 import scipy.signal
 import soundfile as sf
 
-from .audio import G722_RATE, brickwall, clean_waveform, load_audio, sound_bounds
+from .audio import G722_RATE, brickwall, load_audio, sound_bounds
 from .config import FeatureConfig
+from .degrade import cleaned_copies
 from .errors import SpoofscanError
 from .layouts import Item
 
@@ -65,23 +66,35 @@ def file_properties(path: str | Path) -> dict:
     return wave_properties(data, rate, fmt=fmt, subtype=subtype)
 
 
-def model_view_properties(job: tuple[str, FeatureConfig]) -> dict:
+def _file_rows(path: str) -> list[dict]:
+    return [file_properties(path)]
+
+
+def model_view_properties(job: tuple[str, FeatureConfig, tuple[tuple[str, int], ...]]) -> list[dict]:
     """The same properties of the audio a model's features see: decoded to mono at config.sample_rate, silence
     trimmed as config trims it, and nothing above config.fmax (where the features' filters end); where the input
     does not keep the level (config.sees_level), every clip at one RMS, so the peak is measured from the RMS (the
-    crest factor). The container, codec, bit depth, channels and original rate are gone by then; what is left
-    (band, level, duration, DC, clipping) a model with this input could still learn."""
-    path, config = job
+    crest factor); with config.remove_dc no DC offset. The container, codec, bit depth, channels and original rate
+    are gone by then; what is left (band, level, duration, DC, clipping) a model with this input could still learn.
+
+    job = (path, config, degradations): one dict for the clip, then one for each (condition, seed) copy of
+    spoofscan.degrade (the copies `prepare --augment` trains on); [{"error": ...}] if the clip is unusable."""
+    path, config, degradations = job
     try:
-        wave, _ = clean_waveform(load_audio(path, sample_rate=config.sample_rate), config, name=str(path))
+        waves = cleaned_copies(path, config, degradations)
     except SpoofscanError as exc:
-        return {"error": str(exc)}
-    if config.top_hz < config.sample_rate / 2:
-        wave = brickwall(wave, config.top_hz, config.sample_rate)
-    properties = wave_properties(wave[:, None], config.sample_rate, fmt="decoded", subtype="FLOAT")
-    if not config.sees_level:  # clipping stays: it is a distortion of the waveform, not a level
-        properties.update(peak_db=properties["peak_db"] - properties["rms_db"], rms_db=0.0)
-    return properties
+        return [{"error": str(exc)}]
+    rows = []
+    for kept in waves:
+        if config.top_hz < config.sample_rate / 2:
+            kept = brickwall(kept, config.top_hz, config.sample_rate)
+        properties = wave_properties(kept[:, None], config.sample_rate, fmt="decoded", subtype="FLOAT")
+        if not config.sees_level:  # clipping stays: it is a distortion of the waveform, not a level
+            properties.update(peak_db=properties["peak_db"] - properties["rms_db"], rms_db=0.0)
+        if config.remove_dc:
+            properties.update(dc_offset=0.0)
+        rows.append(properties)
+    return rows
 
 
 def wave_properties(data: np.ndarray, rate: int, *, fmt: str, subtype: str) -> dict:
@@ -111,11 +124,12 @@ class ShortcutReport:
     folds: int
     unreadable: list[str]
     model_view: bool = False  # the properties of the audio as a model sees it (model_view_properties)
+    copies: int = 0  # of the n_clips, augmented copies of train clips (counted with their label)
 
     def summary(self) -> dict:
         return {"auc": self.auc, "model_auc": self.model_auc, "cue_auc": self.cue_auc, "clips": self.n_clips,
                 "real": self.n_real, "fake": self.n_clips - self.n_real, "folds": self.folds,
-                "unreadable": self.unreadable, "model_view": self.model_view}
+                "unreadable": self.unreadable, "model_view": self.model_view, "copies": self.copies}
 
 
 def _design(rows: list[dict], names: tuple[str, ...]) -> np.ndarray:
@@ -138,10 +152,12 @@ def _out_of_fold_auc(x: np.ndarray, y: np.ndarray, groups: np.ndarray, model, fo
     return float(roc_auc_score(y, scores[:, 1]))
 
 
-def shortcut_audit(items: list[Item], *, folds: int = 5, workers: int = 0,
-                   model_view: FeatureConfig | None = None) -> ShortcutReport:
+def shortcut_audit(items: list[Item], *, folds: int = 5, workers: int = 0, model_view: FeatureConfig | None = None,
+                   copies: list[tuple[tuple[str, int], ...]] | None = None) -> ShortcutReport:
     """Measure every file's properties and how well they predict the label (grouped cross-validation). With
-    model_view, the properties of the audio as a model with that FeatureConfig sees it (model_view_properties)."""
+    model_view, the properties of the audio as a model with that FeatureConfig sees it (model_view_properties),
+    and with copies (store.train_copies: each item's (condition, seed) pairs) those of its augmented copies too, each
+    in its clip's utterance group."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -152,17 +168,20 @@ def shortcut_audit(items: list[Item], *, folds: int = 5, workers: int = 0,
         raise SpoofscanError(f"--folds {folds}: use 2 or more")
     if workers < 0:
         raise SpoofscanError(f"--workers {workers}: use 0 (all cores) or a positive number")
+    if copies is not None and model_view is None:
+        raise SpoofscanError("augmented copies are measured as a model sees them: pass --as-model CONFIG too")
     workers = workers or (os.cpu_count() or 1)
     paths = [it.path for it in items]
-    measure, jobs = (file_properties, paths) if model_view is None else \
-        (model_view_properties, [(p, model_view) for p in paths])
+    copies = copies or [()] * len(items)
+    measure, jobs = (_file_rows, paths) if model_view is None else \
+        (model_view_properties, [(p, model_view, c) for p, c in zip(paths, copies)])
     if workers == 1 or len(paths) < 64:
         properties = [measure(job) for job in jobs]
     else:
         with ProcessPoolExecutor(workers) as pool:
             properties = list(pool.map(measure, jobs, chunksize=16))
-    unreadable = [f"{p}: {props['error']}" for p, props in zip(paths, properties) if "error" in props]
-    kept = [(it, props) for it, props in zip(items, properties) if "error" not in props]
+    unreadable = [f"{p}: {props[0]['error']}" for p, props in zip(paths, properties) if "error" in props[0]]
+    kept = [(it, row) for it, props in zip(items, properties) if "error" not in props[0] for row in props]
     y = np.array([it.label == "fake" for it, _ in kept], dtype=int)
     groups = np.array([it.group for it, _ in kept])
     n_groups = len(set(groups))
@@ -185,4 +204,4 @@ def shortcut_audit(items: list[Item], *, folds: int = 5, workers: int = 0,
     cue_auc = dict(sorted(cue_auc.items(), key=lambda kv: -abs(kv[1] - 0.5)))
     return ShortcutReport(auc=max(model_auc.values()), model_auc=model_auc, cue_auc=cue_auc, n_clips=len(kept),
                           n_real=int((y == 0).sum()), folds=folds, unreadable=unreadable,
-                          model_view=model_view is not None)
+                          model_view=model_view is not None, copies=len(kept) - len(items) + len(unreadable))

@@ -71,6 +71,17 @@ def check_augmentation(augment: tuple[str, ...], augment_copies: int) -> None:
                              f"{', '.join(AUGMENTATIONS)} and a number of copies >= 1")
 
 
+def train_copies(items: list[Item], augment: tuple[str, ...], copies: int, *,
+                 seed: int = 0) -> list[tuple[tuple[str, int], ...]]:
+    """The degraded copies that `prepare --augment` adds: for each train clip, `copies` (condition, seed) pairs, each
+    condition drawn from augment (seeded by seed and the clip's index); none for val and test clips."""
+    def draw(i: int) -> tuple[tuple[str, int], ...]:
+        rng = np.random.default_rng([seed, i])
+        return tuple((str(rng.choice(augment)), int(rng.integers(2**31))) for _ in range(copies))
+
+    return [draw(i) if it.split == "train" and copies else () for i, it in enumerate(items)]
+
+
 def _job_signature(items: list[Item], config: FeatureConfig, augmentation: dict) -> str:
     payload = json.dumps([to_dict(config), augmentation, [asdict(it) for it in items]], sort_keys=True).encode()
     return hashlib.sha256(payload).hexdigest()
@@ -134,13 +145,8 @@ def prepare(items: list[Item], out: str | Path, config: FeatureConfig, *, worker
         data_files[split] = open(path, "ab")
     progress_file = open(partial / "progress.jsonl", "a" if done else "w")
 
-    def degradations(i: int, item: Item) -> tuple[tuple[str, int], ...]:
-        if item.split != "train" or not augment_copies:
-            return ()
-        rng = np.random.default_rng([seed, i])
-        return tuple((str(rng.choice(augment)), int(rng.integers(2**31))) for _ in range(augment_copies))
-
-    todo = [(i, it.path, config, degradations(i, it)) for i, it in enumerate(items) if i not in done]
+    copies = train_copies(items, augment, augment_copies, seed=seed)
+    todo = [(i, it.path, config, copies[i]) for i, it in enumerate(items) if i not in done]
     workers = workers or max(1, (os.cpu_count() or 1))
     try:
         results = _run(todo, workers=workers, progress=progress, total=len(items), already=len(done))

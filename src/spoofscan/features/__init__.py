@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio import clean_waveform, load_audio, read_clip, resample
 from ..config import FeatureConfig
 from ..errors import SpoofscanError
 from .lfcc import lfcc, lfcc_windows
@@ -85,26 +84,14 @@ def clip_windows(path: str | Path, config: FeatureConfig, *,
         is_array = Path(path).suffix.lower() == ".npy"
         if is_array and config.input_kind != "image":
             raise SpoofscanError(f"input_kind={config.input_kind} needs audio, not a precomputed .npy spectrogram")
-        if config.input_kind == "image" and is_array:
-            windows, starts = image_windows(path, config)  # a seed-style spectrogram array
-        else:
-            windows, starts = wave_windows(read_clip(path, config), config)
-        if degradations:
-            from ..degrade import degrade
+        if is_array and degradations:
+            raise SpoofscanError("degraded copies need audio, not precomputed .npy spectrograms")
+        if is_array:
+            return image_windows(path, config)  # a seed-style spectrogram array
+        from ..degrade import cleaned_copies
 
-            if is_array:
-                raise SpoofscanError("degraded copies need audio, not precomputed .npy spectrograms")
-            wave = load_audio(path, sample_rate=config.sample_rate)
-            parts, all_starts = [windows], list(starts)
-            for condition, seed in degradations:
-                degraded, rate = degrade(wave, config.sample_rate, condition, seed=seed)
-                kept = clean_waveform(resample(degraded, rate, config.sample_rate, name=str(path)), config,
-                                      name=f"{path} ({condition})")[0]
-                copy, copy_starts = wave_windows(kept, config)
-                parts.append(copy)
-                all_starts += copy_starts
-            windows, starts = np.concatenate(parts), all_starts
-        return windows, starts
+        parts = [wave_windows(wave, config) for wave in cleaned_copies(path, config, degradations)]
+        return np.concatenate([windows for windows, _ in parts]), [s for _, starts in parts for s in starts]
     except SpoofscanError as exc:
         message = str(exc)
         raise SpoofscanError(message if message.startswith(str(path)) else f"{path}: {message}") from None

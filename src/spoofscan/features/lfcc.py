@@ -1,9 +1,9 @@
 """input_kind="lfcc": linear-frequency cepstral coefficients with deltas, the front end of WaveFake's GMM baseline
 and of the ASVspoof LFCC-LCNN baseline.
 
-Power spectrum (no centring, Hann window) -> n_filters triangular filters spaced linearly from fmin (default 0 Hz) to
-fmax (Nyquist when fmax is None; a lower fmax gives every clip the same band, whatever its recording chain kept above
-it; a higher fmin makes a sub-band model) ->
+Power spectrum (no centring, Hann window; with remove_dc each frame's mean removed first) -> n_filters triangular
+filters spaced linearly from fmin (default 0 Hz) to fmax (Nyquist when fmax is None; a lower fmax gives every clip
+the same band, whatever its recording chain kept above it; a higher fmin makes a sub-band model) ->
 ln(energy + 1e-10) -> orthonormal DCT-II, first n_lfcc coefficients -> with deltas and double deltas (librosa,
 width 3): a (3 * n_lfcc, frames) matrix, stored as float16 windows (each window's cepstral mean removed with
 window_cmn).
@@ -40,6 +40,12 @@ def lfcc_coefficients(wave: np.ndarray, config: FeatureConfig) -> np.ndarray:
     spectrum = torch.stft(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)), n_fft=config.n_fft,
                           hop_length=config.hop_length, win_length=config.win_length, window=window, center=False,
                           return_complex=True)
+    if config.remove_dc:  # the spectrum of (frame - its mean) x window = X - mean x (the window's spectrum)
+        frames = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)).unfold(0, config.n_fft,
+                                                                                         config.hop_length)
+        left = (config.n_fft - config.win_length) // 2  # where torch.stft puts a shorter window in the frame
+        padded = torch.nn.functional.pad(window, (left, config.n_fft - config.win_length - left))
+        spectrum = spectrum - torch.fft.rfft(padded)[:, None] * frames.mean(dim=1)[None, :]
     power = spectrum.abs().square().numpy()
     top_bin = None if config.fmax is None else config.fmax * config.n_fft / config.sample_rate
     bottom_bin = config.fmin * config.n_fft / config.sample_rate
