@@ -22,7 +22,9 @@ VARIANTS = {"lfcc-gmm_aug": "lfcc-gmm + aug", "lfcc-gmm_40": "lfcc-gmm, 40 LFCC"
             "lfcc-gmm_60_cmn_matched": "lfcc-gmm, 60 + CMN, matched spectra",
             "lfcc-gmm_60_cmn_speech": "lfcc-gmm, 60 + CMN, speech frames",
             "lfcc-gmm_60_cmn_speech25": "lfcc-gmm, 60 + CMN, speech frames 25 dB",
-            "lfcc-gmm_60_cmn_speech30": "lfcc-gmm, 60 + CMN, speech frames 30 dB", "lcnn_cmn": "lcnn + CMN"}
+            "lfcc-gmm_60_cmn_speech30": "lfcc-gmm, 60 + CMN, speech frames 30 dB", "lcnn_cmn": "lcnn + CMN",
+            "lfcc-gmm_60_cmn_limits": "lfcc-gmm, 60 + CMN, 4 band/peak-limited copies",
+            "lfcc-gmm_60_cmn_limits1": "lfcc-gmm, 60 + CMN, 1 band/peak-limited copy"}
 
 
 def load(path: Path) -> dict | None:
@@ -97,8 +99,10 @@ def main() -> None:
           "CMN recipe on a corpus whose paired fakes include Piper TTS, on the same folds; matched spectra: the same "
           "corpus with every paired fake given its real clip's long-term spectrum (pair --match-spectrum); speech "
           "frames: pauses left out (gmm_speech_db = 40; 25 dB: 25; 30 dB: 30); lcnn + CMN: the LCNN's recipe with each "
-          "window's cepstral mean removed (all variant.sh); "
-          "fusion (val): every family "
+          "window's cepstral mean removed; 4 band/peak-limited copies: the 60 + CMN recipe with remove_dc, trained "
+          "with four copies (1 copy: one) of every train clip, each band- or peak-limited at random, both classes "
+          "alike (all "
+          "variant.sh); fusion (val): every family "
           "fused on split.csv's val clips; fusion (oof): every family fused on the members' out-of-fold LOSO scores "
           "(its LOSO columns: each fold scored by a fusion fitted on the other folds); fusion gmm+lcnn (oof): the "
           "same with two members; fusion gmm-60 + gmm-60-cmn (oof): the 60-coefficient GMMs without and with the "

@@ -31,6 +31,12 @@
 #     lfcc-gmm_60_cmn_speech30: configs/lfcc_gmm_60_cmn_speech30.toml (gmm_speech_db = 30), the same way
 #     lcnn_cmn: configs/lcnn_cmn.toml (the LCNN's recipe with window_cmn: its own stores), v6's folds:
 #       FOLDS_FROM=WORK/loso_lfcc-gmm_60_cmn variant.sh WORK configs/lcnn_cmn.toml lcnn_cmn
+#     lfcc-gmm_60_cmn_limits: configs/lfcc_gmm_60_cmn_limits.toml (v6 with remove_dc) and four band- or
+#       peak-limited copies of every train clip (the shortcut audit's band edge and crest factor, both classes), v6's
+#       folds; its audit: `spoofscan audit split.csv --shortcuts --as-model CONFIG` with the same --augment options:
+#       FOLDS_FROM=WORK/loso_lfcc-gmm_60_cmn variant.sh WORK configs/lfcc_gmm_60_cmn_limits.toml \
+#         lfcc-gmm_60_cmn_limits --augment band_limit --augment peak_limit --augment-copies 4
+#     lfcc-gmm_60_cmn_limits1: the same with one copy (--augment-copies 1)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}

@@ -1,6 +1,7 @@
 """Small synthetic data for the tests: speech-like tones (real) and a crude 'vocoder' (fake)."""
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,15 @@ def vocode(wave: np.ndarray, seed: int = 0) -> np.ndarray:
     t = np.arange(wave.size) / SR
     buzz = 0.05 * np.sign(np.sin(2 * np.pi * 5000 * t)) * (np.abs(wave) > 0.02)
     return (wave + buzz + 0.002 * rng.standard_normal(wave.size)).astype(np.float32)
+
+
+def write_rows(path: Path, rows: list[dict]) -> Path:
+    """A CSV manifest with the first row's keys as its columns."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
 
 
 def write(path: Path, wave: np.ndarray, sr: int = SR, **kwargs) -> Path:

@@ -7,7 +7,7 @@ import pytest
 import scipy.signal
 import soundfile as sf
 
-from conftest import speechlike, vocode, write
+from conftest import speechlike, vocode, write, write_rows
 from spoofscan.audio import brickwall
 from spoofscan.cli import run
 from spoofscan.layouts import load_items
@@ -218,11 +218,7 @@ def test_shortcut_audit_measures_the_augmented_copies_a_model_trains_on(tmp_path
             write(tmp_path / f"{label}{n}.wav", wave.astype(np.float32), 22050)
             rows.append({"path": f"{label}{n}.wav", "label": label, "system": "ground_truth" if label == "real"
                          else "voc", "utterance_id": f"u{n}", "split": split})
-    manifest = tmp_path / "split.csv"
-    with open(manifest, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    manifest = write_rows(tmp_path / "split.csv", rows)
     config = tmp_path / "model.toml"
     config.write_text('[features]\ninput_kind = "lfcc"\nwindow_cmn = true\nremove_dc = true\n')
     report = tmp_path / "a.json"
