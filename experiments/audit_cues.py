@@ -38,6 +38,9 @@ def main() -> int:
     parser.add_argument("config", help="the model's TOML: its [features] decide what the model sees")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    if args.workers < 1:
+        print(f"audit_cues.py: --workers {args.workers}: use 1 or more", file=sys.stderr)
+        return 2
     try:
         config = feature_config_from(args.config, {})
         items = load_items(args.manifest)

@@ -32,6 +32,9 @@ def test_each_kind_of_fake_gets_its_cues_and_bad_input_fails_in_one_line(tmp_pat
     assert set(table) == {"paired lpc", "published"}  # the same system name, told apart by pair's folder
     assert table["paired lpc"][1] == "12" and float(table["paired lpc"][3]) > 0.9  # peak_db: the pulses
     assert abs(float(table["published"][3]) - 0.5) < 0.35
+    result = subprocess.run([sys.executable, str(SCRIPT), str(manifest), str(config), "--workers", "0"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "--workers 0: use 1 or more" in result.stderr
     result = run(manifest, tmp_path / "missing.toml")
     assert result.returncode == 2 and "missing.toml" in result.stderr and result.stderr.count("\n") == 1
     only_real = write_rows(tmp_path / "real.csv", [r for r in rows if r["label"] == "real"])

@@ -154,6 +154,13 @@ def test_degraded_copies_of_train_clips_only(generic_tree, tmp_path, capsys):
     again = Store(prepare(items, tmp_path / "again", SMALL, workers=1, progress=False,
                           augment=("mp3", "noise_random"), augment_copies=2))
     assert again.header["files"] == augmented.header["files"]  # seeded: the same copies every time
+    # audit --augment draws the copies that prepare draws from the same manifest, whatever order its splits come in
+    drawn = dict(zip([it.path for it in items], store_module.train_copies(items, ("mp3", "noise_random"), 2)))
+    test_first = sorted(items, key=lambda it: -store_module.SPLITS.index(it.split))  # stable within each split
+    assert [it.path for it in test_first] != [it.path for it in items]
+    assert dict(zip([it.path for it in test_first],
+                    store_module.train_copies(test_first, ("mp3", "noise_random"), 2))) == drawn
+    assert sum(bool(c) for c in drawn.values()) == sum(it.split == "train" for it in items)
     with pytest.raises(SpoofscanError, match="--augment"):
         prepare(items, tmp_path / "bad", SMALL, augment=("underwater",), augment_copies=1)
     with pytest.raises(SpoofscanError, match="--augment"):

@@ -74,12 +74,17 @@ def check_augmentation(augment: tuple[str, ...], augment_copies: int) -> None:
 def train_copies(items: list[Item], augment: tuple[str, ...], copies: int, *,
                  seed: int = 0) -> list[tuple[tuple[str, int], ...]]:
     """The degraded copies that `prepare --augment` adds: for each train clip, `copies` (condition, seed) pairs, each
-    condition drawn from augment (seeded by seed and the clip's index); none for val and test clips."""
+    condition drawn from augment (seeded by seed and the clip's place in prepare's order: train, val, test, the
+    layout's order within each), so the audit of a manifest draws what `prepare` of it draws, in whatever order its
+    splits come; none for val and test clips."""
     def draw(i: int) -> tuple[tuple[str, int], ...]:
         rng = np.random.default_rng([seed, i])
         return tuple((str(rng.choice(augment)), int(rng.integers(2**31))) for _ in range(copies))
 
-    return [draw(i) if it.split == "train" and copies else () for i, it in enumerate(items)]
+    order = sorted(range(len(items)), key=lambda k: SPLITS.index(items[k].split) if items[k].split in SPLITS
+                   else len(SPLITS))
+    place = {k: i for i, k in enumerate(order)}
+    return [draw(place[k]) if it.split == "train" and copies else () for k, it in enumerate(items)]
 
 
 def _job_signature(items: list[Item], config: FeatureConfig, augmentation: dict) -> str:

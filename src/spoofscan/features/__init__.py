@@ -91,6 +91,8 @@ def clip_windows(path: str | Path, config: FeatureConfig, *,
         from ..degrade import cleaned_copies
 
         parts = [wave_windows(wave, config) for wave in cleaned_copies(path, config, degradations)]
+        if len(parts) == 1:  # no copies: no concatenation (a copy of every clip's windows)
+            return parts[0]
         return np.concatenate([windows for windows, _ in parts]), [s for _, starts in parts for s in starts]
     except SpoofscanError as exc:
         message = str(exc)
