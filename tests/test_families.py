@@ -1,7 +1,9 @@
 """Detector families (resnet18 is covered by the other test files): each trains on its input kind, saves, loads
 with weights_only=True, evaluates, predicts, exports; a store of another kind fails cleanly; score fusion."""
+import dataclasses
 import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,16 +11,18 @@ import scipy.fft
 import scipy.signal
 import torch
 
-from conftest import loo_folder, speechlike
+from conftest import loo_folder, speechlike, vocode, write
 from spoofscan.audio import brickwall
 from spoofscan.checkpoint import load_checkpoint, model_from_checkpoint
 from spoofscan.cli import run
 from spoofscan.config import FeatureConfig, TrainConfig
 from spoofscan.errors import SpoofscanError
-from spoofscan.features import clip_windows, lfcc, model_input, wave_windows
-from spoofscan.features.lfcc import lfcc_coefficients, linear_filters
+from spoofscan.features import clip_windows, input_statistics, lfcc, model_input, wave_windows
+from spoofscan.features.lfcc import lfcc_coefficients, linear_filters, remove_window_mean, window_band_edges
+from spoofscan.layouts import load_items
 from spoofscan.models import MODELS, build_model, get_model
 from spoofscan.predict import Detector, FusedDetector
+from spoofscan.splits import grouped_split
 from spoofscan.store import SplitData, Store, prepare
 from spoofscan.train import sample_frames, train
 
@@ -177,19 +181,22 @@ def test_lfcc_window_cmn_removes_the_level_and_a_fixed_filter_and_keeps_the_delt
     config = FeatureConfig(**KIND_FEATURES["lfcc"], window_cmn=True)
     plain = FeatureConfig(**KIND_FEATURES["lfcc"])
     speech = speechlike(2.0, sr=config.sample_rate, seed=4)
-    windows, _ = wave_windows(speech, config)
+    stored, _ = wave_windows(speech, config)
     raw, _ = wave_windows(speech, plain)
+    assert np.array_equal(stored, raw)  # a store keeps each window's mean spectrum; the model removes it
     n = config.n_lfcc
-    assert np.abs(windows[:, :n].astype(np.float32).mean(axis=2)).max() < 1e-2  # each coefficient's mean is gone
-    assert np.array_equal(windows[:, n:], raw[:, n:])  # the deltas are what they were
-    quieter, _ = wave_windows(0.05 * speech, config)  # -26 dB
-    assert np.abs(quieter.astype(np.float32) - windows.astype(np.float32)).max() < 0.02
+    cmn = lambda w: remove_window_mean(torch.from_numpy(w.astype(np.float32)), n).numpy()  # noqa: E731
+    windows = cmn(stored)
+    assert np.abs(windows[:, :n].mean(axis=2)).max() < 1e-4  # each coefficient's mean is gone
+    assert np.array_equal(windows[:, n:], raw[:, n:].astype(np.float32))  # the deltas are what they were
+    assert np.allclose(cmn(windows), windows, atol=1e-5)  # twice is once: stores of format 1 held such windows
+    quieter = cmn(wave_windows(0.05 * speech, config)[0])  # -26 dB
+    assert np.abs(quieter - windows).max() < 0.05  # float16 stores c0 near -19 in steps of 1/64
     assert np.abs(raw[:, 0].astype(np.float32).mean() - wave_windows(0.05 * speech, plain)[0][:, 0].mean()) > 1
     # a fixed recording-chain filter (a first-order high-pass) barely moves the normalized coefficients
     filtered = scipy.signal.lfilter([1, -0.7], [1], speech).astype(np.float32)
-    moved = lambda cfg: np.abs(wave_windows(filtered, cfg)[0][:, :n].astype(np.float32)
-                               - wave_windows(speech, cfg)[0][:, :n].astype(np.float32)).mean()
-    assert moved(config) < 0.5 * moved(plain)
+    moved = lambda f: np.abs(f(wave_windows(filtered, plain)[0])[:, :n] - f(raw)[:, :n]).mean()  # noqa: E731
+    assert moved(cmn) < 0.5 * moved(lambda w: w.astype(np.float32))
 
 
 @pytest.mark.parametrize("win_length", [512, 400])
@@ -367,3 +374,89 @@ def test_fusion_fitted_on_out_of_fold_scores(family_runs, tmp_path, capsys):
         err = capsys.readouterr().err
         assert reason in err and err.count("\n") == 1, err
         assert not (tmp_path / "bad.pt").exists()
+
+
+def test_window_band_edges_find_where_a_windows_band_ends():
+    config = FeatureConfig(**KIND_FEATURES["lfcc"], window_cmn=True)  # 16 kHz: filters up to 8 kHz
+    speech = speechlike(2.0, sr=config.sample_rate, seed=1)
+    for cutoff in (4000, 6000):
+        edges = window_band_edges(torch.from_numpy(wave_windows(brickwall(speech, cutoff, 16000), config)[0]), config)
+        assert ((edges > cutoff - 300) & (edges < cutoff + 600)).all()  # within two filters above the cut
+    assert (window_band_edges(torch.from_numpy(wave_windows(speech, config)[0]), config) == 8000).all()
+
+
+def narrowband_corpus(root: Path, config: FeatureConfig, *, narrow_reals: bool = True) -> Path:
+    """Wideband real and fake clips, and (narrow_reals) real ones whose band ends at 4 kHz, split 60/40 into train
+    and val by utterance; returns the store."""
+    for n in range(20):
+        real = speechlike(1.2, sr=config.sample_rate, seed=300 + n)
+        write(root / "data" / "real" / f"u{n:03d}.wav", real)
+        write(root / "data" / "fake" / "buzz" / f"u{n:03d}_gen.wav", vocode(real, seed=n))
+        if narrow_reals and n % 2:
+            write(root / "data" / "real" / f"u{n:03d}_phone.wav", brickwall(real, 4000, config.sample_rate))
+    items, _ = grouped_split(load_items(root / "data"), fractions=(0.6, 0.4, 0.0), seed=0)
+    return prepare(items, root / "store", config, workers=1, progress=False)
+
+
+def test_gmm_narrowband_windows_are_not_fitted_and_get_an_offset_that_aligns_real_medians(tmp_path):
+    config = FeatureConfig(**KIND_FEATURES["lfcc"], window_cmn=True)
+    store = narrowband_corpus(tmp_path, config)
+    settings = dict(model="lfcc-gmm", gmm_components=2, gmm_frames=3000, gmm_iterations=10)
+    best = train(store, tmp_path / "run", TrainConfig(**settings, gmm_narrowband_hz=6000))
+    state = load_checkpoint(best)
+    model = model_from_checkpoint(state)
+    offset = float(model.narrowband_offset)
+    assert offset != 0 and state["model"]["narrowband_offset"] == pytest.approx(offset)
+    splits = {name: Store(store).split(name) for name in ("train", "val")}
+    narrow = {name: window_band_edges(torch.from_numpy(split.images[:].astype(np.float32)), config) < 6000
+              for name, split in splits.items()}
+    assert all(n.any() and not n.all() for n in narrow.values())
+    # the GMMs and their input statistics saw the wideband train windows only
+    wide_train = np.flatnonzero(~narrow["train"].numpy())
+    assert state["input_norm"]["mean"] == pytest.approx(
+        input_statistics(splits["train"].images, config, select=wide_train)["mean"], rel=1e-6)
+
+    def log_odds(split, chosen):
+        with torch.no_grad():
+            logits = model(model_input(torch.from_numpy(split.images[chosen].astype(np.float32)), config))
+        return (logits[:, 1] - logits[:, 0]).numpy()
+
+    real = {name: split.labels == 0 for name, split in splits.items()}
+    wide_real_val = log_odds(splits["val"], np.flatnonzero(real["val"] & ~narrow["val"].numpy()))
+    narrow_real = np.concatenate([log_odds(splits[name], np.flatnonzero(real[name] & narrow[name].numpy()))
+                                  for name in splits])
+    assert np.median(narrow_real) == pytest.approx(np.median(wide_real_val), abs=1e-4)
+    # a narrowband window scores as without the route, plus the offset; a wideband one exactly as without it
+    plain = get_model("lfcc-gmm", config, train_config=TrainConfig(**settings))
+    plain.load_state_dict({k: v for k, v in state["model"].items() if k != "narrowband_offset"})
+    plain.set_input_norm(**state["input_norm"])
+    x = model_input(torch.from_numpy(splits["val"].images[:].astype(np.float32)), config)
+    with torch.no_grad():
+        moved = (model(x) - plain(x))[:, 1] - (model(x) - plain(x))[:, 0]
+    assert moved.numpy() == pytest.approx(np.where(narrow["val"].numpy(), offset, 0.0), abs=1e-4)
+    # the detector measures the band of any file it scores, and the ONNX export does the same
+    files = [c["path"] for c in splits["val"].clips]
+    detector = Detector.from_checkpoint(best)
+    torch_scores = [p.log_odds for p in detector.predict_files(files)]
+    if importlib.util.find_spec("onnxruntime"):
+        assert run(["export", str(best), "--onnx", str(tmp_path / "n.onnx")]) == 0
+        onnx_scores = [p.log_odds for p in Detector.from_checkpoint(best, backend="onnx").predict_files(files)]
+        assert onnx_scores == pytest.approx(torch_scores, rel=1e-3, abs=1e-3)
+
+
+def test_gmm_narrowband_refuses_what_it_cannot_measure_or_align(tmp_path):
+    config = FeatureConfig(**KIND_FEATURES["lfcc"], window_cmn=True)
+    settings = TrainConfig(model="lfcc-gmm", gmm_components=2, gmm_frames=2000, gmm_iterations=5,
+                           gmm_narrowband_hz=6000)
+    store = narrowband_corpus(tmp_path / "wide", config, narrow_reals=False)
+    with pytest.raises(SpoofscanError, match="no real window has a band edge below 6000 Hz"):
+        train(store, tmp_path / "run1", settings)
+    store = narrowband_corpus(tmp_path / "both", config)
+    with pytest.raises(SpoofscanError, match="no real window with a band edge at or above gmm_narrowband_hz = 8100 Hz"):
+        train(store, tmp_path / "run2", dataclasses.replace(settings, gmm_narrowband_hz=8100))
+    header = json.loads((store / "header.json").read_text())
+    (store / "header.json").write_text(json.dumps({**header, "format": "spoofscan-store-1"}))
+    with pytest.raises(SpoofscanError, match="earlier spoofscan.*prepare the store again"):
+        train(store, tmp_path / "run3", settings)
+    with pytest.raises(SpoofscanError, match="gmm_narrowband_hz must be >= 0"):
+        TrainConfig(model="lfcc-gmm", gmm_narrowband_hz=-1)

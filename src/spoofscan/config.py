@@ -166,6 +166,9 @@ class TrainConfig:
     gmm_iterations: int = 50
     # > 0: fit and score only the frames within this many dB of their window's loudest frame (pauses left out)
     gmm_speech_db: float = 0.0
+    # > 0 (Hz): fit the GMMs on wideband windows only (band edge at or above this) and score narrowband windows with
+    # an offset that gives held-in narrowband real windows the median score of held-in wideband real ones (val)
+    gmm_narrowband_hz: float = 0.0
 
     def __post_init__(self) -> None:
         if self.amp not in ("auto", "bf16", "fp16", "off"):
@@ -184,6 +187,9 @@ class TrainConfig:
                 raise SpoofscanError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
         if not self.gmm_speech_db >= 0:
             raise SpoofscanError(f"TrainConfig.gmm_speech_db must be >= 0 (0 = every frame), got {self.gmm_speech_db}")
+        if not self.gmm_narrowband_hz >= 0:
+            raise SpoofscanError("TrainConfig.gmm_narrowband_hz must be >= 0 (0 = every window fitted alike), got "
+                                 f"{self.gmm_narrowband_hz}")
         if not 0 <= self.label_smoothing < 1:
             raise SpoofscanError(f"TrainConfig.label_smoothing must be in [0, 1), got {self.label_smoothing}")
 

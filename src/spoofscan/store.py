@@ -29,7 +29,8 @@ from .features import clip_windows
 from .io import read_csv, write_csv, write_json
 from .layouts import ITEM_FIELDS, SPLITS, Item
 
-STORE_FORMAT = "spoofscan-store-1"
+STORE_FORMAT = "spoofscan-store-2"  # 2: LFCC windows keep their cepstral mean (window_cmn is the model's step)
+READABLE_FORMATS = (STORE_FORMAT, "spoofscan-store-1")
 INDEX_FIELDS = ITEM_FIELDS + ["first_window", "n_windows"]
 
 
@@ -88,7 +89,8 @@ def train_copies(items: list[Item], augment: tuple[str, ...], copies: int, *,
 
 
 def _job_signature(items: list[Item], config: FeatureConfig, augmentation: dict) -> str:
-    payload = json.dumps([to_dict(config), augmentation, [asdict(it) for it in items]], sort_keys=True).encode()
+    payload = json.dumps([STORE_FORMAT, to_dict(config), augmentation, [asdict(it) for it in items]],
+                         sort_keys=True).encode()
     return hashlib.sha256(payload).hexdigest()
 
 
@@ -270,10 +272,12 @@ class Store:
             self.header = json.loads(header_path.read_text())
         except json.JSONDecodeError as exc:
             raise SpoofscanError(f"{header_path}: corrupt header ({exc}); prepare the store again") from None
-        if self.header.get("format") != STORE_FORMAT:
+        if self.header.get("format") not in READABLE_FORMATS:
             raise SpoofscanError(f"{self.path}: store format {self.header.get('format')!r} is not {STORE_FORMAT}; "
                                  "prepare the store again with this version")
         self.feature_config = from_dict(FeatureConfig, self.header["feature_config"], source=str(header_path))
+        # format 1 stored window_cmn windows with their mean removed: the same to a model, but their band is lost
+        self.windows_keep_mean = self.header["format"] != "spoofscan-store-1" or not self.feature_config.window_cmn
         if feature_config is not None:
             check_same(feature_config, self.header["feature_config"], what=f"store {self.path}",
                        fix="prepare a new store with the settings you want, or use the store's settings")

@@ -385,18 +385,75 @@ def train(store_path: str | Path, out_dir: str | Path, config: TrainConfig, *, r
 
 
 def sample_frames(split: SplitData, label: int, count: int, rng: np.random.Generator, *,
-                  keep: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
-    """(n, rows) float32 frames (window columns) drawn without replacement from the windows of one class; with keep,
-    only from the frames it marks ((windows, frames) c0 rows -> bool, e.g. GMMDetector.speech_frames)."""
-    windows = np.flatnonzero(split.labels == label)
+                  keep: Callable[[np.ndarray], np.ndarray] | None = None, windows_ok: np.ndarray | None = None,
+                  window_mean: np.ndarray | None = None) -> np.ndarray:
+    """(n, rows) float32 frames (window columns) drawn without replacement from the windows of one class (those
+    windows_ok marks, when given); with keep, only from the frames it marks ((windows, frames) c0 rows -> bool, e.g.
+    GMMDetector.speech_frames); with window_mean ((windows, k)), each frame's first k rows minus its window's mean
+    (window_cmn, as the model does it)."""
+    eligible = split.labels == label if windows_ok is None else (split.labels == label) & windows_ok
+    windows = np.flatnonzero(eligible)
     if keep is None:
         columns = split.images.shape[2]
         picks = np.sort(rng.choice(len(windows) * columns, min(count, len(windows) * columns), replace=False))
-        return np.asarray(split.images[windows[picks // columns], :, picks % columns], dtype=np.float32)
-    kept = keep(np.asarray(split.images[windows, 0, :], dtype=np.float32))
-    rows, columns = np.nonzero(kept)
-    picks = np.sort(rng.choice(len(rows), min(count, len(rows)), replace=False))
-    return np.asarray(split.images[windows[rows[picks]], :, columns[picks]], dtype=np.float32)
+        chosen, columns = windows[picks // columns], picks % columns
+    else:
+        rows, kept_columns = np.nonzero(keep(np.asarray(split.images[windows, 0, :], dtype=np.float32)))
+        picks = np.sort(rng.choice(len(rows), min(count, len(rows)), replace=False))
+        chosen, columns = windows[rows[picks]], kept_columns[picks]
+    frames = np.asarray(split.images[chosen, :, columns], dtype=np.float32)
+    if window_mean is not None:
+        frames[:, :window_mean.shape[1]] -= window_mean[chosen]
+    return frames
+
+
+def window_summaries(model: nn.Module, split: SplitData, features: FeatureConfig, *,
+                     chunk: int = 2048) -> tuple[np.ndarray | None, np.ndarray]:
+    """Per window of a split: its static cepstral mean ((windows, n_lfcc), None without window_cmn) and whether the
+    GMM scores it as narrowband (GMMDetector.narrow_windows)."""
+    means, narrow = [], []
+    for start in range(0, len(split.labels), chunk):
+        block = torch.from_numpy(np.asarray(split.images[start:start + chunk], dtype=np.float32))
+        means.append(block[:, :features.n_lfcc].mean(dim=2).numpy())
+        narrow.append(model.narrow_windows(block).numpy())
+    if not means:
+        return None, np.zeros(0, dtype=bool)
+    return (np.concatenate(means) if features.window_cmn else None), np.concatenate(narrow)
+
+
+def narrowband_reals(store: Store, splits: dict[str, SplitData], narrow: dict[str, np.ndarray], *,
+                     narrowband_hz: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The real windows the narrowband offset is set from: val's wideband ones (held in, not fitted) and every
+    split's narrowband ones (none is fitted), or a one-line error when either is missing."""
+    real = {name: split.labels == 0 for name, split in splits.items()}
+    reference = np.flatnonzero(real["val"] & ~narrow["val"])
+    narrow_real = {name: np.flatnonzero(real[name] & narrow[name]) for name in splits}
+    if not len(reference):
+        raise SpoofscanError(f"{store.path}: the val split holds no wideband real windows to set the narrowband offset "
+                             f"against; make a split with real val clips whose band reaches {narrowband_hz:g} Hz, or "
+                             "set gmm_narrowband_hz = 0")
+    if not sum(map(len, narrow_real.values())):
+        raise SpoofscanError(f"{store.path}: no real window has a band edge below {narrowband_hz:g} Hz, so the "
+                             "narrowband offset cannot be set; add narrowband real clips (e.g. 16 kHz recordings) or "
+                             "set gmm_narrowband_hz = 0")
+    return reference, narrow_real
+
+
+def narrowband_offset(model: nn.Module, splits: dict[str, SplitData], reference: np.ndarray,
+                      narrow_real: dict[str, np.ndarray], *, features: FeatureConfig, batch_size: int) -> float:
+    """The offset that gives the narrowband real windows the median log-odds of the reference (wideband real val)
+    windows."""
+    def median_log_odds(parts: list[tuple[SplitData, np.ndarray]]) -> float:
+        scores = []
+        for split, chosen in parts:
+            subset = SplitData(np.asarray(split.images[chosen]), split.labels[chosen], np.arange(len(chosen)), [])
+            logits = window_logits(model, subset, features=features, batch_size=batch_size, device=torch.device("cpu"))
+            scores.append(logits[:, 1] - logits[:, 0])
+        return float(np.median(np.concatenate(scores)))
+
+    model.narrowband_offset.zero_()
+    wide = median_log_odds([(splits["val"], reference)])
+    return wide - median_log_odds([(splits[name], chosen) for name, chosen in narrow_real.items()])
 
 
 def fit_gmm(store: Store, out_dir: Path, config: TrainConfig, *, device: torch.device) -> Path:
@@ -409,18 +466,37 @@ def fit_gmm(store: Store, out_dir: Path, config: TrainConfig, *, device: torch.d
                                          "train_config": to_dict(config), "device": "cpu", "world_size": 1,
                                          "amp": "None", "versions": versions()})
     model = build_model(config.model, features, config.weights, train_config=config)
-    input_norm = input_statistics(train_split.images, features)
+    if config.gmm_narrowband_hz > 0 and not store.windows_keep_mean:
+        raise SpoofscanError(f"{store.path}: made by an earlier spoofscan, whose window_cmn windows lost their mean "
+                             "spectrum, so their band cannot be measured for gmm_narrowband_hz; prepare the store again")
+    window_mean, narrow = window_summaries(model, train_split, features)
+    fitted_windows = ~narrow  # every window unless gmm_narrowband_hz
+    for label, name in ((0, "real"), (1, "fake")):
+        if not (fitted_windows & (train_split.labels == label)).any():
+            raise SpoofscanError(f"{store.path}: the train split holds no {name} window with a band edge at or above "
+                                 f"gmm_narrowband_hz = {config.gmm_narrowband_hz:g} Hz; lower it or set it to 0")
+    splits = {"train": train_split, "val": val_split}
+    if config.gmm_narrowband_hz > 0:
+        reference, narrow_real = narrowband_reals(store, splits, {"train": narrow, "val": window_summaries(
+            model, val_split, features)[1]}, narrowband_hz=config.gmm_narrowband_hz)
+    input_norm = input_statistics(train_split.images, features, select=np.flatnonzero(fitted_windows))
     model.set_input_norm(**input_norm)
     mean, std = (np.asarray(input_norm[k], dtype=np.float32) for k in ("mean", "std"))
     rng = np.random.default_rng(config.seed)
     keep = None if config.gmm_speech_db == 0 else (lambda c0: model.speech_frames(torch.from_numpy(c0)).numpy())
-    frames = {label: (sample_frames(train_split, label, config.gmm_frames, rng, keep=keep) - mean) / std
-              for label in (0, 1)}
+    frames = {label: (sample_frames(train_split, label, config.gmm_frames, rng, keep=keep, windows_ok=fitted_windows,
+                                    window_mean=window_mean) - mean) / std for label in (0, 1)}
     console.print(f"fitting lfcc-gmm: {config.gmm_components} components a class by EM on "
                   f"{len(frames[0])} real and {len(frames[1])} fake frames")
     start = time.perf_counter()
     model.fit(frames, iterations=config.gmm_iterations, seed=config.seed)
     seconds = time.perf_counter() - start
+    if config.gmm_narrowband_hz > 0:
+        offset = narrowband_offset(model, splits, reference, narrow_real, features=features,
+                                   batch_size=config.batch_size * 2)
+        model.narrowband_offset.fill_(offset)
+        console.print(f"narrowband windows (band edge below {config.gmm_narrowband_hz:g} Hz): {int(narrow.sum())} of "
+                      f"{len(narrow)} train windows, not fitted; scored with offset {offset:+.3f}")
     model.to(device)
     batch = config.batch_size * 2
     fitted = validate(model, train_split, features=features, batch_size=batch, device=device)

@@ -17,7 +17,7 @@ import torch
 
 from ..config import FeatureConfig
 from ..errors import SpoofscanError
-from .lfcc import lfcc, lfcc_windows
+from .lfcc import lfcc, lfcc_windows, remove_window_mean
 from .spectrogram import (image_windows, load_spectrogram, log_spectrogram, remove_level, row_statistics,
                           spectrogram_images, standardize_rows, to_uint8)
 from .waveform import INT16_SCALE, waveform_windows
@@ -63,13 +63,17 @@ def model_input(windows: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
     return windows.float().div_(INT16_SCALE)  # (B, 1, samples)
 
 
-def input_statistics(windows: np.ndarray, config: FeatureConfig) -> dict[str, list[float]] | None:
-    """Per-row mean and std of the training windows, in model_input units, for the kinds whose model uses them
-    (lfcc always; images with normalize="dataset"); None for the others."""
+def input_statistics(windows: np.ndarray, config: FeatureConfig, *,
+                     select: np.ndarray | None = None) -> dict[str, list[float]] | None:
+    """Per-row mean and std of the training windows (or the select-ed ones) as the model standardizes them (lfcc
+    with window_cmn: after the window's mean is removed), for the kinds whose model uses them (lfcc always; images
+    with normalize="dataset"); None for the others."""
     if config.input_kind == "lfcc":
-        return row_statistics(windows, scale=1.0)
+        cmn = (lambda block: remove_window_mean(torch.from_numpy(block), config.n_lfcc).numpy()) \
+            if config.window_cmn else None
+        return row_statistics(windows, scale=1.0, select=select, transform=cmn)
     if config.input_kind == "image" and config.normalize == "dataset":
-        return row_statistics(windows)
+        return row_statistics(windows, select=select)
     return None
 
 

@@ -5,8 +5,9 @@ Power spectrum (no centring, Hann window; with remove_dc each frame's mean remov
 filters spaced linearly from fmin (default 0 Hz) to fmax (Nyquist when fmax is None; a lower fmax gives every clip
 the same band, whatever its recording chain kept above it; a higher fmin makes a sub-band model) ->
 ln(energy + 1e-10) -> orthonormal DCT-II, first n_lfcc coefficients -> with deltas and double deltas (librosa,
-width 3): a (3 * n_lfcc, frames) matrix, stored as float16 windows (each window's cepstral mean removed with
-window_cmn).
+width 3): a (3 * n_lfcc, frames) matrix, stored as float16 windows. With window_cmn the model removes each window's
+cepstral mean (remove_window_mean) as its first step, so a stored window keeps its mean spectrum: the band it holds
+(window_band_edges) stays measurable.
 """
 from __future__ import annotations
 
@@ -67,12 +68,35 @@ def lfcc(wave: np.ndarray, config: FeatureConfig) -> np.ndarray:
 
 
 def stored_windows(windows: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """(n, 3 * n_lfcc, window_frames) float32 windows -> float16 as stored, each window's cepstral mean removed
-    when config.window_cmn (the mean of the first n_lfcc rows over the window's frames)."""
-    if config.window_cmn:
-        windows = windows.copy()
-        windows[:, :config.n_lfcc] -= windows[:, :config.n_lfcc].mean(axis=2, keepdims=True)
+    """(n, 3 * n_lfcc, window_frames) float32 windows -> float16 as stored."""
     return windows.astype(np.float16)
+
+
+def remove_window_mean(windows: torch.Tensor, n_lfcc: int) -> torch.Tensor:
+    """(..., 3 * n_lfcc, frames) windows with each static coefficient's mean over the window's frames subtracted
+    (FeatureConfig.window_cmn; the deltas are unchanged). Doing it twice changes nothing."""
+    static = windows[..., :n_lfcc, :]
+    return torch.cat([static - static.mean(dim=-1, keepdim=True), windows[..., n_lfcc:, :]], dim=-2)
+
+
+@functools.lru_cache(maxsize=16)
+def _to_filter_db(n_lfcc: int, n_filters: int) -> torch.Tensor:
+    """(n_lfcc, n_filters): cepstral coefficients -> log filter energies in dB, smoothed by the truncation."""
+    inverse = scipy.fft.idct(np.eye(n_lfcc, n_filters), axis=1, norm="ortho") * (10 / np.log(10))
+    return torch.from_numpy(inverse.astype(np.float32))
+
+
+def window_band_edges(windows: torch.Tensor, config: FeatureConfig, *, floor_db: float = 60.0) -> torch.Tensor:
+    """(B, 3 * n_lfcc, frames) stored windows (mean kept) -> (B,) each window's band edge in Hz: the top of the
+    highest filter whose mean log energy over the window lies within floor_db of the window's strongest filter (the
+    rule of shortcuts.band_edge, on the window's cepstrally smoothed spectrum). A clip recorded at 16 kHz ends near
+    8 kHz at any sample rate it is resampled to."""
+    mean = windows[:, :config.n_lfcc, :].float().mean(dim=-1)
+    level = mean @ _to_filter_db(config.n_lfcc, config.n_filters).to(mean.device)
+    strong = level >= level.amax(dim=1, keepdim=True) - floor_db
+    highest = config.n_filters - 1 - strong.flip(1).to(torch.int64).argmax(dim=1)
+    spacing = (config.top_hz - config.fmin) / (config.n_filters + 1)  # filter i spans (i, i + 2) spacings
+    return config.fmin + (highest + 2).to(torch.float32) * spacing
 
 
 def lfcc_windows(wave: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, list[int]]:

@@ -11,6 +11,8 @@ frequency row with the statistics of its training set (row_statistics, applied b
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import functools
 from pathlib import Path
 
@@ -74,20 +76,23 @@ def remove_level(spec: torch.Tensor, level: torch.Tensor | float | None = None) 
     return ((spec - level - low) / (high - low) * 255).round().clamp(0, 255).to(torch.uint8)
 
 
-def row_statistics(images: np.ndarray, *, scale: float = 1 / 255, chunk: int = 4096,
-                   min_std: float = 0.01) -> dict[str, list[float]]:
+def row_statistics(images: np.ndarray, *, scale: float = 1 / 255, chunk: int = 4096, min_std: float = 0.01,
+                   select: np.ndarray | None = None,
+                   transform: Callable[[np.ndarray], np.ndarray] | None = None) -> dict[str, list[float]]:
     """Mean and std of each row (frequency) of stored windows times scale (uint8 images: [0, 1] units), over all
-    windows and columns.
+    windows (or the select-ed indices) and columns, each block passed through transform first when given.
 
     min_std keeps rows that barely vary in training (above a band limit) from being blown up at test time.
     """
+    select = np.arange(len(images)) if select is None else np.asarray(select)
     total = np.zeros(images.shape[1])
     squares = np.zeros(images.shape[1])
-    for start in range(0, len(images), chunk):
-        block = np.asarray(images[start:start + chunk], dtype=np.float64) * scale
+    for start in range(0, len(select), chunk):
+        block = np.asarray(images[select[start:start + chunk]], dtype=np.float64) * scale
+        block = block if transform is None else transform(block)
         total += block.sum(axis=(0, 2))
         squares += (block**2).sum(axis=(0, 2))
-    count = max(len(images) * images.shape[2], 1)
+    count = max(len(select) * images.shape[2], 1)
     mean = total / count
     std = np.sqrt(np.maximum(squares / count - mean**2, 0))
     return {"mean": mean.tolist(), "std": np.maximum(std, min_std).tolist()}

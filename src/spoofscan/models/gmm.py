@@ -4,8 +4,12 @@ Each GMM has diagonal covariances and is fitted by EM (scikit-learn) on frames s
 frames' mean and std. A window's logits are the mean per-frame log-likelihood under each GMM, so its log-odds of
 fake is the mean frame log-likelihood ratio, the score WaveFake uses. With speech_db > 0, only the frames within
 speech_db of their window's loudest frame are fitted and averaged: pauses and silence, whose noise floor tells more
-about a recording than about how the speech was made, are left out. The fitted parameters are buffers of this
-module: the checkpoint, ONNX export and every command treat it like the networks.
+about a recording than about how the speech was made, are left out. With window_cmn, each window's cepstral mean
+is removed first. With narrowband_hz > 0 the GMMs are fitted on wideband windows only (band edge at or above it,
+features.lfcc.window_band_edges) and a narrowband window is scored by the same GMMs plus narrowband_offset, which
+train sets so that held-in narrowband real windows get the median score of held-in wideband ones: a band limit then
+neither counts as evidence nor takes model capacity from how speech was made. The fitted parameters are buffers of
+this module: the checkpoint, ONNX export and every command treat it like the networks.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import torch
 from torch import nn
 
 from ..config import FeatureConfig
+from ..features.lfcc import remove_window_mean, window_band_edges
 
 
 class GMMDetector(nn.Module):
@@ -26,10 +31,15 @@ class GMMDetector(nn.Module):
     # its work per window is too small to split: predict runs 2.6x faster on 1 torch thread than on 2 (2-core CPU)
     inference_threads = 1
 
-    def __init__(self, config: FeatureConfig | None = None, *, components: int = 128, speech_db: float = 0.0) -> None:
+    def __init__(self, config: FeatureConfig | None = None, *, components: int = 128, speech_db: float = 0.0,
+                 narrowband_hz: float = 0.0) -> None:
         super().__init__()
         config = config or FeatureConfig(input_kind="lfcc")
         rows = config.stored_shape[0]
+        self.config = config
+        self.narrowband_hz = narrowband_hz
+        if narrowband_hz > 0:  # only then: checkpoints of GMMs without it load unchanged
+            self.register_buffer("narrowband_offset", torch.zeros(()))
         # c0 is the sum of the natural-log filter powers over sqrt(n_filters) (orthonormal DCT): in dB, c0 times this
         self.speech_c0 = speech_db / (10 / math.log(10) / math.sqrt(config.n_filters))
         self.register_buffer("log_weights", torch.full((2, components), -math.log(components)))
@@ -70,12 +80,26 @@ class GMMDetector(nn.Module):
             return torch.ones_like(c0, dtype=torch.bool)
         return c0 >= c0.amax(dim=1, keepdim=True) - self.speech_c0
 
+    def narrow_windows(self, windows: torch.Tensor) -> torch.Tensor:
+        """(B, rows, frames) windows as stored -> (B,) bool: those scored with the narrowband offset."""
+        if self.narrowband_hz <= 0:
+            return torch.zeros(len(windows), dtype=torch.bool, device=windows.device)
+        return window_band_edges(windows, self.config) < self.narrowband_hz
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        frames = x.squeeze(1).transpose(1, 2)  # (B, frames, rows)
+        windows = x.squeeze(1)  # (B, rows, frames)
+        narrow = self.narrow_windows(windows)
+        if self.config.window_cmn:
+            windows = remove_window_mean(windows, self.config.n_lfcc)
+        frames = windows.transpose(1, 2)  # (B, frames, rows)
         batch, n_frames, rows = frames.shape
         likelihoods = self.frame_log_likelihoods(((frames - self.row_mean) / self.row_std).reshape(-1, rows))
         likelihoods = likelihoods.view(batch, n_frames, 2)
         if self.speech_c0 <= 0:
-            return likelihoods.mean(dim=1)
-        kept = self.speech_frames(frames[:, :, 0]).to(frames.dtype).unsqueeze(2)  # the loudest frame always counts
-        return (likelihoods * kept).sum(dim=1) / kept.sum(dim=1)
+            logits = likelihoods.mean(dim=1)
+        else:
+            kept = self.speech_frames(frames[:, :, 0]).to(frames.dtype).unsqueeze(2)  # the loudest frame counts
+            logits = (likelihoods * kept).sum(dim=1) / kept.sum(dim=1)
+        if self.narrowband_hz > 0:
+            logits = logits + torch.stack([torch.zeros_like(logits[:, 1]), narrow.to(logits.dtype) * self.narrowband_offset], dim=1)
+        return logits

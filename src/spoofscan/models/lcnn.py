@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..config import FeatureConfig
+from ..features.lfcc import remove_window_mean
 
 
 class MaxFeatureMap(nn.Module):
@@ -35,7 +36,9 @@ class LCNN(nn.Module):
 
     def __init__(self, config: FeatureConfig | None = None) -> None:
         super().__init__()
-        rows = (config or FeatureConfig(input_kind="lfcc")).stored_shape[0]
+        config = config or FeatureConfig(input_kind="lfcc")
+        rows = config.stored_shape[0]
+        self.cmn_rows = config.n_lfcc if config.window_cmn else 0  # window_cmn: the static rows lose their mean
         bn = lambda c: nn.BatchNorm2d(c, affine=False)  # noqa: E731 - as in the baseline
         self.features = nn.Sequential(
             *_conv(1, 64, 5), nn.MaxPool2d(2),
@@ -57,6 +60,8 @@ class LCNN(nn.Module):
         self.row_std = torch.tensor(std, dtype=torch.float32, device=self.row_std.device).view(1, 1, -1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.cmn_rows:
+            x = remove_window_mean(x, self.cmn_rows)
         x = (x - self.row_mean) / self.row_std
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
