@@ -48,7 +48,7 @@ def main() -> int:
         print(f"audit_cues.py: {exc}", file=sys.stderr)
         return 2
     with ProcessPoolExecutor(args.workers) as pool:
-        rows = list(pool.map(model_view_properties, [(it.path, config, ()) for it in items], chunksize=16))
+        rows = list(pool.map(model_view_properties, [(it.path, config, (), 0.0) for it in items], chunksize=16))
     groups: dict[str, list[dict]] = {}
     for it, (properties,) in zip(items, rows):
         if "error" not in properties:

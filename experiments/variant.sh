@@ -37,6 +37,9 @@
 #       FOLDS_FROM=WORK/loso_lfcc-gmm_60_cmn variant.sh WORK configs/lfcc_gmm_60_cmn_limits.toml \
 #         lfcc-gmm_60_cmn_limits --augment band_limit --augment peak_limit --augment-copies 4
 #     lfcc-gmm_60_cmn_limits1: the same with one copy (--augment-copies 1)
+#     lfcc-gmm_60_cmn_wide: configs/lfcc_gmm_60_cmn_wide.toml (v6's recipe fitted on wideband windows, narrowband
+#       windows scored with an offset: gmm_narrowband_hz = 8500), v6's folds (its own stores: windows keep their mean):
+#       FOLDS_FROM=WORK/loso_lfcc-gmm_60_cmn variant.sh WORK configs/lfcc_gmm_60_cmn_wide.toml lfcc-gmm_60_cmn_wide
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}

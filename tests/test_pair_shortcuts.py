@@ -329,3 +329,38 @@ def test_leave_sources_out_in_folds_scores_only_published_fakes(tmp_path, capsys
     assert run(["loo", str(manifest), "--by", "source", "--folds", "2", "--untested-system", "nope",
                 "--out", str(tmp_path / "y")]) == 2
     assert "no such system" in capsys.readouterr().err
+
+
+def test_shortcut_audit_as_a_wideband_gmm_leaves_out_the_clips_it_does_not_fit(tmp_path, capsys):
+    """Narrowband real clips (a 16 kHz chain in a 22.05 kHz corpus, here 4 kHz in 16 kHz) give the band away; a GMM
+    with gmm_narrowband_hz fits none of their windows, so its training set holds no such cue."""
+    rows = []
+    for n in range(30):
+        noise = 0.01 * np.random.default_rng(n).standard_normal(16000)
+        real = speechlike(1.0, sr=16000, seed=n) + noise
+        if n % 3 == 0:
+            real = brickwall(real, 4000.0, 16000)
+        fake = speechlike(1.0, sr=16000, seed=50 + n) + noise
+        for label, wave in (("real", real), ("fake", fake)):
+            write(tmp_path / f"{label}{n}.wav", wave.astype(np.float32), 16000)
+            rows.append({"path": f"{label}{n}.wav", "label": label, "system": "ground_truth" if label == "real"
+                         else "voc", "utterance_id": f"u{n}", "split": "train"})
+    manifest = write_rows(tmp_path / "split.csv", rows)
+    config = tmp_path / "model.toml"
+    features = '[features]\ninput_kind = "lfcc"\nsample_rate = 16000\nwindow_cmn = true\n'
+    config.write_text(features)
+    report = tmp_path / "a.json"
+    audit = ["audit", str(manifest), "--shortcuts", "--as-model", str(config), "--json", str(report), "--workers", "1"]
+    assert run(audit) == 0
+    every = json.loads(report.read_text())["shortcuts"]
+    assert every["cue_auc"]["bandwidth_hz"] > 0.6 and every["clips"] == 60 and every["unfitted"] == 0
+    capsys.readouterr()
+    config.write_text(features + '[train]\nmodel = "lfcc-gmm"\ngmm_narrowband_hz = 6000\n')
+    assert run(audit) == 0
+    assert "10 clips or copies left out" in capsys.readouterr().out
+    fitted = json.loads(report.read_text())["shortcuts"]
+    assert fitted["unfitted"] == 10 and fitted["clips"] == 50 and fitted["real"] == 20
+    assert fitted["cue_auc"]["bandwidth_hz"] < 0.6
+    config.write_text('[features]\ninput_kind = "image"\n[train]\nmodel = "lfcc-gmm"\ngmm_narrowband_hz = 6000\n')
+    assert run(audit) == 2
+    assert "gmm_narrowband_hz is an lfcc-gmm setting" in capsys.readouterr().err

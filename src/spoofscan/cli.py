@@ -129,7 +129,8 @@ def audit(
              "silence, DC, clipping) predict the label; works without splits.")] = False,
     as_model: Annotated[Optional[Path], typer.Option(
         help="With --shortcuts: measure the audio as a model with this TOML's [features] sees it (mono at its "
-             "sample rate, silence trimmed as it trims): the cues that such a model could still learn.")] = None,
+             "sample rate, silence trimmed as it trims): the cues that such a model could still learn; with "
+             "[train] gmm_narrowband_hz, only the clips whose windows it fits.")] = None,
     augment: AugmentOpt = None,
     augment_copies: AugmentCopiesOpt = 0,
     max_shortcut_auc: Annotated[Optional[float], typer.Option(
@@ -186,7 +187,8 @@ def audit(
         from .shortcuts import shortcut_audit
 
         copies = train_copies(items, tuple(augment or ()), augment_copies) if augment_copies else None
-        found = shortcut_audit(items, workers=workers, model_view=model_view, copies=copies)
+        narrowband = 0.0 if as_model is None else train_config_from(as_model, {}).gmm_narrowband_hz
+        found = shortcut_audit(items, workers=workers, model_view=model_view, copies=copies, narrowband_hz=narrowband)
         _print_shortcuts(found)
         findings["shortcuts"] = found.summary()
         if max_shortcut_auc is not None and found.auc > max_shortcut_auc:
@@ -213,6 +215,9 @@ def _print_shortcuts(report) -> None:
     console.print(f"all properties together: AUC {report.auc:.3f} ({models})")
     if report.unreadable:
         console.print(f"{len(report.unreadable)} unreadable files left out, e.g. {report.unreadable[0]}")
+    if report.unfitted:
+        console.print(f"{report.unfitted} clips or copies left out: most of their windows end below the config's "
+                      "gmm_narrowband_hz, and the model fits none of those")
 
 
 def _print_audit(report) -> None:

@@ -17,11 +17,14 @@ from pathlib import Path
 import numpy as np
 import scipy.signal
 import soundfile as sf
+import torch
 
 from .audio import G722_RATE, brickwall, load_audio, sound_bounds
 from .config import FeatureConfig
 from .degrade import cleaned_copies
 from .errors import SpoofscanError
+from .features import wave_windows
+from .features.lfcc import window_band_edges
 from .layouts import Item
 
 NUMERIC = ("sample_rate", "bandwidth_hz", "bit_depth", "channels", "duration_s", "rms_db", "peak_db",
@@ -70,22 +73,28 @@ def _file_rows(path: str) -> list[dict]:
     return [file_properties(path)]
 
 
-def model_view_properties(job: tuple[str, FeatureConfig, tuple[tuple[str, int], ...]]) -> list[dict]:
+def model_view_properties(job: tuple[str, FeatureConfig, tuple[tuple[str, int], ...], float]) -> list[dict]:
     """The same properties of the audio a model's features see: decoded to mono at config.sample_rate, silence
     trimmed as config trims it, and nothing above config.fmax (where the features' filters end); where the input
     does not keep the level (config.sees_level), every clip at one RMS, so the peak is measured from the RMS (the
     crest factor); with config.remove_dc no DC offset. The container, codec, bit depth, channels and original rate
     are gone by then; what is left (band, level, duration, DC, clipping) a model with this input could still learn.
 
-    job = (path, config, degradations): one dict for the clip, then one for each (condition, seed) copy of
-    spoofscan.degrade (the copies `prepare --augment` trains on); [{"error": ...}] if the clip is unusable."""
-    path, config, degradations = job
+    job = (path, config, degradations, narrowband_hz): one dict for the clip, then one for each (condition, seed)
+    copy of spoofscan.degrade (the copies `prepare --augment` trains on); [{"error": ...}] if the clip is unusable.
+    With narrowband_hz > 0 (an LFCC-GMM's gmm_narrowband_hz), each dict also gives the share of its windows whose band
+    reaches it ("fitted_share"): the windows such a GMM fits."""
+    path, config, degradations, narrowband_hz = job
     try:
         waves = cleaned_copies(path, config, degradations)
     except SpoofscanError as exc:
         return [{"error": str(exc)}]
     rows = []
     for kept in waves:
+        fitted = {}
+        if narrowband_hz > 0:
+            edges = window_band_edges(torch.from_numpy(wave_windows(kept, config)[0]), config)
+            fitted = {"fitted_share": float((edges >= narrowband_hz).float().mean())}
         if config.top_hz < config.sample_rate / 2:
             kept = brickwall(kept, config.top_hz, config.sample_rate)
         properties = wave_properties(kept[:, None], config.sample_rate, fmt="decoded", subtype="FLOAT")
@@ -93,7 +102,7 @@ def model_view_properties(job: tuple[str, FeatureConfig, tuple[tuple[str, int], 
             properties.update(peak_db=properties["peak_db"] - properties["rms_db"], rms_db=0.0)
         if config.remove_dc:
             properties.update(dc_offset=0.0)
-        rows.append(properties)
+        rows.append({**properties, **fitted})
     return rows
 
 
@@ -125,11 +134,13 @@ class ShortcutReport:
     unreadable: list[str]
     model_view: bool = False  # the properties of the audio as a model sees it (model_view_properties)
     copies: int = 0  # of the n_clips, augmented copies of train clips (counted with their label)
+    unfitted: int = 0  # clips (and copies) left out: most of their windows are narrowband, which the model does not fit
 
     def summary(self) -> dict:
         return {"auc": self.auc, "model_auc": self.model_auc, "cue_auc": self.cue_auc, "clips": self.n_clips,
                 "real": self.n_real, "fake": self.n_clips - self.n_real, "folds": self.folds,
-                "unreadable": self.unreadable, "model_view": self.model_view, "copies": self.copies}
+                "unreadable": self.unreadable, "model_view": self.model_view, "copies": self.copies,
+                "unfitted": self.unfitted}
 
 
 def _design(rows: list[dict], names: tuple[str, ...]) -> np.ndarray:
@@ -153,11 +164,13 @@ def _out_of_fold_auc(x: np.ndarray, y: np.ndarray, groups: np.ndarray, model, fo
 
 
 def shortcut_audit(items: list[Item], *, folds: int = 5, workers: int = 0, model_view: FeatureConfig | None = None,
-                   copies: list[tuple[tuple[str, int], ...]] | None = None) -> ShortcutReport:
+                   copies: list[tuple[tuple[str, int], ...]] | None = None,
+                   narrowband_hz: float = 0.0) -> ShortcutReport:
     """Measure every file's properties and how well they predict the label (grouped cross-validation). With
     model_view, the properties of the audio as a model with that FeatureConfig sees it (model_view_properties),
-    and with copies (store.train_copies: each item's (condition, seed) pairs) those of its augmented copies too, each
-    in its clip's utterance group."""
+    with copies (store.train_copies: each item's (condition, seed) pairs) those of its augmented copies too, each
+    in its clip's utterance group, and with narrowband_hz (TrainConfig.gmm_narrowband_hz) only the clips and copies
+    most of whose windows such a GMM fits."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -168,20 +181,27 @@ def shortcut_audit(items: list[Item], *, folds: int = 5, workers: int = 0, model
         raise SpoofscanError(f"--folds {folds}: use 2 or more")
     if workers < 0:
         raise SpoofscanError(f"--workers {workers}: use 0 (all cores) or a positive number")
-    if copies is not None and model_view is None:
-        raise SpoofscanError("augmented copies are measured as a model sees them: pass --as-model CONFIG too")
+    if (copies is not None or narrowband_hz > 0) and model_view is None:
+        raise SpoofscanError("augmented copies and fitted windows are measured as a model sees them: pass --as-model "
+                             "CONFIG too")
+    if narrowband_hz > 0 and model_view.input_kind != "lfcc":
+        raise SpoofscanError(f"gmm_narrowband_hz is an lfcc-gmm setting; the config's input_kind is "
+                             f"{model_view.input_kind!r}, not 'lfcc'")
     workers = workers or (os.cpu_count() or 1)
     paths = [it.path for it in items]
     copies = copies or [()] * len(items)
     measure, jobs = (_file_rows, paths) if model_view is None else \
-        (model_view_properties, [(p, model_view, c) for p, c in zip(paths, copies)])
+        (model_view_properties, [(p, model_view, c, narrowband_hz) for p, c in zip(paths, copies)])
     if workers == 1 or len(paths) < 64:
         properties = [measure(job) for job in jobs]
     else:
         with ProcessPoolExecutor(workers) as pool:
             properties = list(pool.map(measure, jobs, chunksize=16))
     unreadable = [f"{p}: {props[0]['error']}" for p, props in zip(paths, properties) if "error" in props[0]]
-    kept = [(it, row) for it, props in zip(items, properties) if "error" not in props[0] for row in props]
+    measured = [(it, row, i > 0) for it, props in zip(items, properties) if "error" not in props[0]
+                for i, row in enumerate(props)]  # i > 0: an augmented copy
+    kept = [(it, row) for it, row, _ in measured if row.get("fitted_share", 1.0) >= 0.5]
+    n_copies = sum(copy for _, row, copy in measured if row.get("fitted_share", 1.0) >= 0.5)
     y = np.array([it.label == "fake" for it, _ in kept], dtype=int)
     groups = np.array([it.group for it, _ in kept])
     n_groups = len(set(groups))
@@ -204,4 +224,4 @@ def shortcut_audit(items: list[Item], *, folds: int = 5, workers: int = 0, model
     cue_auc = dict(sorted(cue_auc.items(), key=lambda kv: -abs(kv[1] - 0.5)))
     return ShortcutReport(auc=max(model_auc.values()), model_auc=model_auc, cue_auc=cue_auc, n_clips=len(kept),
                           n_real=int((y == 0).sum()), folds=folds, unreadable=unreadable,
-                          model_view=model_view is not None, copies=len(kept) - len(items) + len(unreadable))
+                          model_view=model_view is not None, copies=n_copies, unfitted=len(measured) - len(kept))
