@@ -1,0 +1,38 @@
+"""experiments/band_eers.py: leave-sources-out EERs pooled and within each band."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from conftest import loo_folder, speechlike, write
+from spoofscan.audio import brickwall
+
+SCRIPT = Path(__file__).parents[1] / "experiments" / "band_eers.py"
+
+
+def test_a_detector_that_scores_two_bands_on_two_scales_is_perfect_within_each_and_not_pooled(tmp_path):
+    work = tmp_path / "work"
+    clips, log_odds = [], []
+    for n in range(8):
+        wave = speechlike(1.0, sr=16000, seed=n) + 0.01 * np.random.default_rng(n).standard_normal(16000)
+        for label in (0, 1):
+            for band, shift in (("wide", 2.0), ("narrow", 0.0)):
+                name = f"audio/{band}{label}_{n}.wav"
+                write(work / name, wave if band == "wide" else brickwall(wave, 4000.0, 16000), 16000)
+                clips.append((name, label, f"source=fold{n % 2}"))
+                log_odds.append(shift + 1.5 * label - 2.5)  # within a band fakes score 1.5 above; narrow 2 below
+    loo = loo_folder(work / "loo", clips, log_odds)
+    config = tmp_path / "model.toml"
+    config.write_text('[features]\ninput_kind = "lfcc"\nsample_rate = 16000\n')
+    run = lambda *args: subprocess.run([sys.executable, str(SCRIPT), *map(str, args), "--workers", "1"],  # noqa: E731
+                                       capture_output=True, text=True)
+    result = run(config, loo, "--cut", 6000)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split(" | ") for line in result.stdout.splitlines() if line.startswith("| loo | source=")]
+    assert [r[1] for r in rows] == ["source=fold0", "source=fold1"]
+    for row in rows:
+        assert row[3] == "0.0 % (4 / 4)" and row[4].startswith("0.0 % (4 / 4)")  # within each band: perfect
+        assert float(row[2].split(" %")[0]) > 20  # pooled: narrow fakes score below wide reals
+    result = run(config, tmp_path / "nothing")
+    assert result.returncode == 2 and "no source=fold*" in result.stderr and result.stderr.count("\n") == 1
