@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# spoofscan-base v6: WaveFake's LFCC-GMM with 60 cepstral coefficients and each window's cepstral mean removed
-# (configs/base.toml), trained on real deepfakes (public-demos-train) plus paired fakes of every real clip, chosen by
-# leave-sources-out among the detector families and recipe variants (families.sh, variant.sh), calibrated on its
-# recipe's out-of-fold leave-sources-out scores, then scored on the vocoder demos (an external test: never trained
-# on or calibrated on).
+# spoofscan-base v7: WaveFake's LFCC-GMM with 60 cepstral coefficients and each window's cepstral mean removed,
+# fitted on the windows whose band reaches 8.5 kHz, narrowband windows scored with an offset (configs/base.toml),
+# trained on real deepfakes (public-demos-train) plus paired fakes of every real clip, chosen by leave-sources-out
+# among the detector families and recipe variants (families.sh, variant.sh), calibrated on its recipe's out-of-fold
+# leave-sources-out scores, then scored on the vocoder demos (an external test: never trained on or calibrated on).
 # Usage: bash experiments/base.sh WORK [PUBLIC_DEMOS_MANIFEST] [VOCODER_DEMOS_MANIFEST] [STEP...]
 #   STEP: corpus (paired fakes, split.csv and the shortcut audits), gmm (the recipe trained on split.csv,
 #   its external test and leave-sources-out: variant.sh with configs/base.toml, outputs named base_gmm), ship

@@ -449,8 +449,8 @@ def predict(
     if checkpoint is None:
         from .checkpoint import BASE_MODEL_CARD
 
-        Console(stderr=True).print("[yellow]built-in spoofscan-base v6[/] (LFCC-GMM): EER 5 % on real vocoder "
-                                   "demos, 28 % on unseen vocoder/TTS/VC sources; mp3, codecs and noise undo it. "
+        Console(stderr=True).print("[yellow]built-in spoofscan-base v7[/] (LFCC-GMM): EER 4 % on real vocoder "
+                                   "demos, 22 % on unseen vocoder/TTS/VC sources; mp3, codecs and noise undo it. "
                                    f"Read its model card ({BASE_MODEL_CARD}) before trusting a verdict, or pass a "
                                    "checkpoint trained on data like yours")
     if csv_out is not None:
