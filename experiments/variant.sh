@@ -40,6 +40,8 @@
 #     lfcc-gmm_60_cmn_wide: configs/lfcc_gmm_60_cmn_wide.toml (v6's recipe fitted on wideband windows, narrowband
 #       windows scored with an offset: gmm_narrowband_hz = 8500), v6's folds (its own stores: windows keep their mean):
 #       FOLDS_FROM=WORK/loso_lfcc-gmm_60_cmn variant.sh WORK configs/lfcc_gmm_60_cmn_wide.toml lfcc-gmm_60_cmn_wide
+#     lfcc-gmm_60_cmn_wide64: configs/lfcc_gmm_60_cmn_wide64.toml (the same with 64 components a class), v6's folds
+#       (its stores are lfcc-gmm_60_cmn_wide's: links as for the speech variants above)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}
