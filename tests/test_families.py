@@ -14,7 +14,7 @@ import torch
 from conftest import loo_folder, speechlike, vocode, write
 from spoofscan.audio import brickwall
 from spoofscan.checkpoint import load_checkpoint, model_from_checkpoint
-from spoofscan.cli import run
+from spoofscan.cli import feature_config_from, run, train_config_from
 from spoofscan.config import FeatureConfig, TrainConfig
 from spoofscan.errors import SpoofscanError
 from spoofscan.features import clip_windows, input_statistics, lfcc, model_input, wave_windows
@@ -254,6 +254,16 @@ def test_a_bad_lfcc_setting_in_a_config_fails_in_one_line_before_anything_is_wri
         err = capsys.readouterr().err
         assert reason in err and err.count("\n") == 1, err
         assert not (tmp_path / "store").exists() and not (tmp_path / "store.partial").exists()
+
+
+def test_a_number_given_as_text_in_a_config_fails_in_one_line(tmp_path):
+    config = tmp_path / "bad.toml"
+    for table, line in (("train", 'gmm_narrowband_hz = "8500"'), ("train", "gmm_speech_db = true"),
+                        ("features", 'n_lfcc = "60"')):
+        body = f"[train]\n{line}" if table == "train" else line
+        config.write_text(f'[features]\ninput_kind = "lfcc"\n{body}\n')
+        with pytest.raises(SpoofscanError, match=f"bad.toml: .*{line.split(' = ')[0]}=.*: use a number, e.g."):
+            (train_config_from if table == "train" else feature_config_from)(config, {})
 
 
 def test_family_settings_fail_cleanly(tmp_path):

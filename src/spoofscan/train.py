@@ -467,8 +467,9 @@ def fit_gmm(store: Store, out_dir: Path, config: TrainConfig, *, device: torch.d
                                          "amp": "None", "versions": versions()})
     model = build_model(config.model, features, config.weights, train_config=config)
     if config.gmm_narrowband_hz > 0 and not store.windows_keep_mean:
-        raise SpoofscanError(f"{store.path}: made by an earlier spoofscan, whose window_cmn windows lost their mean "
-                             "spectrum, so their band cannot be measured for gmm_narrowband_hz; prepare the store again")
+        raise SpoofscanError(f"{store.path}: made by an earlier spoofscan, whose window_cmn windows lost their "
+                             "mean spectrum, so their band cannot be measured for gmm_narrowband_hz; prepare the store "
+                             "again")
     window_mean, narrow = window_summaries(model, train_split, features)
     fitted_windows = ~narrow  # every window unless gmm_narrowband_hz
     for label, name in ((0, "real"), (1, "fake")):

@@ -101,5 +101,6 @@ class GMMDetector(nn.Module):
             kept = self.speech_frames(frames[:, :, 0]).to(frames.dtype).unsqueeze(2)  # the loudest frame counts
             logits = (likelihoods * kept).sum(dim=1) / kept.sum(dim=1)
         if self.narrowband_hz > 0:
-            logits = logits + torch.stack([torch.zeros_like(logits[:, 1]), narrow.to(logits.dtype) * self.narrowband_offset], dim=1)
+            shift = narrow.to(logits.dtype) * self.narrowband_offset  # on the fake logit: the log-odds move by it
+            logits = logits + torch.stack([torch.zeros_like(shift), shift], dim=1)
         return logits
