@@ -42,6 +42,8 @@
 #       FOLDS_FROM=WORK/loso_lfcc-gmm_60_cmn variant.sh WORK configs/lfcc_gmm_60_cmn_wide.toml lfcc-gmm_60_cmn_wide
 #     lfcc-gmm_60_cmn_wide64: configs/lfcc_gmm_60_cmn_wide64.toml (the same with 64 components a class), v6's folds
 #       (its stores are lfcc-gmm_60_cmn_wide's: links as for the speech variants above)
+#     lfcc-gmm_60_cmn_wide_speech25: configs/lfcc_gmm_60_cmn_wide_speech25.toml (v7 with gmm_speech_db = 25), the same
+#       way
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}
