@@ -13,7 +13,7 @@ import torch
 
 from conftest import loo_folder, speechlike, vocode, write
 from spoofscan.audio import brickwall
-from spoofscan.checkpoint import load_checkpoint, model_from_checkpoint
+from spoofscan.checkpoint import describe, load_checkpoint, model_from_checkpoint
 from spoofscan.cli import feature_config_from, run, train_config_from
 from spoofscan.config import FeatureConfig, TrainConfig
 from spoofscan.errors import SpoofscanError
@@ -417,6 +417,8 @@ def test_gmm_narrowband_windows_are_not_fitted_and_get_an_offset_that_aligns_rea
     model = model_from_checkpoint(state)
     offset = float(model.narrowband_offset)
     assert offset != 0 and state["model"]["narrowband_offset"] == pytest.approx(offset)
+    assert describe(state)["narrowband route"] == (f"windows whose band ends below 6000 Hz were not fitted and are "
+                                                   f"scored with {offset:+.3f} log-odds added")  # spoofscan info
     splits = {name: Store(store).split(name) for name in ("train", "val")}
     narrow = {name: window_band_edges(torch.from_numpy(split.images[:].astype(np.float32)), config) < 6000
               for name, split in splits.items()}

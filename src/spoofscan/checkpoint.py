@@ -125,6 +125,11 @@ def describe(state: dict[str, Any]) -> dict[str, Any]:
                 "members": [{"path": p, "weight": w, "model": m["train_config"].model,
                              "input_kind": m["feature_config"].input_kind}
                             for p, w, m in zip(fusion["member_paths"], fusion["weights"], fusion["members"])]}
+    route = {}
+    if "narrowband_offset" in state["model"]:  # lfcc-gmm with gmm_narrowband_hz
+        route = {"narrowband route": f"windows whose band ends below {state['train_config'].gmm_narrowband_hz:g} Hz "
+                                     "were not fitted and are scored with "
+                                     f"{float(state['model']['narrowband_offset']):+.3f} log-odds added"}
     return {
         "format": state["format"], "model": state["train_config"].model, "class_names": state["class_names"],
         "score": state.get("score"), "preprocessing": state["preprocessing"],
@@ -134,7 +139,7 @@ def describe(state: dict[str, Any]) -> dict[str, Any]:
         "metrics at save time": state.get("metrics"), "trainable parameters": state.get("trainable_parameters"),
         "feature_config": to_dict(state["feature_config"]), "train_config": to_dict(state["train_config"]),
         "versions": state.get("versions"), "resumable": "optimizer" in state,
-        "weights_dtype": state.get("weights_dtype", "float32"), "calibration": calibration,
+        "weights_dtype": state.get("weights_dtype", "float32"), "calibration": calibration, **route,
     }
 
 
