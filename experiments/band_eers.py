@@ -37,8 +37,9 @@ def main() -> int:
     parser.add_argument("--cut", type=float, default=8500.0, help="band edge (Hz) below which a clip is narrowband")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    if args.workers < 1:
-        print(f"band_eers.py: --workers {args.workers}: use 1 or more", file=sys.stderr)
+    if args.workers < 1 or not args.cut > 0:
+        print(f"band_eers.py: --workers {args.workers} --cut {args.cut:g}: use 1 or more workers and a cut above "
+              "0 Hz", file=sys.stderr)
         return 2
     try:
         config = feature_config_from(args.config, {})

@@ -24,7 +24,7 @@ from spoofscan.models import MODELS, build_model, get_model
 from spoofscan.predict import Detector, FusedDetector
 from spoofscan.splits import grouped_split
 from spoofscan.store import SplitData, Store, prepare
-from spoofscan.train import sample_frames, train
+from spoofscan.train import narrowband_reals, sample_frames, train
 
 KIND_FEATURES = {
     "lfcc": dict(input_kind="lfcc", sample_rate=16000, n_fft=512, win_length=512, hop_length=160, n_lfcc=10,
@@ -472,3 +472,15 @@ def test_gmm_narrowband_refuses_what_it_cannot_measure_or_align(tmp_path):
         train(store, tmp_path / "run3", settings)
     with pytest.raises(SpoofscanError, match="gmm_narrowband_hz must be >= 0"):
         TrainConfig(model="lfcc-gmm", gmm_narrowband_hz=-1)
+    # val's real windows all narrowband: nothing held in to align them with
+    def split(labels: list[int]) -> SplitData:
+        return SplitData(np.zeros((len(labels), 1, 1)), np.array(labels), np.arange(len(labels)), [])
+
+    splits = {"train": split([0, 0, 1]), "val": split([0, 1])}
+    with pytest.raises(SpoofscanError, match="the val split holds no wideband real windows.*gmm_narrowband_hz = 0"):
+        narrowband_reals(Store(store), splits, {"train": np.array([True, False, False]),
+                                                "val": np.array([True, False])}, narrowband_hz=6000)
+    reference, narrow_real = narrowband_reals(Store(store), splits, {"train": np.array([True, False, False]),
+                                                                     "val": np.array([False, True])},
+                                              narrowband_hz=6000)
+    assert reference.tolist() == [0] and narrow_real["train"].tolist() == [0] and narrow_real["val"].tolist() == []

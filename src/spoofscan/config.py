@@ -204,9 +204,9 @@ def from_dict(cls: type, values: dict[str, Any], *, source: str = "config") -> A
     unknown = sorted(set(values) - known)
     if unknown:
         raise SpoofscanError(f"{source}: unknown {cls.__name__} field(s) {unknown}; known fields: {sorted(known)}")
-    for f in dataclasses.fields(cls):  # a TOML string where a number goes: one clear line, not a TypeError
-        value = values.get(f.name)
-        if type(f.default) in (int, float) and (isinstance(value, (bool, str)) or value is None) and f.name in values:
+    for f in dataclasses.fields(cls):  # a TOML string or boolean where a number goes: one clear line, not a TypeError
+        value = values.get(f.name, f.default)
+        if type(f.default) in (int, float) and isinstance(value, (bool, str)):
             raise SpoofscanError(f"{source}: {cls.__name__}.{f.name}={value!r}: use a number, e.g. {f.default}")
     try:
         return cls(**values)

@@ -20,7 +20,7 @@ from .audio import SILENCE_PEAK, decode_blocks
 from .config import FeatureConfig
 from .errors import SpoofscanError
 from .features import log_spectrogram, spectrogram_images, window_starts
-from .features.lfcc import lfcc_coefficients, stored_windows, with_deltas
+from .features.lfcc import lfcc_coefficients, with_deltas
 from .features.waveform import to_pcm
 
 LONG_SECONDS = 600.0  # files longer than this are streamed
@@ -162,7 +162,7 @@ class LongClip:
                 yield images, group
             elif config.input_kind == "lfcc":
                 frames = self._lfcc(first, last + width)
-                yield stored_windows(np.stack([frames[:, s:s + width] for s in relative]), self.config), group
+                yield np.stack([frames[:, s:s + width] for s in relative]).astype(np.float16), group
             else:
                 pcm = to_pcm(self._samples(first, last + width * hop), self.stats["rms"])
                 yield np.stack([pcm[None, s:s + width * hop] for s in relative]), [s // hop for s in group]

@@ -67,11 +67,6 @@ def lfcc(wave: np.ndarray, config: FeatureConfig) -> np.ndarray:
     return with_deltas(lfcc_coefficients(wave, config))
 
 
-def stored_windows(windows: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """(n, 3 * n_lfcc, window_frames) float32 windows -> float16 as stored."""
-    return windows.astype(np.float16)
-
-
 def remove_window_mean(windows: torch.Tensor, n_lfcc: int) -> torch.Tensor:
     """(..., 3 * n_lfcc, frames) windows with each static coefficient's mean over the window's frames subtracted
     (FeatureConfig.window_cmn; the deltas are unchanged). Doing it twice changes nothing."""
@@ -103,4 +98,4 @@ def lfcc_windows(wave: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, l
     """float16 (n, 3 * n_lfcc, window_frames) windows of a cleaned waveform and their start frames."""
     windows, starts = cut_windows(torch.from_numpy(lfcc(wave, config)), config.window_frames,
                                   config.window_hop_frames)
-    return stored_windows(windows.numpy(), config), starts
+    return windows.numpy().astype(np.float16), starts

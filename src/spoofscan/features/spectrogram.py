@@ -11,9 +11,8 @@ frequency row with the statistics of its training set (row_statistics, applied b
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import librosa
