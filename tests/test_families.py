@@ -24,7 +24,7 @@ from spoofscan.models import MODELS, build_model, get_model
 from spoofscan.predict import Detector, FusedDetector
 from spoofscan.splits import grouped_split
 from spoofscan.store import SplitData, Store, prepare
-from spoofscan.train import narrowband_reals, sample_frames, train
+from spoofscan.train import balanced_quotas, narrowband_reals, sample_frames, train, window_groups
 
 KIND_FEATURES = {
     "lfcc": dict(input_kind="lfcc", sample_rate=16000, n_fft=512, win_length=512, hop_length=160, n_lfcc=10,
@@ -484,3 +484,32 @@ def test_gmm_narrowband_refuses_what_it_cannot_measure_or_align(tmp_path):
                                                                      "val": np.array([False, True])},
                                               narrowband_hz=6000)
     assert reference.tolist() == [0] and narrow_real["train"].tolist() == [0] and narrow_real["val"].tolist() == []
+
+
+def test_gmm_balance_draws_each_class_equally_from_every_source(family_runs, tmp_path):
+    """A source with nine tenths of the real frames gets no more of the GMM's frames than one with a tenth; a source
+    with fewer frames than its share gives the rest to the others; without gmm_balance the draw is uniform."""
+    assert balanced_quotas(np.array([5, 100, 100]), 90).tolist() == [5, 43, 42]
+    assert balanced_quotas(np.array([5, 10]), 100).tolist() == [5, 10]
+    sources = ["big"] * 9 + ["small", "small-fake"]
+    clips = [{"source": s} for s in sources]
+    images = np.stack([np.full((3, 40), n, dtype=np.float32) for n in range(len(clips))])  # row values = window
+    split = SplitData(images, np.array([0] * 10 + [1]), np.arange(len(clips)), clips)
+    groups = window_groups(split, "source")
+    rng = np.random.default_rng(0)
+    drawn = sample_frames(split, 0, 80, rng, groups=groups)
+    from_small = int((drawn[:, 0] == 9).sum())
+    assert len(drawn) == 80 and from_small == 40  # its 40 frames, not a tenth of the draw
+    plain = sample_frames(split, 0, 80, np.random.default_rng(0))
+    assert int((plain[:, 0] == 9).sum()) < 20
+    # speech frames only, balanced the same way
+    keep = lambda c0: np.arange(c0.shape[1])[None, :].repeat(len(c0), axis=0) < 10  # the first 10 frames of each
+    drawn = sample_frames(split, 0, 20, rng, keep=keep, groups=groups)
+    assert int((drawn[:, 0] == 9).sum()) == 10 and len(drawn) == 20
+    assert window_groups(split, "") is None
+    # a trained detector keeps the setting
+    best = train(family_runs["stores"]["lfcc"], tmp_path / "balanced", TrainConfig(**FAMILY_TRAIN["lfcc-gmm"],
+                                                                                   gmm_balance="system"))
+    assert load_checkpoint(best)["train_config"].gmm_balance == "system"
+    with pytest.raises(SpoofscanError, match="gmm_balance='repo'.*source, system, speaker"):
+        TrainConfig(model="lfcc-gmm", gmm_balance="repo")

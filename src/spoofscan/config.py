@@ -17,6 +17,7 @@ CLASS_NAMES = ("real", "fake")  # label 0 = real (bona fide), label 1 = fake (sp
 
 
 INPUT_KINDS = ("image", "lfcc", "waveform")
+GMM_BALANCE_COLUMNS = ("", "source", "system", "speaker")  # TrainConfig.gmm_balance: "" or a manifest column
 
 
 @dataclass
@@ -169,6 +170,10 @@ class TrainConfig:
     # > 0 (Hz): fit the GMMs on wideband windows only (band edge at or above this) and score narrowband windows with
     # an offset that gives held-in narrowband real windows the median score of held-in wideband real ones (val)
     gmm_narrowband_hz: float = 0.0
+    # "source", "system" or "speaker": draw each class's frames equally from every value of that manifest column (a
+    # value with fewer frames gives its share to the others), so that no one repository or speaker defines a class;
+    # "" draws them uniformly from all frames
+    gmm_balance: str = ""
 
     def __post_init__(self) -> None:
         if self.amp not in ("auto", "bf16", "fp16", "off"):
@@ -190,6 +195,9 @@ class TrainConfig:
         if not self.gmm_narrowband_hz >= 0:
             raise SpoofscanError("TrainConfig.gmm_narrowband_hz must be >= 0 (0 = every window fitted alike), got "
                                  f"{self.gmm_narrowband_hz}")
+        if self.gmm_balance not in GMM_BALANCE_COLUMNS:
+            raise SpoofscanError(f"TrainConfig.gmm_balance={self.gmm_balance!r}: use source, system, speaker or \"\" "
+                                 "(no balancing)")
         if not 0 <= self.label_smoothing < 1:
             raise SpoofscanError(f"TrainConfig.label_smoothing must be in [0, 1), got {self.label_smoothing}")
 

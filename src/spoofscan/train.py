@@ -384,22 +384,56 @@ def train(store_path: str | Path, out_dir: str | Path, config: TrainConfig, *, r
     return out_dir / "best.pt"
 
 
+def balanced_quotas(available: np.ndarray, count: int) -> np.ndarray:
+    """How many of count draws each group gets: equal shares, a group with fewer than its share giving the rest to
+    the others (water-filling); the total is min(count, available.sum())."""
+    take = np.zeros_like(available)
+    left = min(count, int(available.sum()))
+    order = np.argsort(available, kind="stable")
+    for i, group in enumerate(order):
+        take[group] = min(available[group], -(-left // (len(order) - i)))
+        left -= take[group]
+    return take
+
+
+def choose(rng: np.random.Generator, total: int, count: int, group: np.ndarray | None = None) -> np.ndarray:
+    """Sorted indices of min(count, total) of total candidates drawn without replacement; with group (each
+    candidate's group id), as equally from every group as balanced_quotas allows."""
+    if group is None:
+        return np.sort(rng.choice(total, min(count, total), replace=False))
+    _, inverse, available = np.unique(group, return_inverse=True, return_counts=True)
+    by_group = np.argsort(inverse, kind="stable")
+    starts = np.cumsum(available) - available
+    picks = [by_group[start + rng.choice(size, take, replace=False)]
+             for start, size, take in zip(starts, available, balanced_quotas(available, count))]
+    return np.sort(np.concatenate(picks))
+
+
+def window_groups(split: SplitData, column: str) -> np.ndarray | None:
+    """Per window of a split: an id of its clip's value in column (TrainConfig.gmm_balance), None when column is ""."""
+    if not column:
+        return None
+    _, ids = np.unique([clip[column] for clip in split.clips], return_inverse=True)
+    return ids[split.clip_of_window]
+
+
 def sample_frames(split: SplitData, label: int, count: int, rng: np.random.Generator, *,
                   keep: Callable[[np.ndarray], np.ndarray] | None = None, windows_ok: np.ndarray | None = None,
-                  window_mean: np.ndarray | None = None) -> np.ndarray:
+                  window_mean: np.ndarray | None = None, groups: np.ndarray | None = None) -> np.ndarray:
     """(n, rows) float32 frames (window columns) drawn without replacement from the windows of one class (those
     windows_ok marks, when given); with keep, only from the frames it marks ((windows, frames) c0 rows -> bool, e.g.
     GMMDetector.speech_frames); with window_mean ((windows, k)), each frame's first k rows minus its window's mean
-    (window_cmn, as the model does it)."""
+    (window_cmn, as the model does it); with groups (per window, window_groups), equally from every group."""
     eligible = split.labels == label if windows_ok is None else (split.labels == label) & windows_ok
     windows = np.flatnonzero(eligible)
     if keep is None:
         columns = split.images.shape[2]
-        picks = np.sort(rng.choice(len(windows) * columns, min(count, len(windows) * columns), replace=False))
+        picks = choose(rng, len(windows) * columns, count,
+                       None if groups is None else np.repeat(groups[windows], columns))
         chosen, columns = windows[picks // columns], picks % columns
     else:
         rows, kept_columns = np.nonzero(keep(np.asarray(split.images[windows, 0, :], dtype=np.float32)))
-        picks = np.sort(rng.choice(len(rows), min(count, len(rows)), replace=False))
+        picks = choose(rng, len(rows), count, None if groups is None else groups[windows[rows]])
         chosen, columns = windows[rows[picks]], kept_columns[picks]
     frames = np.asarray(split.images[chosen, :, columns], dtype=np.float32)
     if window_mean is not None:
@@ -485,10 +519,12 @@ def fit_gmm(store: Store, out_dir: Path, config: TrainConfig, *, device: torch.d
     mean, std = (np.asarray(input_norm[k], dtype=np.float32) for k in ("mean", "std"))
     rng = np.random.default_rng(config.seed)
     keep = None if config.gmm_speech_db == 0 else (lambda c0: model.speech_frames(torch.from_numpy(c0)).numpy())
+    groups = window_groups(train_split, config.gmm_balance)
     frames = {label: (sample_frames(train_split, label, config.gmm_frames, rng, keep=keep, windows_ok=fitted_windows,
-                                    window_mean=window_mean) - mean) / std for label in (0, 1)}
+                                    window_mean=window_mean, groups=groups) - mean) / std for label in (0, 1)}
     console.print(f"fitting lfcc-gmm: {config.gmm_components} components a class by EM on "
-                  f"{len(frames[0])} real and {len(frames[1])} fake frames")
+                  f"{len(frames[0])} real and {len(frames[1])} fake frames"
+                  + (f", drawn equally from every {config.gmm_balance}" if config.gmm_balance else ""))
     start = time.perf_counter()
     model.fit(frames, iterations=config.gmm_iterations, seed=config.seed)
     seconds = time.perf_counter() - start
