@@ -27,7 +27,10 @@ VARIANTS = {"lfcc-gmm_aug": "lfcc-gmm + aug", "lfcc-gmm_40": "lfcc-gmm, 40 LFCC"
             "lfcc-gmm_60_cmn_limits1": "lfcc-gmm, 60 + CMN, 1 band/peak-limited copy",
             "lfcc-gmm_60_cmn_wide": "lfcc-gmm, 60 + CMN, wideband fit",
             "lfcc-gmm_60_cmn_wide64": "lfcc-gmm, 60 + CMN, wideband fit, 64 components",
-            "lfcc-gmm_60_cmn_wide_speech25": "lfcc-gmm, 60 + CMN, wideband fit, speech frames 25 dB"}
+            "lfcc-gmm_60_cmn_wide_speech25": "lfcc-gmm, 60 + CMN, wideband fit, speech frames 25 dB",
+            "base_gmm": "lfcc-gmm, 60 + CMN, wideband fit, corpus rebuilt",
+            "lfcc-gmm_60_cmn_wide_by_source": "lfcc-gmm, 60 + CMN, wideband fit, frames by source",
+            "lfcc-gmm_60_cmn_wide_by_system": "lfcc-gmm, 60 + CMN, wideband fit, frames by system"}
 
 
 def load(path: Path) -> dict | None:
@@ -106,8 +109,10 @@ def main() -> None:
           "with four copies (1 copy: one) of every train clip, each band- or peak-limited at random, both classes "
           "alike; wideband fit: the 60 + CMN recipe fitted on the windows whose band reaches 8.5 kHz, narrowband "
           "windows scored with an offset (gmm_narrowband_hz = 8500), spoofscan-base v7; 64 components: the same "
-          "with 64 components a class; wideband fit, speech frames 25 dB: the same with gmm_speech_db = 25 (all "
-          "variant.sh); fusion (val): every family "
+          "with 64 components a class; wideband fit, speech frames 25 dB: the same with gmm_speech_db = 25; "
+          "corpus rebuilt: v7 again, on a corpus rebuilt from scratch on a new machine (base.sh's corpus and gmm "
+          "steps); frames by source (system): v7 with each class's frames drawn equally from every source (system), "
+          "gmm_balance, on the rebuilt corpus and its folds (all variant.sh); fusion (val): every family "
           "fused on split.csv's val clips; fusion (oof): every family fused on the members' out-of-fold LOSO scores "
           "(its LOSO columns: each fold scored by a fusion fitted on the other folds); fusion gmm+lcnn (oof): the "
           "same with two members; fusion gmm-60 + gmm-60-cmn (oof): the 60-coefficient GMMs without and with the "
