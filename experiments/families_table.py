@@ -30,7 +30,8 @@ VARIANTS = {"lfcc-gmm_aug": "lfcc-gmm + aug", "lfcc-gmm_40": "lfcc-gmm, 40 LFCC"
             "lfcc-gmm_60_cmn_wide_speech25": "lfcc-gmm, 60 + CMN, wideband fit, speech frames 25 dB",
             "base_gmm": "lfcc-gmm, 60 + CMN, wideband fit, corpus rebuilt",
             "lfcc-gmm_60_cmn_wide_by_source": "lfcc-gmm, 60 + CMN, wideband fit, frames by source",
-            "lfcc-gmm_60_cmn_wide_by_system": "lfcc-gmm, 60 + CMN, wideband fit, frames by system"}
+            "lfcc-gmm_60_cmn_wide_by_system": "lfcc-gmm, 60 + CMN, wideband fit, frames by system",
+            "lfcc-gmm_60_cmn_wide_dc": "lfcc-gmm, 60 + CMN, wideband fit, remove_dc"}
 
 
 def load(path: Path) -> dict | None:
@@ -112,7 +113,8 @@ def main() -> None:
           "with 64 components a class; wideband fit, speech frames 25 dB: the same with gmm_speech_db = 25; "
           "corpus rebuilt: v7 again, on a corpus rebuilt from scratch on a new machine (base.sh's corpus and gmm "
           "steps); frames by source (system): v7 with each class's frames drawn equally from every source (system), "
-          "gmm_balance, on the rebuilt corpus and its folds (all variant.sh); fusion (val): every family "
+          "gmm_balance, on the rebuilt corpus and its folds; remove_dc: v7 with each STFT frame's mean removed, the "
+          "same way (all variant.sh); fusion (val): every family "
           "fused on split.csv's val clips; fusion (oof): every family fused on the members' out-of-fold LOSO scores "
           "(its LOSO columns: each fold scored by a fusion fitted on the other folds); fusion gmm+lcnn (oof): the "
           "same with two members; fusion gmm-60 + gmm-60-cmn (oof): the 60-coefficient GMMs without and with the "

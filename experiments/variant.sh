@@ -44,6 +44,15 @@
 #       (its stores are lfcc-gmm_60_cmn_wide's: links as for the speech variants above)
 #     lfcc-gmm_60_cmn_wide_speech25: configs/lfcc_gmm_60_cmn_wide_speech25.toml (v7 with gmm_speech_db = 25), the same
 #       way
+#   On a corpus rebuilt from scratch (base.sh WORK2 corpus gmm: v7 as base_gmm, on loo's default 3 folds), with
+#   base_gmm's stores linked as for the speech variants:
+#     lfcc-gmm_60_cmn_wide_by_source: configs/lfcc_gmm_60_cmn_wide_by_source.toml (v7, each class's frames drawn
+#       equally from every source: gmm_balance = "source"):
+#       FOLDS_FROM=WORK2/loso_base_gmm variant.sh WORK2 configs/lfcc_gmm_60_cmn_wide_by_source.toml \
+#         lfcc-gmm_60_cmn_wide_by_source
+#     lfcc-gmm_60_cmn_wide_by_system: configs/lfcc_gmm_60_cmn_wide_by_system.toml (gmm_balance = "system"), the same way
+#     lfcc-gmm_60_cmn_wide_dc: configs/lfcc_gmm_60_cmn_wide_dc.toml (v7 with remove_dc; its own stores), on
+#       base_gmm's folds
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}
