@@ -507,6 +507,7 @@ def test_gmm_balance_draws_each_class_equally_from_every_source(family_runs, tmp
     drawn = sample_frames(split, 0, 20, rng, keep=keep, groups=groups)
     assert int((drawn[:, 0] == 9).sum()) == 10 and len(drawn) == 20
     assert window_groups(split, "") is None
+    assert len(sample_frames(split, 1, 10, rng, windows_ok=np.zeros(len(clips), dtype=bool), groups=groups)) == 0
     # a trained detector keeps the setting
     best = train(family_runs["stores"]["lfcc"], tmp_path / "balanced", TrainConfig(**FAMILY_TRAIN["lfcc-gmm"],
                                                                                    gmm_balance="system"))

@@ -399,7 +399,7 @@ def balanced_quotas(available: np.ndarray, count: int) -> np.ndarray:
 def choose(rng: np.random.Generator, total: int, count: int, group: np.ndarray | None = None) -> np.ndarray:
     """Sorted indices of min(count, total) of total candidates drawn without replacement; with group (each
     candidate's group id), as equally from every group as balanced_quotas allows."""
-    if group is None:
+    if group is None or total == 0:
         return np.sort(rng.choice(total, min(count, total), replace=False))
     _, inverse, available = np.unique(group, return_inverse=True, return_counts=True)
     by_group = np.argsort(inverse, kind="stable")
