@@ -172,7 +172,8 @@ class TrainConfig:
     gmm_narrowband_hz: float = 0.0
     # "source", "system" or "speaker": draw each class's frames equally from every value of that manifest column (a
     # value with fewer frames gives its share to the others), so that no one repository or speaker defines a class;
-    # "" draws them uniformly from all frames
+    # it changes only a class with more than gmm_frames frames (a smaller one is fitted on all of them); "" draws
+    # them uniformly from all frames
     gmm_balance: str = ""
 
     def __post_init__(self) -> None:
