@@ -150,6 +150,78 @@ def test_match_spectrum_gives_a_wave_the_long_term_spectrum_of_another():
     assert np.abs(level(match_spectrum(wave, reference, 16000)) - level(reference)).mean() < 1.5
 
 
+def test_match_spectrum_in_part_of_the_band_leaves_the_rest_and_moves_the_band_edge():
+    """match_spectrum(from_hz=, to_hz=): the top of the band only, so a fake whose energy fades early (a vocoder's
+    roll-off) gets its real clip's band edge and keeps its own spectrum below."""
+    from spoofscan.shortcuts import long_term_spectrum
+    from spoofscan.synth import match_spectrum
+
+    rng = np.random.default_rng(0)
+    reference = brickwall(rng.standard_normal(44100).astype(np.float32), 10000.0, 22050)
+    rolled_off = scipy.signal.sosfiltfilt(scipy.signal.butter(10, 7000, fs=22050, output="sos"), reference)
+    wave = brickwall(rolled_off, 10000.0, 22050)  # the same band, but 60 dB down well before its end
+    assert band_edge(wave, 22050) < band_edge(reference, 22050) - 1000
+    matched = match_spectrum(wave, reference, 22050, from_hz=9000.0, to_hz=10000.0)
+    assert abs(band_edge(matched, 22050) - band_edge(reference, 22050)) <= 100
+    freqs, before = long_term_spectrum(wave, 22050)
+    _, after = long_term_spectrum(matched, 22050)
+    below = freqs < 7000  # where the wave has energy (deeper down, the Welch window's leakage from above shows)
+    assert np.allclose(10 * np.log10(after[below]), 10 * np.log10(before[below]), atol=0.1)
+
+
+def test_match_crest_lowers_a_pulse_trains_crest_factor_and_keeps_its_spectrum():
+    """Pulse excitation (an LPC vocoder's) has a higher crest factor than a recording: match_crest brings it down to
+    the target, mostly by phase (all-pass), so the magnitude spectrum a detector sees barely moves."""
+    from spoofscan.shortcuts import long_term_spectrum
+    from spoofscan.synth import crest_db, match_crest, ride_peaks
+
+    rate = 16000
+    pulses = np.zeros(rate * 2)
+    pulses[::133] = 1.0  # 120 Hz
+    voiced = scipy.signal.lfilter([1.0], [1.0, -1.3, 0.8], pulses)  # one formant
+    voiced *= 0.5 + 0.5 * np.sin(2 * np.pi * 3 * np.arange(voiced.size) / rate) ** 2  # syllables
+    assert crest_db(voiced) > 16
+    matched = match_crest(voiced, 12.0, rate)
+    assert 11.0 <= crest_db(matched) <= 12.05 and matched.size == voiced.size
+    freqs, before = long_term_spectrum(voiced, rate)
+    _, after = long_term_spectrum(matched, rate)
+    band = (freqs > 200) & (freqs < 6000)
+    level = lambda p: 10 * np.log10(p[band] / p.sum())
+    assert np.abs(level(after) - level(before)).mean() < 1.0
+    assert np.array_equal(match_crest(voiced, 30.0, rate), voiced.astype(np.float32))  # already below: untouched
+    limited = ride_peaks(voiced, 16.0, rate)  # the limiter alone: the loudest syllables come down
+    assert crest_db(limited) <= 16.1 and np.all(np.abs(limited) <= np.abs(voiced) + 1e-12)
+
+
+def test_pair_match_edge_and_crest(mixed_rates, tmp_path, capsys):
+    """pair --match-edge --match-crest: each LPC fake ends its band where its real clip does, keeps its DC offset, and
+    its peaks come down towards the real clip's crest factor; --match-edge with --match-spectrum is refused."""
+    from spoofscan.synth import crest_db
+
+    crest = lambda x: crest_db(x - x.mean())
+    made = {}
+    for name, options in (("plain", []), ("matched", ["--match-edge", "--match-crest"])):
+        assert run(["pair", str(mixed_rates), "--out", str(tmp_path / name), "--system", "lpc", *options,
+                    "--workers", "1"]) == 0
+        made[name] = load_items(tmp_path / name / "manifest.csv")
+    reals = {it.group: sf.read(it.path)[0] for it in made["matched"] if it.label == "real"}
+    gaps = {"plain": [], "matched": []}
+    for name, items in made.items():
+        for fake in (it for it in items if it.system == "lpc"):
+            wave, rate = sf.read(fake.path)
+            real = reals[fake.group]
+            gaps[name].append(crest(wave) - crest(real))
+            if name == "matched":
+                assert abs(band_edge(wave, rate) - band_edge(real, rate)) <= 300
+                assert abs(wave.mean() - real.mean()) < 1e-3
+    plain, matched = np.array(gaps["plain"]), np.array(gaps["matched"])
+    assert np.all(matched <= plain + 0.05) and matched.mean() < 0.5 * plain.mean()
+    assert run(["pair", str(mixed_rates), "--out", str(tmp_path / "p"), "--match-edge", "--match-spectrum",
+                "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "leave out edge" in err and err.count("\n") == 1 and not (tmp_path / "p").exists()
+
+
 def test_band_edge_finds_an_upsampled_band():
     wave = np.random.default_rng(0).standard_normal(22050).astype(np.float32) * 0.1
     from spoofscan.audio import brickwall

@@ -755,6 +755,12 @@ def pair(
         help="Give each fake its real clip's long-term spectrum (the recording chain and the roll-off into the band "
              "edge): removes the band-edge cue of the shortcut audit, but also a vocoder's weaker top band, which "
              "was evidence (experiments/FAMILIES.md).")] = False,
+    match_edge: Annotated[bool, typer.Option(
+        help="Give each fake its real clip's long-term spectrum only in the top 1 kHz of the band the vocoder made, "
+             "so its band edge is the real clip's (not with --match-spectrum, which does this and more).")] = False,
+    match_crest: Annotated[bool, typer.Option(
+        help="Bring each fake's crest factor (peak over RMS) down to its real clip's where it is higher (LPC's "
+             "pulses): all-pass dispersion, then a smooth look-ahead limiter.")] = False,
     workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
 ) -> None:
     """Paired fakes: every real clip re-synthesized at its own rate, band, loudness, length and format (resumable).
@@ -766,7 +772,9 @@ def pair(
     from .synth import pair as run_pair
 
     manifest = run_pair(data, out, systems=tuple(system or VOCODERS), max_seconds=max_seconds, workers=workers,
-                        layout=layout, sentences=sentences, match=match_spectrum)
+                        layout=layout, sentences=sentences,
+                        match=tuple(m for m, on in (("spectrum", match_spectrum), ("edge", match_edge),
+                                                    ("crest", match_crest)) if on))
     if (out / "failed.csv").exists():
         console.print(f"[yellow]some real clips could not be paired[/]: see {out / 'failed.csv'}")
     console.print(f"wrote {manifest}; next: spoofscan audit {manifest} --shortcuts; spoofscan split {manifest}")

@@ -45,6 +45,8 @@ SYSTEMS = VOCODERS + ("mlsa", "piper")
 FAKE_CODECS = ("", "mp3", "ogg_vorbis", "opus", "telephone", "gsm", "g722")  # what real recordings may have been through
 RATE = 22050  # HiFi-GAN's rate and spoofscan's default
 TARGET_RMS_DB = -26.0
+EDGE_BAND_HZ = 1000.0  # pair's match="edge": the top of the band whose spectrum is matched
+MATCHES = ("spectrum", "edge", "crest")  # what pair can match besides rate, band, level, DC, length and format
 SENTENCES = Path(__file__).parent / "data" / "sentences.txt"  # what piper reads for `pair`
 FULL_SCALE = 32767 / 32768  # the largest 16-bit sample
 
@@ -58,19 +60,72 @@ def band_limit(wave: np.ndarray, cutoff_hz: float, sample_rate: int = RATE) -> n
 
 
 def match_spectrum(wave: np.ndarray, reference: np.ndarray, rate: int, *, smooth_hz: float = 100.0,
-                   max_gain_db: float = 40.0) -> np.ndarray:
+                   max_gain_db: float = 40.0, from_hz: float = 0.0, to_hz: float = float("inf")) -> np.ndarray:
     """wave through a zero-phase filter that gives it reference's long-term average spectrum (smoothed over smooth_hz,
     so no harmonic of the reference's voice is imprinted; gains clamped to +-max_gain_db): the real recording's chain
     (microphone, processing tilt, the roll-off into its band edge) on its paired fake too. Without it a vocoder's
-    weaker energy near the top of the band puts the fake's measured band edge below its real clip's."""
+    weaker energy near the top of the band puts the fake's measured band edge below its real clip's. Only the
+    frequencies from from_hz to to_hz are changed (the gain fades in and out over smooth_hz); there, when that is
+    not the whole band, each spectrum is taken relative to its own peak, as band_edge measures it."""
     freqs, target = long_term_spectrum(reference, rate)
     _, current = long_term_spectrum(wave, rate)
+    if from_hz > 0 or to_hz < rate / 2:
+        target, current = target / target.max(), current / current.max()
     gain_db = 10 * np.log10((target + 1e-20) / (current + 1e-20))
+    gain_db = np.where((freqs >= from_hz) & (freqs <= to_hz), gain_db, 0.0)
     width = max(1, round(smooth_hz / (freqs[1] - freqs[0])))
     gain_db = np.clip(np.convolve(gain_db, np.ones(width) / width, mode="same"), -max_gain_db, max_gain_db)
     spectrum = np.fft.rfft(wave)
     spectrum *= 10 ** (np.interp(np.fft.rfftfreq(wave.size, 1 / rate), freqs, gain_db) / 20)
     return np.fft.irfft(spectrum, n=wave.size).astype(np.float32)
+
+
+def crest_db(wave: np.ndarray) -> float:
+    """Crest factor: the peak over the RMS, in dB."""
+    return float(20 * np.log10(np.abs(wave).max() / max(rms_of(wave), 1e-12)))
+
+
+def _allpass(wave: np.ndarray, freq_hz: float, rate: int, radius: float = 0.95) -> np.ndarray:
+    """A second-order all-pass section at freq_hz: every frequency keeps its level; those near freq_hz are delayed."""
+    c = 2 * radius * np.cos(2 * np.pi * freq_hz / rate)
+    return scipy.signal.lfilter([radius ** 2, -c, 1.0], [1.0, -c, radius ** 2], wave)
+
+
+def ride_peaks(wave: np.ndarray, crest: float, rate: int, *, hold_s: float = 0.005) -> np.ndarray:
+    """A look-ahead limiter: a smooth gain (no faster than hold_s) brings the peaks down towards crest dB above the
+    RMS, as far as such a gain can (not below the crest factor of one pitch pulse: match_crest disperses those
+    first); the waveform is scaled, never bent, so no distortion products are added."""
+    import scipy.ndimage
+
+    width = max(1, int(hold_s * rate))
+    smooth = np.hanning(width + 2)[1:-1]
+    smooth /= smooth.sum()
+    for _ in range(8):  # taking the peaks down lowers the RMS a little, so the ceiling is set again
+        ceiling = rms_of(wave) * 10 ** (crest / 20)
+        needed = np.minimum(1.0, ceiling / np.maximum(np.abs(wave), 1e-12))
+        if needed.min() > 0.999:
+            break
+        # the minimum over +-width, then smoothed over width: at each sample no more than the gain it needs
+        gain = np.convolve(scipy.ndimage.minimum_filter1d(needed, 2 * width + 1), smooth, mode="same")
+        wave = wave * gain
+    return wave
+
+
+def match_crest(wave: np.ndarray, crest: float, rate: int, *, sections: int = 24) -> np.ndarray:
+    """wave with its crest factor lowered to crest dB where it is higher (a pulse-excited vocoder's peaks, which a
+    real recording's dispersion spreads): first by all-pass sections from 150 Hz to 0.4 x rate, which move only the
+    phase, so the magnitude spectra that a detector's features see stay the same; what is left, by ride_peaks."""
+    wave = np.asarray(wave, dtype=np.float64)
+    if crest_db(wave) <= crest:
+        return wave.astype(np.float32)
+    best = wave
+    for freq in np.geomspace(150.0, 0.4 * rate, sections):
+        wave = _allpass(wave, freq, rate)
+        if crest_db(wave) < crest_db(best):
+            best = wave
+        if crest_db(best) <= crest:
+            break
+    return ride_peaks(best, crest, rate).astype(np.float32)
 
 
 def rms_of(wave: np.ndarray) -> float:
@@ -480,10 +535,10 @@ def encode_like(wave: np.ndarray, original: str | Path) -> bytes:
     return buffer.getvalue()
 
 
-def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, ...], bool]
+def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, ...], tuple[str, ...]]
                  ) -> tuple[str, list[tuple[str, str]], str]:
     """Write each system's copy of one real clip (skipping files that exist); return [(system, path)] or the error."""
-    path, name, out, systems, max_seconds, sentences, spectrum = args
+    path, name, out, systems, max_seconds, sentences, match = args
     try:
         rate = native_rate(path) or RATE
         original = load_audio(path, sample_rate=rate)  # the real clip at its own rate
@@ -493,6 +548,7 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, 
         if level < 1e-6:
             raise SpoofscanError("silent audio; remove the file or check the recording")
         cutoff = band_edge(original, rate)  # the real clip's own band, measured at its own rate
+        dc = float(original.mean())
         wave = resample(original, rate, RATE, name=path)
         made = []
         for system in systems:
@@ -504,14 +560,19 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, 
                 # where a resampling filter's roll-off would end it short of a real clip that fills its band
                 fake = scipy.signal.resample(np.pad(fake, (0, wave.size - fake.size)), original.size)
                 fake = fake - fake.mean()
-                if spectrum:
+                if "spectrum" in match:
                     fake = match_spectrum(fake, original, rate)  # the real recording's chain and roll-off
+                elif "edge" in match:  # only the top of the band the vocoder made, where its roll-off is
+                    top = min(cutoff, RATE / 2)
+                    fake = match_spectrum(fake, original, rate, from_hz=top - EDGE_BAND_HZ, to_hz=top)
+                if "crest" in match:  # the limiter's gain on one-sided pulses moves the mean: taken out again
+                    fake = match_crest(fake, crest_db(original - dc), rate)
+                    fake = fake - fake.mean()
                 fake = brickwall(fake, cutoff, rate)  # no vocoder noise past the real clip's band
                 if rms_of(fake) < 1e-6:
                     raise SpoofscanError(f"{system} produced silence")
                 # the real clip's level and DC offset, made quieter where a vocoder with a higher crest factor (LPC's
                 # pulses) would reach the level the shortcut audit counts as clipped: a cue the real clip lacks
-                dc = float(original.mean())
                 gain = min(level / rms_of(fake), (CLIP_LEVEL - 1e-3 - abs(dc)) / float(np.abs(fake).max()))
                 atomic_write_bytes(fake_path, encode_like(np.clip(fake * gain + dc, -1.0, FULL_SCALE), path))
             made.append((system, str(fake_path)))
@@ -521,12 +582,15 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, 
 
 
 def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODERS, max_seconds: float = 0.0,
-         workers: int = 0, layout: str | None = None, sentences: str | Path | None = None, match: bool = False,
-         progress: bool = True) -> Path:
+         workers: int = 0, layout: str | None = None, sentences: str | Path | None = None,
+         match: tuple[str, ...] = (), progress: bool = True) -> Path:
     """Paired fakes for an existing dataset: every real clip of data (a CSV manifest or a dataset folder) is
     re-synthesized by each system at the real clip's own sample rate, band (its measured band edge), RMS loudness,
-    DC offset, length and file format (written mono), and with match=True its long-term spectrum (match_spectrum), so every real speaker and recording chain also appears as fake
-    and the rate, band and format of the real clips stop telling the classes apart. The piper system (text to
+    DC offset, length and file format (written mono), so every real speaker and recording chain also appears as fake
+    and the rate, band and format of the real clips stop telling the classes apart. match adds: "spectrum", the real
+    clip's long-term spectrum (match_spectrum); "edge", that spectrum only in the top EDGE_BAND_HZ of the band the
+    vocoder made (where its roll-off would put the fake's band edge below the real clip's); "crest", no higher a crest
+    factor than the real clip's (match_crest: LPC's pulses). The piper system (text to
     speech) reads lines of the sentences file (default: SENTENCES) instead of vocoding the clip (see spoken).
 
     Writes out/fake/<system>/<name>_gen.<ext> and out/manifest.csv: the dataset's own clips (unchanged, where they
@@ -542,6 +606,11 @@ def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODE
         if value < 0:
             raise SpoofscanError(f"{option} {value}: use 0 (no limit / all cores) or a positive number")
     check_systems(systems)
+    if set(match) - set(MATCHES):
+        raise SpoofscanError(f"--match {', '.join(sorted(set(match) - set(MATCHES)))}: unknown; use "
+                             f"{', '.join(MATCHES)}")
+    if {"spectrum", "edge"} <= set(match):
+        raise SpoofscanError("--match spectrum already gives the fake the real clip's band edge: leave out edge")
     if sentences is not None and "piper" not in systems:
         raise SpoofscanError("--sentences is what the piper system reads: add --system piper, or leave it out")
     bank = read_sentences(sentences or SENTENCES) if "piper" in systems else ()
@@ -552,7 +621,7 @@ def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODE
     if not reals:
         raise SpoofscanError(f"{data}: no real clips to pair")
     names = [f"{n:05d}_{Path(it.path).stem}" for n, it in enumerate(reals)]  # unique even where stems repeat
-    jobs = [(it.path, name, out, tuple(systems), max_seconds, bank, match) for it, name in zip(reals, names)]
+    jobs = [(it.path, name, out, tuple(systems), max_seconds, bank, tuple(match)) for it, name in zip(reals, names)]
     workers = workers or (os.cpu_count() or 1)
     pool = process_pool(workers) if workers > 1 else None
     results = pool.map(_paired_clip, jobs) if pool else map(_paired_clip, jobs)
