@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# spoofscan-base v7: WaveFake's LFCC-GMM with 60 cepstral coefficients and each window's cepstral mean removed,
-# fitted on the windows whose band reaches 8.5 kHz, narrowband windows scored with an offset (configs/base.toml),
-# trained on real deepfakes (public-demos-train) plus paired fakes of every real clip, chosen by leave-sources-out
+# spoofscan-base v8: WaveFake's LFCC-GMM with 60 cepstral coefficients, each window's cepstral mean and each frame's
+# DC removed, fitted on the windows whose band reaches 8.5 kHz, narrowband windows scored with an offset
+# (configs/base.toml), trained on real deepfakes (public-demos-train) plus paired fakes of every real clip (at its
+# band edge and crest factor too), chosen by leave-sources-out
 # among the detector families and recipe variants (families.sh, variant.sh), calibrated on its recipe's out-of-fold
 # leave-sources-out scores, then scored on the vocoder demos (an external test: never trained on or calibrated on).
 # Usage: bash experiments/base.sh WORK [PUBLIC_DEMOS_MANIFEST] [VOCODER_DEMOS_MANIFEST] [STEP...]
@@ -21,8 +22,10 @@ S="$ROOT/.venv/bin/spoofscan"
 mkdir -p "$WORK" && WORK=$(realpath "$WORK") && cd "$WORK"
 
 for step in "${STEPS[@]}"; do case $step in
-corpus)  # every real clip re-synthesized at its own rate, band, level, length and format; the split; the audits
-    $S pair "$TRAIN" --out paired --workers 2 $(printf -- "--system %s " hifigan_universal world griffin_lim lpc)
+corpus)  # every real clip re-synthesized at its own rate, band, band edge, level, crest factor, length and format;
+         # the split; the audits
+    $S pair "$TRAIN" --out paired --workers 2 --match-edge --match-crest \
+        $(printf -- "--system %s " hifigan_universal world griffin_lim lpc)
     [ -f split.csv ] || $S split paired/manifest.csv --out split.csv --val 0.1 --test 0
     $S audit "$TRAIN" --shortcuts --json shortcuts_public.json   # as published: strong cues, reported
     $S audit paired/manifest.csv --shortcuts --json shortcuts_paired.json   # with the paired fakes, reported

@@ -31,7 +31,10 @@ VARIANTS = {"lfcc-gmm_aug": "lfcc-gmm + aug", "lfcc-gmm_40": "lfcc-gmm, 40 LFCC"
             "base_gmm": "lfcc-gmm, 60 + CMN, wideband fit, corpus rebuilt",
             "lfcc-gmm_60_cmn_wide_by_source": "lfcc-gmm, 60 + CMN, wideband fit, frames by source",
             "lfcc-gmm_60_cmn_wide_by_system": "lfcc-gmm, 60 + CMN, wideband fit, frames by system",
-            "lfcc-gmm_60_cmn_wide_dc": "lfcc-gmm, 60 + CMN, wideband fit, remove_dc"}
+            "lfcc-gmm_60_cmn_wide_dc": "lfcc-gmm, 60 + CMN, wideband fit, remove_dc",
+            "lfcc-gmm_60_cmn_wide_edge_crest": "lfcc-gmm, 60 + CMN, wideband fit, edge/crest-matched fakes",
+            "lfcc-gmm_60_cmn_wide_dc_edge_crest": "lfcc-gmm, 60 + CMN, wideband fit, remove_dc, edge/crest-matched "
+                                                  "fakes"}
 
 
 def load(path: Path) -> dict | None:
@@ -114,7 +117,9 @@ def main() -> None:
           "corpus rebuilt: v7 again, on a corpus rebuilt from scratch on a new machine (base.sh's corpus and gmm "
           "steps); frames by source (system): v7 with each class's frames drawn equally from every source (system), "
           "gmm_balance, on the rebuilt corpus and its folds; remove_dc: v7 with each STFT frame's mean removed, the "
-          "same way (all variant.sh); fusion (val): every family "
+          "same way; edge/crest-matched fakes: the same recipes on a corpus whose paired fakes also have their real "
+          "clip's band edge and crest factor (pair --match-edge --match-crest), on the rebuilt corpus's folds (all "
+          "variant.sh); fusion (val): every family "
           "fused on split.csv's val clips; fusion (oof): every family fused on the members' out-of-fold LOSO scores "
           "(its LOSO columns: each fold scored by a fusion fitted on the other folds); fusion gmm+lcnn (oof): the "
           "same with two members; fusion gmm-60 + gmm-60-cmn (oof): the 60-coefficient GMMs without and with the "

@@ -53,6 +53,12 @@
 #     lfcc-gmm_60_cmn_wide_by_system: configs/lfcc_gmm_60_cmn_wide_by_system.toml (gmm_balance = "system"), the same way
 #     lfcc-gmm_60_cmn_wide_dc: configs/lfcc_gmm_60_cmn_wide_dc.toml (v7 with remove_dc; its own stores), on
 #       base_gmm's folds
+#   On a corpus whose paired fakes also have their real clip's band edge and crest factor (WORK3: base.sh's corpus
+#   step with `pair ... --match-edge --match-crest`, its own split.csv), on WORK2's base_gmm folds:
+#     lfcc-gmm_60_cmn_wide_edge_crest: v7's recipe:
+#       FOLDS_FROM=WORK2/loso_base_gmm variant.sh WORK3 configs/lfcc_gmm_60_cmn_wide.toml \
+#         lfcc-gmm_60_cmn_wide_edge_crest
+#     lfcc-gmm_60_cmn_wide_dc_edge_crest: v7 with remove_dc (configs/lfcc_gmm_60_cmn_wide_dc.toml), the same way
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}
