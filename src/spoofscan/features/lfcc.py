@@ -46,7 +46,10 @@ def lfcc_coefficients(wave: np.ndarray, config: FeatureConfig) -> np.ndarray:
                                                                                          config.hop_length)
         left = (config.n_fft - config.win_length) // 2  # where torch.stft puts a shorter window in the frame
         padded = torch.nn.functional.pad(window, (left, config.n_fft - config.win_length - left))
-        spectrum = spectrum - torch.fft.rfft(padded)[:, None] * frames.mean(dim=1)[None, :]
+        window_spectrum = torch.fft.rfft(padded)
+        # only the bins where the window's spectrum is not zero change: 0 and 1 for a Hann window as long as the frame
+        used = window_spectrum.abs() > 1e-6 * window_spectrum.abs().max()
+        spectrum[used] -= window_spectrum[used, None] * frames.mean(dim=1)[None, :]
     power = spectrum.abs().square().numpy()
     top_bin = None if config.fmax is None else config.fmax * config.n_fft / config.sample_rate
     bottom_bin = config.fmin * config.n_fft / config.sample_rate
