@@ -220,6 +220,12 @@ def test_pair_match_edge_and_crest(mixed_rates, tmp_path, capsys):
                 "--workers", "1"]) == 2
     err = capsys.readouterr().err
     assert "leave out edge" in err and err.count("\n") == 1 and not (tmp_path / "p").exists()
+    from spoofscan.errors import SpoofscanError
+    from spoofscan.synth import pair
+
+    with pytest.raises(SpoofscanError, match="--match level: unknown; use spectrum, edge, crest"):
+        pair(mixed_rates, tmp_path / "p", systems=("lpc",), match=("crest", "level"), workers=1)
+    assert not (tmp_path / "p").exists()
 
 
 def test_band_edge_finds_an_upsampled_band():

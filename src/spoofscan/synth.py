@@ -28,6 +28,7 @@ from pathlib import Path
 import librosa
 import numpy as np
 import scipy.linalg
+import scipy.ndimage
 import scipy.signal
 import soundfile as sf
 import torch
@@ -95,8 +96,6 @@ def ride_peaks(wave: np.ndarray, crest: float, rate: int, *, hold_s: float = 0.0
     """A look-ahead limiter: a smooth gain (no faster than hold_s) brings the peaks down towards crest dB above the
     RMS, as far as such a gain can (not below the crest factor of one pitch pulse: match_crest disperses those
     first); the waveform is scaled, never bent, so no distortion products are added."""
-    import scipy.ndimage
-
     width = max(1, int(hold_s * rate))
     smooth = np.hanning(width + 2)[1:-1]
     smooth /= smooth.sum()
@@ -118,12 +117,12 @@ def match_crest(wave: np.ndarray, crest: float, rate: int, *, sections: int = 24
     wave = np.asarray(wave, dtype=np.float64)
     if crest_db(wave) <= crest:
         return wave.astype(np.float32)
-    best = wave
+    best, lowest = wave, crest_db(wave)
     for freq in np.geomspace(150.0, 0.4 * rate, sections):
         wave = _allpass(wave, freq, rate)
-        if crest_db(wave) < crest_db(best):
-            best = wave
-        if crest_db(best) <= crest:
+        if crest_db(wave) < lowest:
+            best, lowest = wave, crest_db(wave)
+        if lowest <= crest:
             break
     return ride_peaks(best, crest, rate).astype(np.float32)
 
