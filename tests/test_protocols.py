@@ -48,6 +48,19 @@ def test_every_condition_changes_the_audio_and_keeps_it_finite():
         degrade(wave, 22050, "underwater")
 
 
+def test_mp3_random_draws_a_seeded_bitrate_that_keeps_the_band():
+    """mp3_random: a different bitrate per seed (the same for the same seed), each leaving the band to about 10 kHz
+    (the fixed "mp3" condition's 24 kbit/s cuts it near 6 kHz) and the length as it was."""
+    speech = speechlike(2.0, sr=22050, seed=3)
+    copies = [degrade(speech, 22050, "mp3_random", seed=seed) for seed in range(4)]
+    for seed, (coded, rate) in enumerate(copies):
+        assert rate == 22050 and coded.size == speech.size and np.isfinite(coded).all()
+        assert np.array_equal(coded, degrade(speech, 22050, "mp3_random", seed=seed)[0])
+        assert band_edge(coded, rate) > 9000
+    assert len({np.round(np.mean((coded - speech) ** 2), 12) for coded, _ in copies}) == 4  # four bitrates
+    assert band_edge(degrade(speech, 22050, "mp3")[0], 22050) < 8000
+
+
 def test_band_and_peak_limits_draw_a_seeded_edge_and_crest_factor():
     rng = np.random.default_rng(0)
     hiss = (0.1 * rng.standard_normal(22050)).astype(np.float32)  # white: its band edge is Nyquist

@@ -21,8 +21,9 @@ LayoutOpt = Annotated[Optional[str], typer.Option(help="Dataset layout: combined
                                                        "in_the_wild, generic (default: auto-detect).")]
 AugmentOpt = Annotated[Optional[list[str]], typer.Option(
     help="Degradation for extra copies of train clips: mp3, ogg_vorbis, opus, telephone, gsm, g722, noise_20db, "
-         "noise_10db, noise_random (SNR 5-30 dB), reverb, resample_16k, gain_-20db, band_limit (a random band edge "
-         "of 3.5-7.5 kHz), peak_limit (peaks soft-limited to 6-14 dB above the RMS). Repeatable.")]
+         "noise_10db, noise_random (SNR 5-30 dB), mp3_random (mp3 at a random 35-100 kbit/s), reverb, resample_16k, "
+         "gain_-20db, band_limit (a random band edge of 3.5-7.5 kHz), peak_limit (peaks soft-limited to 6-14 dB "
+         "above the RMS). Repeatable.")]
 AugmentCopiesOpt = Annotated[int, typer.Option(help="Degraded copies per train clip (each a random --augment).")]
 
 

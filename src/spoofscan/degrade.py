@@ -27,7 +27,10 @@ RANDOM_SNR_DB = (5.0, 30.0)  # noise_random: white noise at an SNR drawn uniform
 # cuts the band at a random edge below a 16 kHz file's, peak_limit squashes the peaks to a random crest factor.
 BAND_LIMIT_HZ = (3500.0, 7500.0)
 PEAK_LIMIT_DB = (6.0, 14.0)  # peaks at most this far above the clip's RMS
-AUGMENTATIONS = CONDITIONS[1:] + ("noise_random", "band_limit", "peak_limit")  # what `prepare --augment` accepts
+# mp3_random: libsndfile's constant-bitrate compression level, drawn per clip and seed; 0.4-0.85 is about 100-35 kbit/s
+# for 22.05 kHz speech, which keeps a band to 10 kHz and leaves spectral holes (the "mp3" condition is 24 kbit/s)
+MP3_RANDOM_LEVEL = (0.4, 0.85)
+AUGMENTATIONS = CONDITIONS[1:] + ("noise_random", "mp3_random", "band_limit", "peak_limit")  # what `prepare --augment` accepts
 
 
 def _codec(wave: np.ndarray, rate: int, **format_args) -> np.ndarray:
@@ -72,6 +75,9 @@ def degrade(wave: np.ndarray, rate: int, condition: str, *, seed: int = 0) -> tu
         return wave, rate
     if condition == "mp3":
         return _codec(wave, rate, format="MP3", bitrate_mode="CONSTANT", compression_level=0.9), rate
+    if condition == "mp3_random":
+        return _codec(wave, rate, format="MP3", bitrate_mode="CONSTANT",
+                      compression_level=rng.uniform(*MP3_RANDOM_LEVEL)), rate
     if condition == "ogg_vorbis":
         return _codec(wave, rate, format="OGG", subtype="VORBIS", compression_level=0.8), rate
     if condition == "opus":  # VoIP and messaging apps: 16 kHz Ogg Opus at about 19 kbit/s
