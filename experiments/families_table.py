@@ -34,7 +34,11 @@ VARIANTS = {"lfcc-gmm_aug": "lfcc-gmm + aug", "lfcc-gmm_40": "lfcc-gmm, 40 LFCC"
             "lfcc-gmm_60_cmn_wide_dc": "lfcc-gmm, 60 + CMN, wideband fit, remove_dc",
             "lfcc-gmm_60_cmn_wide_edge_crest": "lfcc-gmm, 60 + CMN, wideband fit, edge/crest-matched fakes",
             "lfcc-gmm_60_cmn_wide_dc_edge_crest": "lfcc-gmm, 60 + CMN, wideband fit, remove_dc, edge/crest-matched "
-                                                  "fakes"}
+                                                  "fakes",
+            "lfcc-gmm_60_cmn_wide_dc_edge_crest_mp3": "lfcc-gmm, v8 + an mp3 copy (24 kbit/s) of every train clip",
+            "lfcc-gmm_60_cmn_wide_dc_edge_crest_mp3_random": "lfcc-gmm, v8 + an mp3 copy (35-100 kbit/s) of every "
+                                                             "train clip",
+            "lfcc-gmm_60_cmn_wide_dc_edge_crest_256": "lfcc-gmm, v8 with 256 components"}
 
 
 def load(path: Path) -> dict | None:

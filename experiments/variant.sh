@@ -59,6 +59,13 @@
 #       FOLDS_FROM=WORK2/loso_base_gmm variant.sh WORK3 configs/lfcc_gmm_60_cmn_wide.toml \
 #         lfcc-gmm_60_cmn_wide_edge_crest
 #     lfcc-gmm_60_cmn_wide_dc_edge_crest: v7 with remove_dc (configs/lfcc_gmm_60_cmn_wide_dc.toml), the same way
+#   On that corpus (v8's), on the same folds:
+#     lfcc-gmm_60_cmn_wide_dc_edge_crest_mp3_random: v8 with an mp3 copy (35-100 kbit/s) of every train clip:
+#       FOLDS_FROM=WORK2/loso_base_gmm variant.sh WORK3 configs/base.toml \
+#         lfcc-gmm_60_cmn_wide_dc_edge_crest_mp3_random --augment mp3_random --augment-copies 1
+#     lfcc-gmm_60_cmn_wide_dc_edge_crest_mp3: the same with --augment mp3 (24 kbit/s)
+#     lfcc-gmm_60_cmn_wide_dc_edge_crest_256: configs/lfcc_gmm_60_cmn_wide_dc_256.toml (v8 with 256 components a
+#       class; its stores are v8's, linked as for the speech variants)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}

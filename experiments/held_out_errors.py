@@ -1,0 +1,149 @@
+"""Where a `spoofscan loo` run goes wrong on held-out sources, and two what-ifs on its saved fold models.
+
+  python experiments/held_out_errors.py sources LOO_DIR [LOO_DIR ...]
+      per fold and source: real clips flagged and fakes missed at the fold's EER threshold; the median log-odds of
+      the held-out real clips in lossy files (mp3, Ogg, Opus) and the fold's EER without the source that errs most
+  python experiments/held_out_errors.py holes FILE_OR_GLOB [...]
+      spectral holes of audio files: the share of STFT bins from 4 to 10 kHz (active frames) more than 50 dB below
+      the strongest bin of their frame in that band; a lossy codec leaves many, a studio recording few
+  python experiments/held_out_errors.py average LOO_A LOO_B
+      fold EERs of the weighted mean of two runs' log-odds (no fitting; weight of B 0-1)
+  python experiments/held_out_errors.py clean-offset LOO_AUGMENTED LOO_CLEAN
+      an lfcc-gmm run trained with `--augment` copies, its narrowband offset set from the clean windows only (the
+      windows of LOO_CLEAN's fold stores, same clips, no copies): fold EERs with the stored and that offset
+
+These are analyses of finished runs, for experiments/FAMILIES.md; nothing here trains a model.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import scipy.signal
+import soundfile as sf
+import torch
+
+from spoofscan.checkpoint import load_checkpoint, model_from_checkpoint
+from spoofscan.features.lfcc import remove_window_mean
+from spoofscan.metrics import eer
+from spoofscan.store import Store
+
+LOSSY = (".mp3", ".ogg", ".opus")
+
+
+def fold_scores(loo: Path) -> dict[str, list[dict]]:
+    return {p.parent.parent.name: list(csv.DictReader(open(p, newline="")))
+            for p in sorted(loo.glob("source=*/report_seed0/scores.csv"))}
+
+
+def sources_table(loo: Path) -> None:
+    for fold, rows in fold_scores(loo).items():
+        source_of = {r["path"]: r["source"] for r in csv.DictReader(open(loo / fold / "store" / "index.csv"))}
+        labels = np.array([r["label"] == "fake" for r in rows])
+        scores = np.array([float(r["log_odds"]) for r in rows])
+        fold_eer, threshold = eer(labels, scores)
+        counts = defaultdict(lambda: [0, 0, 0, 0])  # real, flagged, fake, missed
+        for r, fake, score in zip(rows, labels, scores):
+            c = counts[source_of[r["id"]]]
+            c[2 * fake] += 1
+            c[2 * fake + 1] += (score < threshold) if fake else (score >= threshold)
+        lossy = [s for r, s in zip(rows, scores) if r["label"] == "real" and r["id"].lower().endswith(LOSSY)]
+        worst = max(counts, key=lambda s: counts[s][1] + counts[s][3])
+        keep = np.array([source_of[r["id"]] != worst for r in rows])
+        print(f"{loo.name} {fold}: EER {100 * fold_eer:.1f} %, {100 * eer(labels[keep], scores[keep])[0]:.1f} % "
+              f"without {worst}; lossy real files {len(lossy)}"
+              + (f", median log-odds {np.median(lossy):+.2f}" if lossy else ""))
+        for source, (real, flagged, fake, missed) in sorted(counts.items(), key=lambda kv: -kv[1][1] - kv[1][3]):
+            print(f"  {source:50s} real {real:4d} flagged {flagged:4d} | fake {fake:4d} missed {missed:4d}")
+
+
+def holes(path: str) -> float:
+    wave, rate = sf.read(path, dtype="float32", always_2d=True)
+    _, _, spectrum = scipy.signal.stft(wave.mean(axis=1), rate, nperseg=1024)
+    level = 20 * np.log10(np.abs(spectrum) + 1e-10)
+    freqs = np.fft.rfftfreq(1024, 1 / rate)
+    band = level[(freqs > 4000) & (freqs < min(rate / 2 - 500, 10000))]
+    band = band[:, level.max(axis=0) > level.max() - 40]  # frames within 40 dB of the loudest
+    return float(np.mean(band < band.max(axis=0) - 50))
+
+
+def averaged(loo_a: Path, loo_b: Path) -> None:
+    a, b = fold_scores(loo_a), fold_scores(loo_b)
+    for weight in (0.0, 0.3, 0.5, 0.7, 1.0):
+        eers = []
+        for fold in a:
+            other = {r["id"]: float(r["log_odds"]) for r in b[fold]}
+            labels = np.array([r["label"] == "fake" for r in a[fold]])
+            scores = np.array([(1 - weight) * float(r["log_odds"]) + weight * other[r["id"]] for r in a[fold]])
+            eers.append(100 * eer(labels, scores)[0])
+        print(f"weight of B {weight:.1f}: " + " / ".join(f"{e:.1f}" for e in eers) + f" %, mean {np.mean(eers):.1f} %")
+
+
+@torch.no_grad()
+def frame_llrs(model, images: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(windows, frames) fake-minus-real frame log-likelihood ratios of the chosen windows, and which are narrowband."""
+    llrs, narrow = [], []
+    for start in range(0, len(chosen), 256):
+        windows = torch.from_numpy(np.asarray(images[chosen[start:start + 256]], dtype=np.float32))
+        narrow.append(model.narrow_windows(windows).numpy())
+        frames = remove_window_mean(windows, model.config.n_lfcc).transpose(1, 2)
+        both = model.frame_log_likelihoods(((frames - model.row_mean) / model.row_std).flatten(0, 1))
+        both = both.view(*frames.shape[:2], 2)
+        llrs.append((both[..., 1] - both[..., 0]).numpy())
+    return np.concatenate(llrs), np.concatenate(narrow)
+
+
+def clean_offset(loo_aug: Path, loo_clean: Path) -> None:
+    torch.set_num_threads(1)
+    for fold in sorted(p.name for p in loo_aug.glob("source=*")):
+        model = model_from_checkpoint(load_checkpoint(loo_aug / fold / "run_seed0" / "best.pt")).eval()
+        store = Store(loo_aug / fold / "store")
+        train, val, test = store.split("train"), store.split("val"), store.split("test")
+        clean_clips = Store(loo_clean / fold / "store").split("train").clips
+        if [c["path"] for c in clean_clips] != [c["path"] for c in train.clips]:
+            raise SystemExit(f"{fold}: the two runs' train splits hold different clips")
+        is_clean = np.zeros(len(train.images), dtype=bool)  # a clip's own windows come first, then its copies'
+        for aug, clean in zip(train.clips, clean_clips):
+            is_clean[int(aug["first_window"]):int(aug["first_window"]) + int(clean["n_windows"])] = True
+        real_train = np.flatnonzero(train.labels == 0)
+        train_llr, train_narrow = frame_llrs(model, train.images, real_train)
+        val_llr, val_narrow = frame_llrs(model, val.images, np.flatnonzero(val.labels == 0))
+        reference = np.median(val_llr[~val_narrow].mean(axis=1))  # train.narrowband_offset's reference
+        narrow_clean = train_narrow & is_clean[real_train]
+        offset = reference - np.median(np.r_[train_llr[narrow_clean].mean(axis=1), val_llr[val_narrow].mean(axis=1)])
+        test_llr, test_narrow = frame_llrs(model, test.images, np.arange(len(test.images)))
+        labels = np.array([c["label"] == "fake" for c in test.clips])
+        counts = np.bincount(test.clip_of_window, minlength=len(test.clips))
+        results = []
+        for value in (float(model.narrowband_offset), offset):
+            windows = test_llr.mean(axis=1) + test_narrow * value
+            results.append(100 * eer(labels, np.bincount(test.clip_of_window, windows, len(test.clips)) / counts)[0])
+        print(f"{fold}: stored offset {float(model.narrowband_offset):+.3f}, EER {results[0]:.1f} %; from clean "
+              f"windows {offset:+.3f}, EER {results[1]:.1f} %")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=("sources", "holes", "average", "clean-offset"))
+    parser.add_argument("paths", nargs="+")
+    args = parser.parse_args()
+    if args.what == "sources":
+        for loo in args.paths:
+            sources_table(Path(loo))
+    elif args.what == "holes":
+        files = sorted(f for pattern in args.paths for f in glob.glob(pattern, recursive=True))
+        shares = [holes(f) for f in files]
+        print(f"{len(files)} files: spectral holes {100 * np.mean(shares):.1f} % on average "
+              f"({100 * min(shares):.1f}-{100 * max(shares):.1f} %)")
+    elif args.what == "average":
+        averaged(Path(args.paths[0]), Path(args.paths[1]))
+    else:
+        clean_offset(Path(args.paths[0]), Path(args.paths[1]))
+
+
+if __name__ == "__main__":
+    main()
