@@ -17,7 +17,6 @@ These are analyses of finished runs, for experiments/FAMILIES.md; nothing here t
 from __future__ import annotations
 
 import argparse
-import csv
 import glob
 from collections import defaultdict
 from pathlib import Path
@@ -29,6 +28,7 @@ import torch
 
 from spoofscan.checkpoint import load_checkpoint, model_from_checkpoint
 from spoofscan.features.lfcc import remove_window_mean
+from spoofscan.io import read_csv
 from spoofscan.metrics import eer
 from spoofscan.store import Store
 
@@ -36,13 +36,16 @@ LOSSY = (".mp3", ".ogg", ".opus")
 
 
 def fold_scores(loo: Path) -> dict[str, list[dict]]:
-    return {p.parent.parent.name: list(csv.DictReader(open(p, newline="")))
-            for p in sorted(loo.glob("source=*/report_seed0/scores.csv"))}
+    folds = {p.parent.parent.name: read_csv(p) for p in sorted(loo.glob("source=*/report_seed0/scores.csv"))}
+    if not folds:
+        raise SystemExit(f"{loo}: no source=*/report_seed0/scores.csv; give a finished `spoofscan loo --by source` "
+                         "folder")
+    return folds
 
 
 def sources_table(loo: Path) -> None:
     for fold, rows in fold_scores(loo).items():
-        source_of = {r["path"]: r["source"] for r in csv.DictReader(open(loo / fold / "store" / "index.csv"))}
+        source_of = {r["path"]: r["source"] for r in read_csv(loo / fold / "store" / "index.csv")}
         labels = np.array([r["label"] == "fake" for r in rows])
         scores = np.array([float(r["log_odds"]) for r in rows])
         fold_eer, threshold = eer(labels, scores)
@@ -136,6 +139,8 @@ def main() -> None:
             sources_table(Path(loo))
     elif args.what == "holes":
         files = sorted(f for pattern in args.paths for f in glob.glob(pattern, recursive=True))
+        if not files:
+            raise SystemExit(f"no audio file matches {' '.join(args.paths)}; quote a glob such as 'DIR/**/*.mp3'")
         shares = [holes(f) for f in files]
         print(f"{len(files)} files: spectral holes {100 * np.mean(shares):.1f} % on average "
               f"({100 * min(shares):.1f}-{100 * max(shares):.1f} %)")

@@ -27,10 +27,11 @@ RANDOM_SNR_DB = (5.0, 30.0)  # noise_random: white noise at an SNR drawn uniform
 # cuts the band at a random edge below a 16 kHz file's, peak_limit squashes the peaks to a random crest factor.
 BAND_LIMIT_HZ = (3500.0, 7500.0)
 PEAK_LIMIT_DB = (6.0, 14.0)  # peaks at most this far above the clip's RMS
-# mp3_random: libsndfile's constant-bitrate compression level, drawn per clip and seed; 0.4-0.85 is about 100-35 kbit/s
-# for 22.05 kHz speech, which keeps a band to 10 kHz and leaves spectral holes (the "mp3" condition is 24 kbit/s)
+# mp3_random: libsndfile's constant-bitrate compression level, drawn per clip and seed; 0.4-0.85 is about 100-35
+# kbit/s for 22.05 kHz speech, which keeps a band to 10 kHz and leaves spectral holes (the "mp3" condition: 24 kbit/s)
 MP3_RANDOM_LEVEL = (0.4, 0.85)
-AUGMENTATIONS = CONDITIONS[1:] + ("noise_random", "mp3_random", "band_limit", "peak_limit")  # what `prepare --augment` accepts
+# what `prepare --augment` accepts
+AUGMENTATIONS = CONDITIONS[1:] + ("noise_random", "mp3_random", "band_limit", "peak_limit")
 
 
 def _codec(wave: np.ndarray, rate: int, **format_args) -> np.ndarray:
