@@ -9,8 +9,8 @@
 #   STEP: corpus (paired fakes, split.csv and the shortcut audits), gmm (the recipe trained on split.csv,
 #   its external test and leave-sources-out: variant.sh with configs/base.toml, outputs named base_gmm), ship
 #   (calibrate, external test, degradation suite, model-view shortcut audit, export). Default: all three, about
-#   70 minutes on 2 CPU cores from an empty WORK (corpus 36-40, gmm 21-23, ship 7). What it was chosen against: bash experiments/families.sh WORK and
-#   the variants in variant.sh's header.
+#   70 minutes on 2 CPU cores from an empty WORK (corpus 36-40, gmm 21-23, ship 7). What it was chosen against:
+#   bash experiments/families.sh WORK and the variants in variant.sh's header.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: base.sh WORK [TRAIN] [DEV] [STEP...]}

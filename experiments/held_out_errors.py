@@ -76,6 +76,8 @@ def holes(path: str) -> float:
 
 def averaged(loo_a: Path, loo_b: Path) -> None:
     a, b = fold_scores(loo_a), fold_scores(loo_b)
+    if any({r["id"] for r in a[fold]} != {r["id"] for r in b.get(fold, [])} for fold in a):
+        raise SystemExit(f"{loo_a} and {loo_b} score different clips; run both on the same folds (loo --folds-from)")
     for weight in (0.0, 0.3, 0.5, 0.7, 1.0):
         eers = []
         for fold in a:

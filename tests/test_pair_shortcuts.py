@@ -10,6 +10,7 @@ import soundfile as sf
 from conftest import speechlike, vocode, write, write_rows
 from spoofscan.audio import brickwall
 from spoofscan.cli import run
+from spoofscan.errors import SpoofscanError
 from spoofscan.layouts import load_items
 from spoofscan.protocol import fold_values
 from spoofscan.shortcuts import band_edge, file_properties
@@ -220,7 +221,6 @@ def test_pair_match_edge_and_crest(mixed_rates, tmp_path, capsys):
                 "--workers", "1"]) == 2
     err = capsys.readouterr().err
     assert "leave out edge" in err and err.count("\n") == 1 and not (tmp_path / "p").exists()
-    from spoofscan.errors import SpoofscanError
     from spoofscan.synth import pair
 
     with pytest.raises(SpoofscanError, match="--match level: unknown; use spectrum, edge, crest"):

@@ -553,7 +553,8 @@ def degrade(
     layout: LayoutOpt = None,
     condition: Annotated[Optional[list[str]], typer.Option(
         help="clean, mp3, ogg_vorbis, opus, telephone, gsm, g722, noise_20db, noise_10db, reverb, resample_16k, "
-             "gain_-20db (default: all), or noise_random (SNR 5-30 dB per clip). Repeatable.")] = None,
+             "gain_-20db (default: all), or one drawn per clip: noise_random (SNR 5-30 dB), mp3_random (35-100 kbit/s), "
+             "band_limit, peak_limit. Repeatable.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda.")] = "cpu",
 ) -> None:
     """Degradation suite: EER of the same clips through codecs, noise, reverb, resampling and gain."""

@@ -120,8 +120,9 @@ def match_crest(wave: np.ndarray, crest: float, rate: int, *, sections: int = 24
     best, lowest = wave, crest_db(wave)
     for freq in np.geomspace(150.0, 0.4 * rate, sections):
         wave = _allpass(wave, freq, rate)
-        if crest_db(wave) < lowest:
-            best, lowest = wave, crest_db(wave)
+        current = crest_db(wave)
+        if current < lowest:
+            best, lowest = wave, current
         if lowest <= crest:
             break
     return ride_peaks(best, crest, rate).astype(np.float32)

@@ -1,0 +1,75 @@
+"""experiments/held_out_errors.py: per-source errors of a leave-sources-out run, spectral holes, score averaging."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from conftest import loo_folder, write
+from spoofscan.audio import brickwall
+
+SCRIPT = Path(__file__).parents[1] / "experiments" / "held_out_errors.py"
+
+
+def script(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True)
+
+
+def with_sources(root: Path, clips: list[tuple[str, int, str]], source_of) -> Path:
+    """Each fold of a loo folder gets the store index that names its clips' sources."""
+    for fold in sorted({c[2] for c in clips}):
+        store = root / fold / "store"
+        store.mkdir()
+        rows = ["path,source"] + [f"{c[0]},{source_of(c[0])}" for c in clips if c[2] == fold]
+        (store / "index.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def test_sources_and_average_name_what_errs_and_mismatched_runs_fail(tmp_path):
+    rng = np.random.default_rng(0)
+    # per fold: 20 real and 20 fake clips of a clean source, and 10 real mp3 files of a lossy one that score as fake
+    clips = [(f"f{k}/clean{i}.wav", i % 2, f"source=fold{k}") for k in range(3) for i in range(40)]
+    clips += [(f"f{k}/lossy{i}.mp3", 0, f"source=fold{k}") for k in range(3) for i in range(10)]
+    labels = np.array([c[1] for c in clips])
+    lossy = np.array([c[0].endswith(".mp3") for c in clips])
+    scores = 3.0 * labels + rng.normal(0, 0.5, len(clips)) + 4.0 * lossy
+    source_of = lambda path: "lossy" if path.endswith(".mp3") else "clean"  # noqa: E731
+    run_a = with_sources(loo_folder(tmp_path / "a", clips, scores), clips, source_of)
+    result = script("sources", run_a)
+    assert result.returncode == 0, result.stderr
+    folds = [line for line in result.stdout.splitlines() if line.startswith("a source=fold")]
+    assert len(folds) == 3
+    for line in folds:
+        eer_all, eer_without = (float(x.split(" %")[0]) for x in line.split("EER ")[1].split(", ")[:2])
+        assert eer_all > 10 and eer_without < 5 and "without lossy" in line
+        assert "lossy real files 10, median log-odds +" in line and float(line.split("log-odds ")[1]) > 3
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("  lossy")]
+    assert all(row[1:5] == ["real", "10", "flagged", "10"] for row in rows)
+
+    run_b = loo_folder(tmp_path / "b", clips, 3.0 * labels + rng.normal(0, 0.5, len(clips)))  # lossy files scored right
+    result = script("average", run_a, run_b)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    mean_of = lambda line: float(line.split("mean ")[1].split(" %")[0])  # noqa: E731
+    assert lines[0].startswith("weight of B 0.0") and lines[-1].startswith("weight of B 1.0")
+    assert mean_of(lines[-1]) < mean_of(lines[0])
+
+    moved = loo_folder(tmp_path / "c", [(c[0], c[1], "source=fold0") for c in clips], scores)
+    for args, reason in ((("average", run_a, moved), "score different clips"),
+                         (("sources", tmp_path), "no source=*"),
+                         (("holes", tmp_path / "*.flac"), "no audio file matches")):
+        result = script(*args)
+        assert result.returncode != 0 and reason in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_holes_are_few_in_full_band_audio_and_many_where_a_codec_cut_bands(tmp_path):
+    rng = np.random.default_rng(1)
+    noise = (0.1 * rng.standard_normal(22050 * 2)).astype(np.float32)
+    write(tmp_path / "full.wav", noise, sr=22050)
+    write(tmp_path / "cut.wav", brickwall(noise, 6000.0, 22050), sr=22050)  # 6-10 kHz empty
+    shares = {}
+    for name in ("full", "cut"):
+        result = script("holes", tmp_path / f"{name}.wav")
+        assert result.returncode == 0, result.stderr
+        shares[name] = float(result.stdout.split("spectral holes ")[1].split(" %")[0])
+    assert shares["full"] < 1 and shares["cut"] > 50
