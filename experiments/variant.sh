@@ -87,4 +87,6 @@ $S degrade "run_$NAME/best.pt" "$DEV" --split all --out "degrade_$NAME"
 # between folds when a corpus gains paired fakes: compare with other variants on the same folds)
 FOLDS=(--folds 3)
 [ -n "${FOLDS_FROM:-}" ] && FOLDS=(--folds-from "$(realpath "$FOLDS_FROM")")
+# ALWAYS_TRAIN="SOURCE ...": sources that every fold trains on and none scores (extra real speech, its paired fakes)
+for source in ${ALWAYS_TRAIN:-}; do FOLDS+=(--always-train "$source"); done
 $S loo paired/manifest.csv --by source "${FOLDS[@]}" $UNTESTED --out "loso_$NAME" --config "$CONFIG" --workers 2 "${OPTIONS[@]}"

@@ -389,6 +389,17 @@ def test_leave_sources_out_in_folds_scores_only_published_fakes(tmp_path, capsys
                 "--out", str(tmp_path / "again"), *small]) == 0
     again = json.loads((tmp_path / "again" / "loo.json").read_text())
     assert [f["values"] for f in again["folds"]] == ["s1 s3", "s0 s2"]
+    # --always-train: s3 (real clips and their paired fakes) is in every fold's training data and no fold's test
+    kept = tmp_path / "kept"
+    assert run(["loo", str(manifest), "--by", "source", "--folds", "2", "--always-train", "s3",
+                "--untested-system", "paired", "--out", str(kept), *small]) == 0
+    summary = json.loads((kept / "loo.json").read_text())
+    assert summary["always_train"] == ["s3"]
+    assert sorted(" ".join(f["values"] for f in summary["folds"]).split()) == ["s0", "s1", "s2"]
+    for fold in summary["folds"]:
+        items = load_items(kept / f"source={fold['held_out']}" / "split.csv")
+        assert {it.split for it in items if it.source == "s3"} <= {"train", "val"}
+        assert {it.system for it in items if it.source == "s3" and it.split == "train"} == {"ground_truth", "paired"}
     (chosen / "loo.json").write_text(json.dumps({**summary, "folds": [{"values": "s1 s3"}, {"values": "s0"}]}))
     broken, by_system = tmp_path / "broken", tmp_path / "by_system"
     broken.mkdir(), by_system.mkdir()
@@ -407,6 +418,10 @@ def test_leave_sources_out_in_folds_scores_only_published_fakes(tmp_path, capsys
     assert run(["loo", str(manifest), "--by", "source", "--folds", "2", "--untested-system", "nope",
                 "--out", str(tmp_path / "y")]) == 2
     assert "no such system" in capsys.readouterr().err
+    assert run(["loo", str(manifest), "--by", "source", "--folds", "2", "--always-train", "s9",
+                "--out", str(tmp_path / "y")]) == 2
+    err = capsys.readouterr().err
+    assert "--always-train s9: no such source" in err and err.count("\n") == 1
 
 
 def test_shortcut_audit_as_a_wideband_gmm_leaves_out_the_clips_it_does_not_fit(tmp_path, capsys):

@@ -598,6 +598,9 @@ def loo(
              "folds.")] = None,
     untested_system: Annotated[Optional[list[str]], typer.Option(
         help="Train on this system but never score it in a held-out test (e.g. paired fakes). Repeatable.")] = None,
+    always_train: Annotated[Optional[list[str]], typer.Option(
+        help="A value of --by that is never held out: every fold trains on it, none scores it (e.g. extra real "
+             "speech and its paired fakes). Repeatable.")] = None,
     workers: Annotated[int, typer.Option(help="Feature extraction processes (0 = all cores).")] = 0,
     augment: AugmentOpt = None,
     augment_copies: AugmentCopiesOpt = 0,
@@ -627,7 +630,8 @@ def loo(
     fold_sets = read_fold_sets(folds_from, by) if folds_from else None
     summary = leave_one_out(_items(data, layout), out, features, train_config, key=by, seeds=seed_list,
                             folds=folds, fold_sets=fold_sets, untested_systems=tuple(untested_system or ()),
-                            workers=workers, augment=tuple(augment or ()), augment_copies=augment_copies)
+                            always_train=tuple(always_train or ()), workers=workers,
+                            augment=tuple(augment or ()), augment_copies=augment_copies)
     table = Table(title=f"leave one {by} out: EER on the held-out {by}")
     for column in ("held out", "EER mean", "std", "seeds"):
         table.add_column(column)

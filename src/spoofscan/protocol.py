@@ -54,7 +54,7 @@ def read_fold_sets(loo_dir: str | Path, key: str) -> list[tuple[str, ...]]:
 def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, config: TrainConfig, *,
                   key: str = "system", seeds: tuple[int, ...] = (0,), fractions=(0.7, 0.15, 0.15),
                   folds: int = 0, fold_sets: list[tuple[str, ...]] | None = None,
-                  untested_systems: tuple[str, ...] = (), workers: int = 0,
+                  untested_systems: tuple[str, ...] = (), always_train: tuple[str, ...] = (), workers: int = 0,
                   augment: tuple[str, ...] = (), augment_copies: int = 0) -> dict:
     """Run the protocol and write loo.csv, loo.md and loo.json to out. Returns the summary.
 
@@ -63,8 +63,10 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
     (read_fold_sets) holds out exactly those sets instead, e.g. another recipe's folds, for a comparison on the same
     folds when clip counts differ (fold_values balances the folds by clip count).
     untested_systems are trained on but never scored in a held-out test (e.g. paired fakes made for every source,
-    so that a fold measures the published fakes of unseen sources only). augment and augment_copies add degraded
-    copies of each fold's training clips, as `prepare --augment` does.
+    so that a fold measures the published fakes of unseen sources only). always_train are values of key that are
+    never held out: every fold trains on them (e.g. extra real speech from other recording chains, with its paired
+    fakes), and no fold scores them. augment and augment_copies add degraded copies of each fold's training clips, as
+    `prepare --augment` does.
     """
     from .evaluate import evaluate
     from .splits import grouped_split, write_manifest
@@ -75,6 +77,10 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
     if key not in ("system", "source", "speaker"):
         raise SpoofscanError(f"--by {key!r}: hold out each system, source or speaker")
     values = sorted({getattr(it, key) for it in items if not (key == "system" and it.system == REAL_SYSTEM)})
+    unknown = sorted(set(always_train) - set(values))
+    if unknown:
+        raise SpoofscanError(f"--always-train {', '.join(unknown)}: no such {key} in the data")
+    values = [v for v in values if v not in always_train]
     if len(values) < 2:
         raise SpoofscanError(f"leave-one-out by {key} needs at least two values, found {values}")
     if fold_sets is not None:
@@ -130,7 +136,8 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
         summary_rows.append({"held_out": name, "values": fold_rows[0]["values"], "eer_mean": float(eers.mean()),
                              "eer_std": float(eers.std()), "seeds": len(eers)})
     means = np.array([r["eer_mean"] for r in summary_rows])
-    summary = {"key": key, "folds_asked": folds, "untested_systems": list(untested_systems), "seeds": list(seeds),
+    summary = {"key": key, "folds_asked": folds, "untested_systems": list(untested_systems),
+               "always_train": list(always_train), "seeds": list(seeds),
                "folds": summary_rows, "mean_eer": float(means.mean()),
                "worst_eer": float(means.max()), "worst": summary_rows[int(means.argmax())]["held_out"],
                "feature_config": to_dict(features), "train_config": to_dict(config)}
