@@ -66,6 +66,9 @@
 #     lfcc-gmm_60_cmn_wide_dc_edge_crest_mp3: the same with --augment mp3 (24 kbit/s)
 #     lfcc-gmm_60_cmn_wide_dc_edge_crest_256: configs/lfcc_gmm_60_cmn_wide_dc_256.toml (v8 with 256 components a
 #       class; its stores are v8's, linked as for the speech variants)
+#   v8k: configs/base.toml on WORK4, v8's corpus plus 595 klettres real clips and their paired fakes
+#     (experiments/extra_reals.py ... --source klettres, then pair and split as in base.sh), v8's folds:
+#       ALWAYS_TRAIN=KDE/klettres-data FOLDS_FROM=WORK2/loso_base_gmm variant.sh WORK4 configs/base.toml v8k
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}

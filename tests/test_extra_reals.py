@@ -1,0 +1,58 @@
+"""experiments/extra_reals.py: a seeded sample per folder of an extra real source, appended after a dataset's clips."""
+import csv
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import speechlike
+from spoofscan.errors import SpoofscanError
+
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "extra_reals.py"
+spec = importlib.util.spec_from_file_location("extra_reals", SCRIPT)
+extra_reals = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(extra_reals)
+
+
+def _voices(root: Path) -> None:
+    for voice, count in (("Alice", 5), ("Bob", 2), ("Robot", 3)):
+        for n in range(count):
+            path = root / voice / f"line{n}.ogg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, speechlike(1.0, sr=44100, seed=n), 44100, format="OGG", subtype="VORBIS")
+    sf.write(root / "Alice" / "blip.ogg", np.zeros(4410, dtype=np.float32), 44100, format="OGG", subtype="VORBIS")
+
+
+def test_extra_items_sample_each_folder_and_leave_out_excluded_ones(tmp_path, monkeypatch):
+    _voices(tmp_path / "voices")
+    monkeypatch.setitem(extra_reals.SOURCES, "game", (str(tmp_path / "voices"), "game/data", "install it", ("Robot",)))
+    items = extra_reals.extra_items("game", per_folder=3)
+    assert [it.speaker for it in items] == ["game_Alice"] * 3 + ["game_Bob"] * 2  # Robot left out, Bob has 2
+    assert all(it.label == "real" and it.source == "game/data" and it.group.startswith("game:") for it in items)
+    assert not any("blip" in it.path for it in items)  # shorter than min_seconds
+    assert [it.path for it in items] == [it.path for it in extra_reals.extra_items("game", per_folder=3)]
+    monkeypatch.setitem(extra_reals.SOURCES, "gone", (str(tmp_path / "nowhere"), "gone/data", "apt-get install x", ()))
+    with pytest.raises(SpoofscanError, match="not found; apt-get install x"):
+        extra_reals.extra_items("gone")
+
+
+def test_main_keeps_the_dataset_first_and_says_what_is_missing(tiny_run, tmp_path, monkeypatch):
+    _voices(tmp_path / "voices")
+    monkeypatch.setitem(extra_reals.SOURCES, "hedgewars", (str(tmp_path / "voices"), "hw/data", "install it", ()))
+    out = tmp_path / "combined.csv"
+    monkeypatch.setattr(sys, "argv", ["extra_reals.py", str(tiny_run["manifest"]), str(out), "--source", "hedgewars",
+                                      "--per-folder", "2"])
+    extra_reals.main()
+    rows = list(csv.DictReader(open(out)))
+    with open(tiny_run["manifest"]) as f:
+        dataset = list(csv.DictReader(f))
+    assert len(rows) == len(dataset) + 6  # 2 from each of Alice, Bob and Robot (nothing excluded here)
+    assert [Path(r["path"]).name for r in rows[:len(dataset)]] == [Path(r["path"]).name for r in dataset]
+    assert {r["source"] for r in rows[len(dataset):]} == {"hw/data"}
+    assert all((out.parent / r["path"]).is_file() for r in rows)
+    monkeypatch.setitem(extra_reals.SOURCES, "hedgewars", (str(tmp_path / "nowhere"), "hw/data", "apt-get x", ()))
+    with pytest.raises(SystemExit, match="nowhere not found; apt-get x"):
+        extra_reals.main()
