@@ -32,12 +32,17 @@ SOURCES = {
 
 
 def usable(path: Path, min_seconds: float) -> bool:
-    info = sf.info(path)
+    try:
+        info = sf.info(path)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise SpoofscanError(f"{path}: unreadable ({exc}); reinstall its package") from None
     return info.samplerate <= 48000 and info.duration >= min_seconds
 
 
 def extra_items(name: str, *, per_folder: int = 30, min_seconds: float = 0.4, seed: int = 0) -> list[Item]:
     """Up to per_folder real clips (seeded) of each sub-folder of source name, as manifest items."""
+    if per_folder < 1:
+        raise SpoofscanError(f"--per-folder {per_folder}: use 1 or more")
     folder, source, install, excluded = SOURCES[name]
     root = Path(folder)
     if not root.is_dir():

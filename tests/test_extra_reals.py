@@ -37,6 +37,11 @@ def test_extra_items_sample_each_folder_and_leave_out_excluded_ones(tmp_path, mo
     monkeypatch.setitem(extra_reals.SOURCES, "gone", (str(tmp_path / "nowhere"), "gone/data", "apt-get install x", ()))
     with pytest.raises(SpoofscanError, match="not found; apt-get install x"):
         extra_reals.extra_items("gone")
+    with pytest.raises(SpoofscanError, match="--per-folder 0: use 1 or more"):
+        extra_reals.extra_items("game", per_folder=0)
+    (tmp_path / "voices" / "Bob" / "line1.ogg").write_bytes(b"OggS not audio")
+    with pytest.raises(SpoofscanError, match="line1.ogg: unreadable"):
+        extra_reals.extra_items("game")
 
 
 def test_main_keeps_the_dataset_first_and_says_what_is_missing(tiny_run, tmp_path, monkeypatch):
@@ -54,5 +59,7 @@ def test_main_keeps_the_dataset_first_and_says_what_is_missing(tiny_run, tmp_pat
     assert {r["source"] for r in rows[len(dataset):]} == {"hw/data"}
     assert all((out.parent / r["path"]).is_file() for r in rows)
     monkeypatch.setitem(extra_reals.SOURCES, "hedgewars", (str(tmp_path / "nowhere"), "hw/data", "apt-get x", ()))
+    out.unlink()
     with pytest.raises(SystemExit, match="nowhere not found; apt-get x"):
         extra_reals.main()
+    assert not out.exists()  # nothing written when a source is missing

@@ -422,6 +422,7 @@ def test_leave_sources_out_in_folds_scores_only_published_fakes(tmp_path, capsys
                 "--out", str(tmp_path / "y")]) == 2
     err = capsys.readouterr().err
     assert "--always-train s9: no such source" in err and err.count("\n") == 1
+    assert not (tmp_path / "y").exists()
 
 
 def test_shortcut_audit_as_a_wideband_gmm_leaves_out_the_clips_it_does_not_fit(tmp_path, capsys):
