@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# spoofscan-base v8: WaveFake's LFCC-GMM with 60 cepstral coefficients, each window's cepstral mean and each frame's
+# spoofscan-base v9: WaveFake's LFCC-GMM with 60 cepstral coefficients, each window's cepstral mean and each frame's
 # DC removed, fitted on the windows whose band reaches 8.5 kHz, narrowband windows scored with an offset
-# (configs/base.toml), trained on real deepfakes (public-demos-train) plus paired fakes of every real clip (at its
-# band edge and crest factor too), chosen by leave-sources-out
+# (configs/base.toml), trained on real deepfakes (public-demos-train), extra real speech from other recording chains
+# (KDE's klettres-data and hedgewars-data: Debian packages, installed here if missing; experiments/extra_reals.py)
+# and paired fakes of every real clip (at its band edge and crest factor too), chosen by leave-sources-out
 # among the detector families and recipe variants (families.sh, variant.sh), calibrated on its recipe's out-of-fold
 # leave-sources-out scores, then scored on the vocoder demos (an external test: never trained on or calibrated on).
 # Usage: bash experiments/base.sh WORK [PUBLIC_DEMOS_MANIFEST] [VOCODER_DEMOS_MANIFEST] [STEP...]
-#   STEP: corpus (paired fakes, split.csv and the shortcut audits), gmm (the recipe trained on split.csv,
-#   its external test and leave-sources-out: variant.sh with configs/base.toml, outputs named base_gmm), ship
-#   (calibrate, external test, degradation suite, model-view shortcut audit, export). Default: all three, about
-#   70 minutes on 2 CPU cores from an empty WORK (corpus 36-40, gmm 21-23, ship 7). What it was chosen against:
-#   bash experiments/families.sh WORK and the variants in variant.sh's header.
+#   STEP: corpus (extra real speech, paired fakes, split.csv and the shortcut audits), gmm (the recipe trained on
+#   split.csv, its external test and leave-sources-out, the extra speech in every fold's training set: variant.sh
+#   with configs/base.toml, outputs named base_gmm), ship (calibrate, external test, degradation suite, model-view
+#   shortcut audit, export). Default: all three, about 100 minutes on 2 CPU cores from an empty WORK (corpus about
+#   50: 46 of them the 7,064 paired fakes; gmm about 35; ship about 15; v9's pieces were timed as
+#   experiments/variant.sh's v8kh). What it was chosen against: bash experiments/families.sh WORK and the variants in
+#   variant.sh's header.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: base.sh WORK [TRAIN] [DEV] [STEP...]}
@@ -24,14 +27,19 @@ mkdir -p "$WORK" && WORK=$(realpath "$WORK") && cd "$WORK"
 for step in "${STEPS[@]}"; do case $step in
 corpus)  # every real clip re-synthesized at its own rate, band, band edge, level, crest factor, length and format;
          # the split; the audits
-    $S pair "$TRAIN" --out paired --workers 2 --match-edge --match-crest \
+    [ -d /usr/share/klettres ] && [ -d /usr/share/games/hedgewars/Data/Sounds/voices ] ||
+        apt-get install -y klettres-data hedgewars-data
+    "$ROOT/.venv/bin/python" "$ROOT/experiments/extra_reals.py" "$TRAIN" combined.csv \
+        --source klettres --source hedgewars   # 1,015 real clips after the public ones
+    $S pair combined.csv --out paired --workers 2 --match-edge --match-crest \
         $(printf -- "--system %s " hifigan_universal world griffin_lim lpc)
     [ -f split.csv ] || $S split paired/manifest.csv --out split.csv --val 0.1 --test 0
     $S audit "$TRAIN" --shortcuts --json shortcuts_public.json   # as published: strong cues, reported
     $S audit paired/manifest.csv --shortcuts --json shortcuts_paired.json   # with the paired fakes, reported
     ;;
-gmm)  # run_base_gmm/ is configs/base.toml's recipe on split.csv (= variant.sh's lfcc-gmm_60_cmn)
-    DEV="$DEV" bash "$ROOT/experiments/variant.sh" "$WORK" "$ROOT/configs/base.toml" base_gmm
+gmm)  # run_base_gmm/ is configs/base.toml's recipe on split.csv (= variant.sh's v8kh)
+    ALWAYS_TRAIN="KDE/klettres-data hedgewars/hedgewars-data" DEV="$DEV" \
+        bash "$ROOT/experiments/variant.sh" "$WORK" "$ROOT/configs/base.toml" base_gmm
     ;;
 ship)
     # calibrated on its own recipe's out-of-fold leave-sources-out scores: LLRs for sources it has not seen

@@ -39,7 +39,8 @@ VARIANTS = {"lfcc-gmm_aug": "lfcc-gmm + aug", "lfcc-gmm_40": "lfcc-gmm, 40 LFCC"
             "lfcc-gmm_60_cmn_wide_dc_edge_crest_mp3_random": "lfcc-gmm, v8 + an mp3 copy (35-100 kbit/s) of every "
                                                              "train clip",
             "lfcc-gmm_60_cmn_wide_dc_edge_crest_256": "lfcc-gmm, v8 with 256 components",
-            "v8k": "lfcc-gmm, v8 + extra real speech (klettres)"}
+            "v8k": "lfcc-gmm, v8 + extra real speech (klettres)",
+            "v8kh": "lfcc-gmm, v8 + extra real speech (klettres, hedgewars)"}
 
 
 def load(path: Path) -> dict | None:

@@ -69,6 +69,10 @@
 #   v8k: configs/base.toml on WORK4, v8's corpus plus 595 klettres real clips and their paired fakes
 #     (experiments/extra_reals.py ... --source klettres, then pair and split as in base.sh), v8's folds:
 #       ALWAYS_TRAIN=KDE/klettres-data FOLDS_FROM=WORK2/loso_base_gmm variant.sh WORK4 configs/base.toml v8k
+#   v8kh: the same on WORK5, WORK4's corpus plus 420 hedgewars real clips and their paired fakes (extra_reals.py
+#     ... --source klettres --source hedgewars), on loo's default 3 folds (the extra sources are in none of them,
+#     so these are v8's):
+#       ALWAYS_TRAIN="KDE/klettres-data hedgewars/hedgewars-data" variant.sh WORK5 configs/base.toml v8kh
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}
