@@ -28,7 +28,9 @@ for step in "${STEPS[@]}"; do case $step in
 corpus)  # every real clip re-synthesized at its own rate, band, band edge, level, crest factor, length and format;
          # the split; the audits
     [ -d /usr/share/klettres ] && [ -d /usr/share/games/hedgewars/Data/Sounds/voices ] ||
-        apt-get install -y klettres-data hedgewars-data
+        apt-get install -y klettres-data hedgewars-data ||
+        { echo "base.sh: the extra real speech is missing; run 'apt-get install klettres-data hedgewars-data' as root" >&2
+          exit 2; }
     "$ROOT/.venv/bin/python" "$ROOT/experiments/extra_reals.py" "$TRAIN" combined.csv \
         --source klettres --source hedgewars   # 1,015 real clips after the public ones
     $S pair combined.csv --out paired --workers 2 --match-edge --match-crest \
