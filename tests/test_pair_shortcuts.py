@@ -33,6 +33,8 @@ def mixed_rates(tmp_path):
     for n in range(16):
         rate, name, subtype = (16000, f"a/{n}.flac", "PCM_16") if n % 2 else (22050, f"b/{n}.wav", "PCM_24")
         real = speechlike(1.0 + 0.1 * (n % 4), sr=rate, seed=n)
+        if n % 4 == 0:  # some real clips in stereo
+            real = np.stack([real, 0.9 * real], axis=1)
         write(tmp_path / "data" / name, real, rate, subtype=subtype)
         fake = speechlike(1.0, sr=22050, seed=100 + n)
         write(tmp_path / "data" / f"fake/{n}.wav", fake, 22050)
@@ -56,7 +58,8 @@ def test_pair_matches_each_real_clips_rate_format_band_level_and_length(mixed_ra
         real = reals[fake.group]
         assert fake.source == real.source and fake.speaker == real.speaker
         ri, fi = sf.info(real.path), sf.info(fake.path)
-        assert (fi.samplerate, fi.format, fi.subtype, fi.frames) == (ri.samplerate, ri.format, ri.subtype, ri.frames)
+        assert ((fi.samplerate, fi.format, fi.subtype, fi.frames, fi.channels)
+                == (ri.samplerate, ri.format, ri.subtype, ri.frames, ri.channels))
         r, f = file_properties(real.path), file_properties(fake.path)
         # the real clip's level, or quieter where the fake's peaks would pass the clipping level (LPC's pulses)
         assert abs(r["rms_db"] - f["rms_db"]) < 0.5 or (f["rms_db"] < r["rms_db"] and f["peak_db"] > -0.1)
@@ -200,16 +203,21 @@ def test_pair_match_edge_and_crest(mixed_rates, tmp_path, capsys):
     from spoofscan.synth import crest_db
 
     crest = lambda x: crest_db(x - x.mean())
+
+    def mono(path):  # as pair hears a clip: its channels averaged
+        wave, rate = sf.read(path)
+        return (wave.mean(axis=1) if wave.ndim == 2 else wave), rate
+
     made = {}
     for name, options in (("plain", []), ("matched", ["--match-edge", "--match-crest"])):
         assert run(["pair", str(mixed_rates), "--out", str(tmp_path / name), "--system", "lpc", *options,
                     "--workers", "1"]) == 0
         made[name] = load_items(tmp_path / name / "manifest.csv")
-    reals = {it.group: sf.read(it.path)[0] for it in made["matched"] if it.label == "real"}
+    reals = {it.group: mono(it.path)[0] for it in made["matched"] if it.label == "real"}
     gaps = {"plain": [], "matched": []}
     for name, items in made.items():
         for fake in (it for it in items if it.system == "lpc"):
-            wave, rate = sf.read(fake.path)
+            wave, rate = mono(fake.path)
             real = reals[fake.group]
             gaps[name].append(crest(wave) - crest(real))
             if name == "matched":

@@ -518,14 +518,16 @@ def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = V
 # --- paired fakes for an existing dataset ----------------------------------------------------------------
 
 def encode_like(wave: np.ndarray, original: str | Path) -> bytes:
-    """wave (at original's sample rate) as a file of the same kind as original: its container and subtype (a
-    .g722 file as raw G.722), so the file's format says nothing about which of the two is fake."""
+    """wave (mono, at original's sample rate) as a file of the same kind as original: its container, subtype and
+    channel count (a .g722 file as raw G.722), so the file's format says nothing about which of the two is fake."""
     from .audio import g722_encode
 
     original = Path(original)
     if original.suffix.lower() == ".g722":
         return g722_encode(wave)
     info = sf.info(original)
+    if info.channels > 1:  # the same signal in every channel, as a stereo recording of one voice nearly is
+        wave = np.repeat(wave[:, None], info.channels, axis=1)
     buffer = io.BytesIO()
     try:
         sf.write(buffer, wave, info.samplerate, format=info.format, subtype=info.subtype)
