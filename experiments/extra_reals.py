@@ -7,14 +7,17 @@ in one manifest for `spoofscan pair` (which then makes their paired fakes too).
   spoofscan loo paired/manifest.csv --by source --always-train KDE/klettres-data ...   (trained on, never scored)
 
 Sources: klettres (KDE's letters and syllables read by native speakers of 24 languages, 44.1 kHz Vorbis; apt-get
-install klettres-data) and hedgewars (the game's 13 voice packs spoken by different actors, the processed Robot
-voice left out, 44.1-48 kHz Vorbis; apt-get install hedgewars-data). The dataset's own clips come first and keep
-their order, so the names `pair` gives their fakes do not change.
+install klettres-data), hedgewars (the game's 13 voice packs spoken by different actors, the processed Robot voice
+left out, 44.1-48 kHz Vorbis; apt-get install hedgewars-data) and fillets (Fish Fillets NG's dialogues dubbed by
+Czech, Dutch and English voice actors, mostly 22.05 kHz Vorbis at 40-67 kbit/s; apt-get install fillets-ng-data
+fillets-ng-data-cs fillets-ng-data-nl). The dataset's own clips come first and keep their order, so the names `pair`
+gives their fakes do not change.
 """
 from __future__ import annotations
 
 import argparse
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import soundfile as sf
@@ -23,11 +26,27 @@ from spoofscan.errors import SpoofscanError
 from spoofscan.layouts import REAL_SYSTEM, Item, load_items
 from spoofscan.splits import write_manifest
 
-# name: (folder, source name in the manifest, how to install, sub-folders left out)
+
+@dataclass(frozen=True)
+class Source:
+    folder: str
+    name: str  # the source name in the manifest
+    install: str
+    unit: int = 0  # which part of a file's path under folder names its sampling unit (a language, a voice): 0 the
+    # first folder, -2 the folder holding the file
+    per_unit: int = 30  # clips sampled from each unit unless --per-folder says otherwise
+    excluded: tuple[str, ...] = ()  # units left out
+
+
 SOURCES = {
-    "klettres": ("/usr/share/klettres", "KDE/klettres-data", "apt-get install klettres-data", ()),
-    "hedgewars": ("/usr/share/games/hedgewars/Data/Sounds/voices", "hedgewars/hedgewars-data",
-                  "apt-get install hedgewars-data", ("Robot",)),
+    "klettres": Source("/usr/share/klettres", "KDE/klettres-data", "apt-get install klettres-data"),
+    "hedgewars": Source("/usr/share/games/hedgewars/Data/Sounds/voices", "hedgewars/hedgewars-data",
+                        "apt-get install hedgewars-data", excluded=("Robot",)),
+    # sound/<level>/<language>/<line>.ogg and sound/share/<kind>/<language>/<joke>.ogg: sampled per language; the
+    # files right under sound/share/ are effects, not speech
+    "fillets": Source("/usr/share/games/fillets-ng/sound", "fillets-ng/fillets-ng-data",
+                      "apt-get install fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl", unit=-2, per_unit=100,
+                      excluded=("share",)),
 }
 
 
@@ -39,23 +58,28 @@ def usable(path: Path, min_seconds: float) -> bool:
     return info.samplerate <= 48000 and info.duration >= min_seconds
 
 
-def extra_items(name: str, *, per_folder: int = 30, min_seconds: float = 0.4, seed: int = 0) -> list[Item]:
-    """Up to per_folder real clips (seeded) of each sub-folder of source name, as manifest items."""
+def extra_items(name: str, *, per_folder: int | None = None, min_seconds: float = 0.4, seed: int = 0) -> list[Item]:
+    """Up to per_folder real clips (seeded; default: the source's per_unit) of each sampling unit of source name
+    (a language, a voice), as manifest items."""
+    source = SOURCES[name]
+    per_folder = source.per_unit if per_folder is None else per_folder
     if per_folder < 1:
         raise SpoofscanError(f"--per-folder {per_folder}: use 1 or more")
-    folder, source, install, excluded = SOURCES[name]
-    root = Path(folder)
+    root = Path(source.folder)
     if not root.is_dir():
-        raise SpoofscanError(f"{name}: {folder} not found; {install}")
+        raise SpoofscanError(f"{name}: {source.folder} not found; {source.install}")
+    units: dict[str, list[Path]] = {}
+    for path in sorted(root.rglob("*.ogg")):
+        parts = path.relative_to(root).parts
+        if len(parts) > 1 and parts[source.unit] not in source.excluded:  # files in a sub-folder
+            units.setdefault(parts[source.unit], []).append(path)
     rng = random.Random(seed)
     items = []
-    for sub in sorted(p for p in root.iterdir() if p.is_dir() and p.name not in excluded):
-        files = [p for p in sorted(sub.rglob("*.ogg")) if usable(p, min_seconds)]
-        if not files:
-            continue
+    for unit in sorted(units):
+        files = [p for p in units[unit] if usable(p, min_seconds)]
         for path in sorted(rng.sample(files, min(per_folder, len(files)))):
-            group = f"{name}:{sub.name}/{path.relative_to(sub).with_suffix('').as_posix()}"
-            items.append(Item(str(path), "real", REAL_SYSTEM, group, f"{name}_{sub.name}", "", source))
+            group = f"{name}:{path.relative_to(root).with_suffix('').as_posix()}"
+            items.append(Item(str(path), "real", REAL_SYSTEM, group, f"{name}_{unit}", "", source.name))
     return items
 
 
@@ -65,7 +89,8 @@ def main() -> None:
     parser.add_argument("out", help="the manifest to write")
     parser.add_argument("--source", action="append", choices=sorted(SOURCES), required=True,
                         help="an extra source (repeatable, in the order given)")
-    parser.add_argument("--per-folder", type=int, default=30, help="clips from each language or voice (default 30)")
+    parser.add_argument("--per-folder", type=int, default=None,
+                        help="clips from each language or voice (default: 30 each; fillets: 100 each)")
     args = parser.parse_args()
     try:
         items = [Item(str(Path(it.path).resolve()), it.label, it.system, it.group, it.speaker, "", it.source)

@@ -14,6 +14,7 @@ from spoofscan.errors import SpoofscanError
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "extra_reals.py"
 spec = importlib.util.spec_from_file_location("extra_reals", SCRIPT)
 extra_reals = importlib.util.module_from_spec(spec)
+sys.modules["extra_reals"] = extra_reals  # dataclasses look their module up there
 spec.loader.exec_module(extra_reals)
 
 
@@ -28,13 +29,15 @@ def _voices(root: Path) -> None:
 
 def test_extra_items_sample_each_folder_and_leave_out_excluded_ones(tmp_path, monkeypatch):
     _voices(tmp_path / "voices")
-    monkeypatch.setitem(extra_reals.SOURCES, "game", (str(tmp_path / "voices"), "game/data", "install it", ("Robot",)))
+    monkeypatch.setitem(extra_reals.SOURCES, "game",
+                        extra_reals.Source(str(tmp_path / "voices"), "game/data", "install it", excluded=("Robot",)))
     items = extra_reals.extra_items("game", per_folder=3)
     assert [it.speaker for it in items] == ["game_Alice"] * 3 + ["game_Bob"] * 2  # Robot left out, Bob has 2
     assert all(it.label == "real" and it.source == "game/data" and it.group.startswith("game:") for it in items)
     assert not any("blip" in it.path for it in items)  # shorter than min_seconds
     assert [it.path for it in items] == [it.path for it in extra_reals.extra_items("game", per_folder=3)]
-    monkeypatch.setitem(extra_reals.SOURCES, "gone", (str(tmp_path / "nowhere"), "gone/data", "apt-get install x", ()))
+    monkeypatch.setitem(extra_reals.SOURCES, "gone",
+                        extra_reals.Source(str(tmp_path / "nowhere"), "gone/data", "apt-get install x"))
     with pytest.raises(SpoofscanError, match="not found; apt-get install x"):
         extra_reals.extra_items("gone")
     with pytest.raises(SpoofscanError, match="--per-folder 0: use 1 or more"):
@@ -44,9 +47,32 @@ def test_extra_items_sample_each_folder_and_leave_out_excluded_ones(tmp_path, mo
         extra_reals.extra_items("game")
 
 
+def test_units_deeper_down_and_a_default_count_per_source(tmp_path, monkeypatch):
+    """fillets' layout: sound/<level>/<language>/<line>.ogg and sound/share/<kind>/<language>/<joke>.ogg, sampled per
+    language (the folder holding the file) across levels; the effects right under sound/share/ are left out."""
+    root = tmp_path / "sound"
+    for level in ("cave", "ship", "share/jokes"):
+        for language, count in (("cs", 3), ("nl", 1)):
+            for n in range(count):
+                path = root / level / language / f"{level[-4:]}-{n}.ogg"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                sf.write(path, speechlike(1.0, sr=22050, seed=n), 22050, format="OGG", subtype="VORBIS")
+    sf.write(root / "share" / "splash.ogg", speechlike(1.0, sr=22050), 22050, format="OGG", subtype="VORBIS")
+    monkeypatch.setitem(extra_reals.SOURCES, "fish",
+                        extra_reals.Source(str(root), "fish/data", "install it", unit=-2, per_unit=4,
+                                           excluded=("share",)))
+    items = extra_reals.extra_items("fish")
+    assert [it.speaker for it in items] == ["fish_cs"] * 4 + ["fish_nl"] * 3  # 4 of cs's 9 lines, all 3 nl lines
+    assert not any("splash" in it.path for it in items)
+    assert {it.group for it in items if it.speaker == "fish_nl"} == {"fish:cave/nl/cave-0", "fish:ship/nl/ship-0",
+                                                                     "fish:share/jokes/nl/okes-0"}
+    assert len(extra_reals.extra_items("fish", per_folder=1)) == 2  # --per-folder overrides the source's count
+
+
 def test_main_keeps_the_dataset_first_and_says_what_is_missing(tiny_run, tmp_path, monkeypatch):
     _voices(tmp_path / "voices")
-    monkeypatch.setitem(extra_reals.SOURCES, "hedgewars", (str(tmp_path / "voices"), "hw/data", "install it", ()))
+    monkeypatch.setitem(extra_reals.SOURCES, "hedgewars",
+                        extra_reals.Source(str(tmp_path / "voices"), "hw/data", "install it"))
     out = tmp_path / "combined.csv"
     monkeypatch.setattr(sys, "argv", ["extra_reals.py", str(tiny_run["manifest"]), str(out), "--source", "hedgewars",
                                       "--per-folder", "2"])
@@ -58,7 +84,8 @@ def test_main_keeps_the_dataset_first_and_says_what_is_missing(tiny_run, tmp_pat
     assert [Path(r["path"]).name for r in rows[:len(dataset)]] == [Path(r["path"]).name for r in dataset]
     assert {r["source"] for r in rows[len(dataset):]} == {"hw/data"}
     assert all((out.parent / r["path"]).is_file() for r in rows)
-    monkeypatch.setitem(extra_reals.SOURCES, "hedgewars", (str(tmp_path / "nowhere"), "hw/data", "apt-get x", ()))
+    monkeypatch.setitem(extra_reals.SOURCES, "hedgewars",
+                        extra_reals.Source(str(tmp_path / "nowhere"), "hw/data", "apt-get x"))
     out.unlink()
     with pytest.raises(SystemExit, match="nowhere not found; apt-get x"):
         extra_reals.main()
