@@ -73,6 +73,10 @@
 #     ... --source klettres --source hedgewars), on loo's default 3 folds (the extra sources are in none of them,
 #     so these are v8's):
 #       ALWAYS_TRAIN="KDE/klettres-data hedgewars/hedgewars-data" variant.sh WORK5 configs/base.toml v8kh
+#   v9f: v9's corpus plus 300 Fish Fillets NG real clips and their paired fakes (extra_reals.py ... --source klettres
+#     --source hedgewars --source fillets, then pair and split as in base.sh), the same folds (not shipped):
+#       ALWAYS_TRAIN="KDE/klettres-data hedgewars/hedgewars-data fillets-ng/fillets-ng-data" \
+#           variant.sh WORK6 configs/base.toml v9f
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}
