@@ -119,6 +119,7 @@ def test_run_outputs_and_checkpoint(tiny_run):
     state = load_checkpoint(run_dir / "last.pt", feature_config=tiny_run["features"])
     assert state["class_names"] == ["real", "fake"] and 0 <= state["threshold"] <= 1
     assert state["epoch"] == 3 and "optimizer" in state and state["versions"]["torch"] == torch.__version__
+    assert state["versions"]["scikit-learn"] and state["versions"]["libsndfile"]  # what a GMM fit and decoding used
     assert "optimizer" not in load_checkpoint(run_dir / "best.pt")
 
 

@@ -30,10 +30,17 @@ FUSED_KEYS = ("format", "fusion", "class_names", "threshold")
 
 
 def versions() -> dict[str, str]:
+    """The versions a store or checkpoint was made with, down to the decoder, resampler and GMM fitter: a rebuild
+    with others can fit a different model."""
+    from importlib.metadata import version
+
+    import soundfile
     import torchvision
 
     return {"spoofscan": __version__, "torch": str(torch.__version__), "torchvision": str(torchvision.__version__),
-            "numpy": np.__version__, "python": platform.python_version()}
+            "numpy": np.__version__, "python": platform.python_version(),
+            **{package: version(package) for package in ("scipy", "scikit-learn", "soxr", "soundfile", "librosa")},
+            "libsndfile": soundfile.__libsndfile_version__}
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
