@@ -10,10 +10,11 @@
 #   STEP: corpus (extra real speech, paired fakes, split.csv and the shortcut audits), gmm (the recipe trained on
 #   split.csv, its external test and leave-sources-out, the extra speech in every fold's training set: variant.sh
 #   with configs/base.toml, outputs named base_gmm), ship (calibrate, external test, degradation suite, model-view
-#   shortcut audit, export). Default: all three, about 100 minutes on 2 CPU cores from an empty WORK (corpus about
-#   50: 46 of them the 7,064 paired fakes; gmm about 35; ship about 15; v9's pieces were timed as
-#   experiments/variant.sh's v8kh). What it was chosen against: bash experiments/families.sh WORK and the variants in
-#   variant.sh's header.
+#   shortcut audit, export). Default: all three, under 82 minutes on 2 CPU cores from an empty WORK on a fresh
+#   machine: this script with a third extra source (variant.sh's v9f, 1,500 clips more than v9's 9,415) ran end to
+#   end in 1 h 22 min (corpus 40, 38 of them the paired fakes; gmm 30; ship 12), peak memory 4.9 GB. A rebuild
+#   does not give v9's weights bit for bit (experiments/FAMILIES.md: "Rebuilding v9"). What it was chosen against:
+#   bash experiments/families.sh WORK and the variants in variant.sh's header.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: base.sh WORK [TRAIN] [DEV] [STEP...]}
