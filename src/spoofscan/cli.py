@@ -770,7 +770,8 @@ def pair(
              "pulses): all-pass dispersion, then a smooth look-ahead limiter.")] = False,
     workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
 ) -> None:
-    """Paired fakes: every real clip re-synthesized at its own rate, band, loudness, length and format (resumable).
+    """Paired fakes: every real clip re-synthesized at its own rate, band, loudness, length, format and channel count
+    (resumable).
 
     Every real speaker and recording chain then also appears as fake, so a detector cannot learn the sample rate, the
     band or the file format of the real clips instead of the fakes' artifacts.

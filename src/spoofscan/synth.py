@@ -588,8 +588,9 @@ def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODE
          match: tuple[str, ...] = (), progress: bool = True) -> Path:
     """Paired fakes for an existing dataset: every real clip of data (a CSV manifest or a dataset folder) is
     re-synthesized by each system at the real clip's own sample rate, band (its measured band edge), RMS loudness,
-    DC offset, length and file format (written mono), so every real speaker and recording chain also appears as fake
-    and the rate, band and format of the real clips stop telling the classes apart. match adds: "spectrum", the real
+    DC offset, length, file format and channel count (the same signal in every channel), so every real speaker and
+    recording chain also appears as fake and the rate, band and format of the real clips stop telling the classes
+    apart. match adds: "spectrum", the real
     clip's long-term spectrum (match_spectrum); "edge", that spectrum only in the top EDGE_BAND_HZ of the band the
     vocoder made (where its roll-off would put the fake's band edge below the real clip's); "crest", no higher a crest
     factor than the real clip's (match_crest: LPC's pulses). The piper system (text to
