@@ -7,14 +7,15 @@ REAL_SPEECH := /usr/share/asterisk/sounds/en_US_f_Allison
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
-	@# about 6 GB in the venv (torch 2.14.1 is a CUDA build); no pip cache, so the install needs no second copy
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@# about 6 GB in the venv (torch 2.14.1 is a CUDA build); no pip cache, so the install needs no second copy.
+	@# constraints.txt pins every package to one tested set, so that two machines decode, resample and fit alike.
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --no-cache-dir --upgrade pip
-	$(PY) -m pip install -q --no-cache-dir torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install -q --no-cache-dir -e ".[onnx,synth,serve,test]"
+	$(PY) -m pip install -q --no-cache-dir -c constraints.txt torch torchvision
+	$(PY) -m pip install -q --no-cache-dir -c constraints.txt -e ".[onnx,synth,serve,test]"
 	@# the MLSA vocoder compiles pysptk (a C compiler and Python headers); without them all else works
-	$(PY) -m pip install -q --no-cache-dir -e ".[mlsa]" || echo "note: pysptk did not build; synth --system mlsa is unavailable"
+	$(PY) -m pip install -q --no-cache-dir -c constraints.txt -e ".[mlsa]" || echo "note: pysptk did not build; synth --system mlsa is unavailable"
 	touch $@
 
 # The demo's real speech: 568 prompts by Allison Smith (CC-BY-SA-3.0), a Debian package.

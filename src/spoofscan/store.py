@@ -54,6 +54,24 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method), initializer=_init_worker)
 
 
+def parallel_map(fn, jobs, workers: int, *, chunksize: int = 1):
+    """fn over jobs, results in job order, in `workers` processes or in this one when workers is 1. One torch thread
+    either way: torch splits its sums over threads and each split rounds differently, so without this a paired
+    fake or a feature would change in its last bits with the worker count."""
+    if workers > 1:
+        with process_pool(workers) as pool:
+            yield from pool.map(fn, jobs, chunksize=chunksize)
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield from map(fn, jobs)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -184,16 +202,9 @@ def _run(todo, *, workers: int, progress: bool, total: int, already: int):
     columns = [TextColumn("prepare"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     with Progress(*columns, disable=not progress, transient=False) as bar:
         task = bar.add_task("prepare", total=total, completed=already)
-        if workers == 1 or len(todo) < 2:
-            results = map(_extract, todo)
-            for result in results:
-                bar.advance(task)
-                yield result
-            return
-        with process_pool(workers) as pool:
-            for result in pool.map(_extract, todo, chunksize=4):
-                bar.advance(task)
-                yield result
+        for result in parallel_map(_extract, todo, workers if len(todo) > 1 else 1, chunksize=4):
+            bar.advance(task)
+            yield result
 
 
 def _finish(items: list[Item], done: dict[int, tuple[int, str]], partial: Path, out: Path,

@@ -39,7 +39,7 @@ from .errors import SpoofscanError
 from .io import atomic_write_bytes, write_csv
 from .layouts import ITEM_FIELDS
 from .shortcuts import CLIP_LEVEL, band_edge, long_term_spectrum
-from .store import process_pool
+from .store import parallel_map
 
 VOCODERS = ("hifigan_universal", "hifigan_ljspeech", "world", "griffin_lim", "lpc")  # the default: wheels only
 SYSTEMS = VOCODERS + ("mlsa", "piper")
@@ -494,19 +494,11 @@ def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = V
     rows, failed = [], []
     from rich.progress import track
 
-    if workers == 1:
-        results = map(_one_clip, jobs)
-    else:
-        pool = process_pool(workers)
-        results = pool.map(_one_clip, jobs)
-    try:
-        for path, clip_rows, error in track(results, total=len(jobs), description="synth", disable=not progress):
-            if error:
-                failed.append(f"{path}: {error}")
-            rows += [{**row, "speaker": speaker, "split": "", "source": source or real_dir.name} for row in clip_rows]
-    finally:
-        if workers != 1:
-            pool.shutdown()
+    results = parallel_map(_one_clip, jobs, workers)
+    for path, clip_rows, error in track(results, total=len(jobs), description="synth", disable=not progress):
+        if error:
+            failed.append(f"{path}: {error}")
+        rows += [{**row, "speaker": speaker, "split": "", "source": source or real_dir.name} for row in clip_rows]
     if not rows:
         raise SpoofscanError(f"no clip could be synthesized; first reason: {failed[0] if failed else 'none'}")
     manifest = write_csv(out / "manifest.csv", rows, ITEM_FIELDS)
@@ -626,21 +618,16 @@ def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODE
     names = [f"{n:05d}_{Path(it.path).stem}" for n, it in enumerate(reals)]  # unique even where stems repeat
     jobs = [(it.path, name, out, tuple(systems), max_seconds, bank, tuple(match)) for it, name in zip(reals, names)]
     workers = workers or (os.cpu_count() or 1)
-    pool = process_pool(workers) if workers > 1 else None
-    results = pool.map(_paired_clip, jobs) if pool else map(_paired_clip, jobs)
+    results = parallel_map(_paired_clip, jobs, workers)
     from rich.progress import track
 
     fakes, failed = [], []
-    try:
-        for real, (path, made, error) in zip(reals, track(results, total=len(jobs), description="pair",
-                                                           disable=not progress)):
-            if error:
-                failed.append(f"{path}: {error}")
-            fakes += [Item(fake_path, "fake", system, real.group, real.speaker, real.split, real.source)
-                      for system, fake_path in made]
-    finally:
-        if pool:
-            pool.shutdown()
+    for real, (path, made, error) in zip(reals, track(results, total=len(jobs), description="pair",
+                                                       disable=not progress)):
+        if error:
+            failed.append(f"{path}: {error}")
+        fakes += [Item(fake_path, "fake", system, real.group, real.speaker, real.split, real.source)
+                  for system, fake_path in made]
     if not fakes:
         raise SpoofscanError(f"no paired fake could be made; first reason: {failed[0] if failed else 'none'}")
     (out / "failed.csv").unlink(missing_ok=True)
