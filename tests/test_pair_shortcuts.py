@@ -1,6 +1,7 @@
 """Paired fakes (spoofscan pair), the file-property shortcut audit (audit --shortcuts) and leave-sources-out folds."""
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -257,6 +258,31 @@ def test_pair_is_reproducible_byte_for_byte(tmp_path):
         second = made["2"][name]
         assert np.array_equal(sf.read(first)[0], sf.read(second)[0])
         assert name.suffix == ".ogg" or first.read_bytes() == second.read_bytes()
+
+
+def test_pair_match_bitrate_codes_each_fake_as_coarsely_as_its_lossy_real_file(tmp_path):
+    """Two Vorbis real clips coded coarsely and finely, and an MP3 one: with --match-bitrate each fake's file is about
+    its real file's size; without it libsndfile's default setting gives both Vorbis fakes about one size."""
+    rows = []
+    vorbis = {"format": "OGG", "subtype": "VORBIS"}
+    for n, (name, options) in enumerate((("coarse.ogg", {**vorbis, "compression_level": 0.95}),
+                                         ("fine.ogg", {**vorbis, "compression_level": 0.05}),
+                                         ("coded.mp3", {"format": "MP3", "compression_level": 0.9}))):
+        write(tmp_path / "data" / name, 0.3 * speechlike(3.0, sr=44100, seed=n), 44100, **options)
+        rows.append({"path": name, "label": "real", "system": "ground_truth", "utterance_id": f"u{n}", "source": "s"})
+    manifest = _manifest(tmp_path / "data" / "M.csv", rows)
+    sizes = {}
+    for name, options in (("default", []), ("matched", ["--match-bitrate"])):
+        assert run(["pair", str(manifest), "--out", str(tmp_path / name), "--system", "lpc", *options,
+                    "--workers", "1"]) == 0
+        fakes = [it for it in load_items(tmp_path / name / "manifest.csv") if it.label == "fake"]
+        sizes[name] = {Path(it.path).stem.split("_", 1)[1][:-4]: Path(it.path).stat().st_size for it in fakes}
+    real = {stem: (tmp_path / "data" / f"{stem}.{ext}").stat().st_size
+            for stem, ext in (("coarse", "ogg"), ("fine", "ogg"), ("coded", "mp3"))}
+    assert real["fine"] > 2 * real["coarse"]
+    for stem, size in real.items():
+        assert abs(sizes["matched"][stem] - size) < 0.1 * size, (stem, sizes, real)
+    assert abs(sizes["default"]["fine"] - sizes["default"]["coarse"]) < 0.3 * sizes["default"]["coarse"]
 
 
 def test_band_edge_finds_an_upsampled_band():

@@ -768,6 +768,9 @@ def pair(
     match_crest: Annotated[bool, typer.Option(
         help="Bring each fake's crest factor (peak over RMS) down to its real clip's where it is higher (LPC's "
              "pulses): all-pass dispersion, then a smooth look-ahead limiter.")] = False,
+    match_bitrate: Annotated[bool, typer.Option(
+        help="Code each fake of a lossy real file (Vorbis, Opus, MP3) at the real file's bitrate, not the coder's "
+             "default, so coding artefacts do not tell the classes apart.")] = False,
     workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
 ) -> None:
     """Paired fakes: every real clip re-synthesized at its own rate, band, loudness, length, format and channel count
@@ -782,7 +785,7 @@ def pair(
     manifest = run_pair(data, out, systems=tuple(system or VOCODERS), max_seconds=max_seconds, workers=workers,
                         layout=layout, sentences=sentences,
                         match=tuple(m for m, on in (("spectrum", match_spectrum), ("edge", match_edge),
-                                                    ("crest", match_crest)) if on))
+                                                    ("crest", match_crest), ("bitrate", match_bitrate)) if on))
     if (out / "failed.csv").exists():
         console.print(f"[yellow]some real clips could not be paired[/]: see {out / 'failed.csv'}")
     console.print(f"wrote {manifest}; next: spoofscan audit {manifest} --shortcuts; spoofscan split {manifest}")

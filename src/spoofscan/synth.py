@@ -47,7 +47,8 @@ FAKE_CODECS = ("", "mp3", "ogg_vorbis", "opus", "telephone", "gsm", "g722")  # w
 RATE = 22050  # HiFi-GAN's rate and spoofscan's default
 TARGET_RMS_DB = -26.0
 EDGE_BAND_HZ = 1000.0  # pair's match="edge": the top of the band whose spectrum is matched
-MATCHES = ("spectrum", "edge", "crest")  # what pair can match besides rate, band, level, DC, length and format
+MATCHES = ("spectrum", "edge", "crest", "bitrate")  # what pair can match besides rate, band, level, DC, length, format
+LOSSY_SUBTYPES = ("VORBIS", "OPUS", "MPEG_LAYER_III")  # what match="bitrate" codes at the real file's bitrate
 SENTENCES = Path(__file__).parent / "data" / "sentences.txt"  # what piper reads for `pair`
 FULL_SCALE = 32767 / 32768  # the largest 16-bit sample
 
@@ -509,9 +510,12 @@ def synth(real_dir: str | Path, out: str | Path, *, systems: tuple[str, ...] = V
 
 # --- paired fakes for an existing dataset ----------------------------------------------------------------
 
-def encode_like(wave: np.ndarray, original: str | Path) -> bytes:
+def encode_like(wave: np.ndarray, original: str | Path, *, match_bitrate: bool = False) -> bytes:
     """wave (mono, at original's sample rate) as a file of the same kind as original: its container, subtype and
-    channel count (a .g722 file as raw G.722), so the file's format says nothing about which of the two is fake."""
+    channel count (a .g722 file as raw G.722), so the file's format says nothing about which of the two is fake.
+    With match_bitrate, a lossy original's (Vorbis, Opus, MP3) coder setting is searched for the one whose file is
+    nearest the original's size, so the fake is coded as coarsely as its real clip; libsndfile's default setting
+    codes every fake alike, finer or coarser than its real clip."""
     from .audio import g722_encode
 
     original = Path(original)
@@ -520,13 +524,28 @@ def encode_like(wave: np.ndarray, original: str | Path) -> bytes:
     info = sf.info(original)
     if info.channels > 1:  # the same signal in every channel, as a stereo recording of one voice nearly is
         wave = np.repeat(wave[:, None], info.channels, axis=1)
-    buffer = io.BytesIO()
-    try:
-        sf.write(buffer, wave, info.samplerate, format=info.format, subtype=info.subtype)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise SpoofscanError(f"cannot write {info.format}/{info.subtype} at {info.samplerate} Hz like {original} "
-                             f"({exc})") from None
-    return buffer.getvalue()
+
+    def encoded(level: float | None) -> bytes:
+        buffer = io.BytesIO()
+        try:
+            sf.write(buffer, wave, info.samplerate, format=info.format, subtype=info.subtype, compression_level=level)
+        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+            raise SpoofscanError(f"cannot write {info.format}/{info.subtype} at {info.samplerate} Hz like "
+                                 f"{original} ({exc})") from None
+        return buffer.getvalue()
+
+    if not (match_bitrate and info.subtype in LOSSY_SUBTYPES):
+        return encoded(None)
+    target = original.stat().st_size * wave.shape[0] / max(info.frames, 1)  # where the fake is cut shorter
+    low, high = 0.0, 1.0  # compression level: 0 is the finest coding (largest file), 1 the coarsest
+    best = encoded(low)
+    for _ in range(7):  # bisection to 1/128 of the level's range; the size falls as the level rises
+        level = (low + high) / 2
+        data = encoded(level)
+        if abs(len(data) - target) < abs(len(best) - target):
+            best = data
+        low, high = (level, high) if len(data) > target else (low, level)
+    return best
 
 
 def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, ...], tuple[str, ...]]
@@ -568,7 +587,8 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, 
                 # the real clip's level and DC offset, made quieter where a vocoder with a higher crest factor (LPC's
                 # pulses) would reach the level the shortcut audit counts as clipped: a cue the real clip lacks
                 gain = min(level / rms_of(fake), (CLIP_LEVEL - 1e-3 - abs(dc)) / float(np.abs(fake).max()))
-                atomic_write_bytes(fake_path, encode_like(np.clip(fake * gain + dc, -1.0, FULL_SCALE), path))
+                atomic_write_bytes(fake_path, encode_like(np.clip(fake * gain + dc, -1.0, FULL_SCALE), path,
+                                                          match_bitrate="bitrate" in match))
             made.append((system, str(fake_path)))
         return path, made, ""
     except SpoofscanError as exc:
@@ -585,7 +605,8 @@ def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODE
     apart. match adds: "spectrum", the real
     clip's long-term spectrum (match_spectrum); "edge", that spectrum only in the top EDGE_BAND_HZ of the band the
     vocoder made (where its roll-off would put the fake's band edge below the real clip's); "crest", no higher a crest
-    factor than the real clip's (match_crest: LPC's pulses). The piper system (text to
+    factor than the real clip's (match_crest: LPC's pulses); "bitrate", a lossy real file's bitrate (encode_like).
+    The piper system (text to
     speech) reads lines of the sentences file (default: SENTENCES) instead of vocoding the clip (see spoken).
 
     Writes out/fake/<system>/<name>_gen.<ext> and out/manifest.csv: the dataset's own clips (unchanged, where they
