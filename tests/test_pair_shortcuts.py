@@ -280,6 +280,8 @@ def test_pair_match_bitrate_codes_each_fake_as_coarsely_as_its_lossy_real_file(t
     real = {stem: (tmp_path / "data" / f"{stem}.{ext}").stat().st_size
             for stem, ext in (("coarse", "ogg"), ("fine", "ogg"), ("coded", "mp3"))}
     assert real["fine"] > 2 * real["coarse"]
+    coarse_kbps = file_properties(tmp_path / "data" / "coarse.ogg")["kbps"]  # the audit's bitrate cue
+    assert coarse_kbps == pytest.approx(real["coarse"] * 8 / 3.0 / 1000)
     for stem, size in real.items():
         assert abs(sizes["matched"][stem] - size) < 0.1 * size, (stem, sizes, real)
     assert abs(sizes["default"]["fine"] - sizes["default"]["coarse"]) < 0.3 * sizes["default"]["coarse"]

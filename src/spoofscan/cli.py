@@ -126,8 +126,8 @@ def audit(
     fix: Annotated[Optional[Path], typer.Option(
         help="Write a leakage-free manifest here (priority train > val > test). Your files are never touched.")] = None,
     shortcuts: Annotated[bool, typer.Option(
-        help="Also measure how well file properties alone (rate, band, format, bit depth, duration, loudness, "
-             "silence, DC, clipping) predict the label; works without splits.")] = False,
+        help="Also measure how well file properties alone (rate, band, format, bit depth, bitrate, duration, "
+             "loudness, silence, DC, clipping) predict the label; works without splits.")] = False,
     as_model: Annotated[Optional[Path], typer.Option(
         help="With --shortcuts: measure the audio as a model with this TOML's [features] sees it (mono at its "
              "sample rate, silence trimmed as it trims): the cues that such a model could still learn; with "

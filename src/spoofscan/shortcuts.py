@@ -27,7 +27,7 @@ from .features import wave_windows
 from .features.lfcc import window_band_edges
 from .layouts import Item
 
-NUMERIC = ("sample_rate", "bandwidth_hz", "bit_depth", "channels", "duration_s", "rms_db", "peak_db",
+NUMERIC = ("sample_rate", "bandwidth_hz", "bit_depth", "kbps", "channels", "duration_s", "rms_db", "peak_db",
            "lead_silence_s", "trail_silence_s", "dc_offset", "clipped_fraction")
 CATEGORICAL = ("format", "subtype")
 BIT_DEPTH = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64}
@@ -66,7 +66,9 @@ def file_properties(path: str | Path) -> dict:
         return {"error": f"{type(exc).__name__}: {exc}".replace("\n", " ")}
     if data.size == 0:
         return {"error": "empty audio"}
-    return wave_properties(data, rate, fmt=fmt, subtype=subtype)
+    # the file's bits per second: a lossy coder's setting (how coarsely it coded), for PCM its rate and bit depth
+    return wave_properties(data, rate, fmt=fmt, subtype=subtype,
+                           kbps=path.stat().st_size * 8 / (len(data) / rate) / 1000)
 
 
 def _file_rows(path: str) -> list[dict]:
@@ -106,14 +108,14 @@ def model_view_properties(job: tuple[str, FeatureConfig, tuple[tuple[str, int], 
     return rows
 
 
-def wave_properties(data: np.ndarray, rate: int, *, fmt: str, subtype: str) -> dict:
-    """file_properties of (samples, channels) audio at rate, stored as fmt/subtype."""
+def wave_properties(data: np.ndarray, rate: int, *, fmt: str, subtype: str, kbps: float = 0.0) -> dict:
+    """file_properties of (samples, channels) audio at rate, stored as fmt/subtype at kbps (0: not a file)."""
     mono = data.mean(axis=1)
     rms = float(np.sqrt(np.mean(np.square(mono, dtype=np.float64))))
     start, end = sound_bounds(mono, top_db=40.0, frame_length=max(256, rate // 20), hop_length=max(64, rate // 80))
     return {
         "sample_rate": rate, "bandwidth_hz": band_edge(mono, rate), "bit_depth": BIT_DEPTH.get(subtype, 0),
-        "channels": data.shape[1], "duration_s": mono.size / rate, "rms_db": 20 * math.log10(max(rms, 1e-10)),
+        "kbps": kbps, "channels": data.shape[1], "duration_s": mono.size / rate, "rms_db": 20 * math.log10(max(rms, 1e-10)),
         "peak_db": 20 * math.log10(max(float(np.abs(data).max()), 1e-10)),
         "lead_silence_s": start / rate, "trail_silence_s": max(mono.size - end, 0) / rate,
         "dc_offset": float(mono.mean()), "clipped_fraction": float(np.mean(np.abs(data) >= CLIP_LEVEL)),
