@@ -232,7 +232,7 @@ def test_pair_match_edge_and_crest(mixed_rates, tmp_path, capsys):
     assert "leave out edge" in err and err.count("\n") == 1 and not (tmp_path / "p").exists()
     from spoofscan.synth import pair
 
-    with pytest.raises(SpoofscanError, match="--match level: unknown; use spectrum, edge, crest"):
+    with pytest.raises(SpoofscanError, match="--match level: unknown; use spectrum, edge, crest, bitrate$"):
         pair(mixed_rates, tmp_path / "p", systems=("lpc",), match=("crest", "level"), workers=1)
     assert not (tmp_path / "p").exists()
 

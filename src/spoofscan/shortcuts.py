@@ -115,7 +115,8 @@ def wave_properties(data: np.ndarray, rate: int, *, fmt: str, subtype: str, kbps
     start, end = sound_bounds(mono, top_db=40.0, frame_length=max(256, rate // 20), hop_length=max(64, rate // 80))
     return {
         "sample_rate": rate, "bandwidth_hz": band_edge(mono, rate), "bit_depth": BIT_DEPTH.get(subtype, 0),
-        "kbps": kbps, "channels": data.shape[1], "duration_s": mono.size / rate, "rms_db": 20 * math.log10(max(rms, 1e-10)),
+        "kbps": kbps, "channels": data.shape[1], "duration_s": mono.size / rate,
+        "rms_db": 20 * math.log10(max(rms, 1e-10)),
         "peak_db": 20 * math.log10(max(float(np.abs(data).max()), 1e-10)),
         "lead_silence_s": start / rate, "trail_silence_s": max(mono.size - end, 0) / rate,
         "dc_offset": float(mono.mean()), "clipped_fraction": float(np.mean(np.abs(data) >= CLIP_LEVEL)),

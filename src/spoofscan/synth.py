@@ -606,8 +606,8 @@ def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODE
     clip's long-term spectrum (match_spectrum); "edge", that spectrum only in the top EDGE_BAND_HZ of the band the
     vocoder made (where its roll-off would put the fake's band edge below the real clip's); "crest", no higher a crest
     factor than the real clip's (match_crest: LPC's pulses); "bitrate", a lossy real file's bitrate (encode_like).
-    The piper system (text to
-    speech) reads lines of the sentences file (default: SENTENCES) instead of vocoding the clip (see spoken).
+    The piper system (text to speech) reads lines of the sentences file (default: SENTENCES) instead of vocoding the
+    clip (see spoken).
 
     Writes out/fake/<system>/<name>_gen.<ext> and out/manifest.csv: the dataset's own clips (unchanged, where they
     are) plus the paired fakes, each in its real clip's utterance group, speaker, source and split. Clips that
