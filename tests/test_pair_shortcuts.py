@@ -9,7 +9,7 @@ import scipy.signal
 import soundfile as sf
 
 from conftest import speechlike, vocode, write, write_rows
-from spoofscan.audio import brickwall
+from spoofscan.audio import brickwall, coded_bytes
 from spoofscan.cli import run
 from spoofscan.errors import SpoofscanError
 from spoofscan.layouts import load_items
@@ -261,8 +261,9 @@ def test_pair_is_reproducible_byte_for_byte(tmp_path):
 
 
 def test_pair_match_bitrate_codes_each_fake_as_coarsely_as_its_lossy_real_file(tmp_path):
-    """Two Vorbis real clips coded coarsely and finely, and an MP3 one: with --match-bitrate each fake's file is about
-    its real file's size; without it libsndfile's default setting gives both Vorbis fakes about one size."""
+    """Two Vorbis real clips coded coarsely and finely, and an MP3 one, also with 100 kB of ID3 tags: with
+    --match-bitrate each fake's file is about its real file's size (tags left out); without it libsndfile's default
+    setting gives both Vorbis fakes about one size."""
     rows = []
     vorbis = {"format": "OGG", "subtype": "VORBIS"}
     for n, (name, options) in enumerate((("coarse.ogg", {**vorbis, "compression_level": 0.95}),
@@ -270,6 +271,14 @@ def test_pair_match_bitrate_codes_each_fake_as_coarsely_as_its_lossy_real_file(t
                                          ("coded.mp3", {"format": "MP3", "compression_level": 0.9}))):
         write(tmp_path / "data" / name, 0.3 * speechlike(3.0, sr=44100, seed=n), 44100, **options)
         rows.append({"path": name, "label": "real", "system": "ground_truth", "utterance_id": f"u{n}", "source": "s"})
+    tag = 100_000  # an ID3v2.4 tag of that size (10-byte header, size as a syncsafe integer) and an ID3v1 tag
+    id3v2 = b"ID3\x04\x00\x00" + bytes((tag >> 21 & 0x7F, tag >> 14 & 0x7F, tag >> 7 & 0x7F, tag & 0x7F))
+    coded = (tmp_path / "data" / "coded.mp3").read_bytes()
+    (tmp_path / "data" / "tagged.mp3").write_bytes(id3v2 + bytes(tag) + coded + b"TAG" + bytes(125))
+    rows.append({"path": "tagged.mp3", "label": "real", "system": "ground_truth", "utterance_id": "u3", "source": "s"})
+    assert coded_bytes(tmp_path / "data" / "tagged.mp3") == len(coded)
+    assert (file_properties(tmp_path / "data" / "tagged.mp3")["kbps"]
+            == pytest.approx(file_properties(tmp_path / "data" / "coded.mp3")["kbps"]))
     manifest = _manifest(tmp_path / "data" / "M.csv", rows)
     sizes = {}
     for name, options in (("default", []), ("matched", ["--match-bitrate"])):
@@ -284,6 +293,7 @@ def test_pair_match_bitrate_codes_each_fake_as_coarsely_as_its_lossy_real_file(t
     assert coarse_kbps == pytest.approx(real["coarse"] * 8 / 3.0 / 1000)
     for stem, size in real.items():
         assert abs(sizes["matched"][stem] - size) < 0.1 * size, (stem, sizes, real)
+    assert abs(sizes["matched"]["tagged"] - real["coded"]) < 0.1 * real["coded"], (sizes, real)
     assert abs(sizes["default"]["fine"] - sizes["default"]["coarse"]) < 0.3 * sizes["default"]["coarse"]
 
 

@@ -140,6 +140,23 @@ def native_rate(path: str | Path, stream: int = 0) -> int | None:
         return None
 
 
+def coded_bytes(path: str | Path) -> int:
+    """The bytes of path that code its audio: the file's size less an MP3's ID3v2 tag at the start and ID3v1 tag
+    at the end (titles, cover art), which say how the file was labelled, not how coarsely its audio was coded."""
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(10)
+        if len(head) == 10 and head[:3] == b"ID3":
+            footer = 10 if head[5] & 0x10 else 0  # a footer copies the header at the tag's end
+            size -= 10 + footer + ((head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7
+                                   | head[9] & 0x7F)  # a "syncsafe" integer: 7 bits per byte
+        if size >= 128:
+            f.seek(-128, 2)
+            size -= 128 if f.read(3) == b"TAG" else 0
+    return max(size, 0)
+
+
 def g722_encode(wave: np.ndarray) -> bytes:
     """16 kHz float waveform -> raw G.722 at 64 kbit/s (ITU-T G.722, wideband telephony)."""
     pcm = np.round(np.clip(wave, -1.0, 32767 / 32768) * 32768).astype(np.int16)

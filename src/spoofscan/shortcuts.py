@@ -19,7 +19,7 @@ import scipy.signal
 import soundfile as sf
 import torch
 
-from .audio import G722_RATE, brickwall, load_audio, sound_bounds
+from .audio import G722_RATE, brickwall, coded_bytes, load_audio, sound_bounds
 from .config import FeatureConfig
 from .degrade import cleaned_copies
 from .errors import SpoofscanError
@@ -66,9 +66,9 @@ def file_properties(path: str | Path) -> dict:
         return {"error": f"{type(exc).__name__}: {exc}".replace("\n", " ")}
     if data.size == 0:
         return {"error": "empty audio"}
-    # the file's bits per second: a lossy coder's setting (how coarsely it coded), for PCM its rate and bit depth
+    # the audio's bits per second (tags left out): a lossy coder's setting (how coarsely it coded), for PCM its rate and bit depth
     return wave_properties(data, rate, fmt=fmt, subtype=subtype,
-                           kbps=path.stat().st_size * 8 / (len(data) / rate) / 1000)
+                           kbps=coded_bytes(path) * 8 / (len(data) / rate) / 1000)
 
 
 def _file_rows(path: str) -> list[dict]:

@@ -33,7 +33,7 @@ import scipy.signal
 import soundfile as sf
 import torch
 
-from .audio import AUDIO_EXTENSIONS, brickwall, load_audio, native_rate, resample
+from .audio import AUDIO_EXTENSIONS, brickwall, coded_bytes, load_audio, native_rate, resample
 from .degrade import degrade
 from .errors import SpoofscanError
 from .io import atomic_write_bytes, write_csv
@@ -515,7 +515,7 @@ def encode_like(wave: np.ndarray, original: str | Path, *, match_bitrate: bool =
     channel count (a .g722 file as raw G.722), so the file's format says nothing about which of the two is fake.
     With match_bitrate, a lossy original's (Vorbis, Opus, MP3) coder setting is searched for the one whose file is
     nearest the original's size, so the fake is coded as coarsely as its real clip; libsndfile's default setting
-    codes every fake alike, finer or coarser than its real clip."""
+    codes every fake alike, finer or coarser than its real clip. Tags (coded_bytes) do not count."""
     from .audio import g722_encode
 
     original = Path(original)
@@ -536,7 +536,7 @@ def encode_like(wave: np.ndarray, original: str | Path, *, match_bitrate: bool =
 
     if not (match_bitrate and info.subtype in LOSSY_SUBTYPES):
         return encoded(None)
-    target = original.stat().st_size * wave.shape[0] / max(info.frames, 1)  # where the fake is cut shorter
+    target = coded_bytes(original) * wave.shape[0] / max(info.frames, 1)  # where the fake is cut shorter
     low, high = 0.0, 1.0  # compression level: 0 is the finest coding (largest file), 1 the coarsest
     best = encoded(low)
     for _ in range(7):  # bisection to 1/128 of the level's range; the size falls as the level rises
