@@ -66,7 +66,8 @@ def file_properties(path: str | Path) -> dict:
         return {"error": f"{type(exc).__name__}: {exc}".replace("\n", " ")}
     if data.size == 0:
         return {"error": "empty audio"}
-    # the audio's bits per second (tags left out): a lossy coder's setting (how coarsely it coded), for PCM its rate and bit depth
+    # the audio's bits per second (tags left out): a lossy coder's setting (how coarsely it coded), for PCM its rate
+    # and bit depth
     return wave_properties(data, rate, fmt=fmt, subtype=subtype,
                            kbps=coded_bytes(path) * 8 / (len(data) / rate) / 1000)
 
