@@ -15,6 +15,8 @@
 #   end in 1 h 22 min (corpus 40, 38 of them the paired fakes; gmm 30; ship 12), peak memory 4.9 GB. A rebuild
 #   does not give v9's weights bit for bit (experiments/FAMILIES.md: "Rebuilding v9"). What it was chosen against:
 #   bash experiments/families.sh WORK and the variants in variant.sh's header.
+#   PAIR_OPTIONS: more options for the corpus step's pair, e.g. PAIR_OPTIONS=--match-bitrate (FAMILIES.md: "Fakes
+#   coded at their real file's bitrate", WORK b9m).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: base.sh WORK [TRAIN] [DEV] [STEP...]}
@@ -34,7 +36,7 @@ corpus)  # every real clip re-synthesized at its own rate, band, band edge, leve
           exit 2; }
     "$ROOT/.venv/bin/python" "$ROOT/experiments/extra_reals.py" "$TRAIN" combined.csv \
         --source klettres --source hedgewars   # 1,015 real clips after the public ones
-    $S pair combined.csv --out paired --workers 2 --match-edge --match-crest \
+    $S pair combined.csv --out paired --workers 2 --match-edge --match-crest ${PAIR_OPTIONS:-} \
         $(printf -- "--system %s " hifigan_universal world griffin_lim lpc)
     [ -f split.csv ] || $S split paired/manifest.csv --out split.csv --val 0.1 --test 0
     $S audit "$TRAIN" --shortcuts --json shortcuts_public.json   # as published: strong cues, reported
