@@ -13,11 +13,11 @@ from conftest import speechlike, write
 from spoofscan.cli import run
 from spoofscan.errors import SpoofscanError
 from spoofscan.layouts import load_items
-from spoofscan.synth import RATE, band_limit, mlsa, synth
+from spoofscan.synth import RATE, _world_f0, band_limit, mlsa, synth, warp_frequency, world_vc
 
 HAS_PYSPTK = importlib.util.find_spec("pysptk") is not None  # optional: `make setup` builds it where it can
 NO_PYSPTK = "pysptk (the mlsa extra) did not build here: it needs a C compiler and Python headers"
-SYSTEMS = ("hifigan_universal", "world", "griffin_lim", "lpc") + (("mlsa",) if HAS_PYSPTK else ())
+SYSTEMS = ("hifigan_universal", "world", "world_vc", "griffin_lim", "lpc") + (("mlsa",) if HAS_PYSPTK else ())
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +121,28 @@ def test_fake_codec_gives_fakes_the_codec_traces_of_the_reals(tmp_path, codec):
     assert np.corrcoef(envelope_a, envelope_b)[0, 1] > 0.9  # in time with the uncoded fake: not sped up or shifted
     with pytest.raises(SpoofscanError, match="--fake-codec"):
         synth(tmp_path / "r", tmp_path / "bad", fake_codec="flac", progress=False)
+
+
+def test_warp_frequency_moves_a_peak_by_the_ratio():
+    frames = np.zeros((2, 101))
+    frames[:, 40] = 1.0
+    assert np.argmax(warp_frequency(frames, 1.25), axis=1).tolist() == [50, 50]
+    assert np.argmax(warp_frequency(frames, 0.8), axis=1).tolist() == [32, 32]
+
+
+def test_world_vc_moves_the_pitch_both_ways_and_repeats_per_clip():
+    ratios = []
+    for seed in range(8):
+        clip = speechlike(1.0, sr=RATE, seed=seed)
+        made = world_vc(clip)
+        assert made.shape[0] >= clip.size - 256 and np.isfinite(made).all()
+        assert np.array_equal(made, world_vc(clip.copy()))  # the same clip always gets the same voice
+        (before, _), (after, _) = _world_f0(clip), _world_f0(made.astype(np.float32))
+        voiced = (before > 0) & (after[:before.size] > 0)
+        ratios.append(np.median(after[:before.size][voiced] / before[voiced]))
+    semitones = 12 * np.log2(ratios)
+    assert np.all((np.abs(semitones) > 2.5) & (np.abs(semitones) < 8.5)), semitones  # drawn from 3-8 semitones
+    assert (semitones > 0).any() and (semitones < 0).any()  # up for some clips, down for others
 
 
 @pytest.mark.skipif(not HAS_PYSPTK, reason=NO_PYSPTK)

