@@ -11,8 +11,8 @@ install klettres-data), hedgewars (the game's 13 voice packs spoken by different
 left out, 44.1-48 kHz Vorbis; apt-get install hedgewars-data) and fillets (Fish Fillets NG's dialogues dubbed by
 Czech, Dutch and English voice actors, mostly 22.05 kHz Vorbis at 40-67 kbit/s; apt-get install fillets-ng-data
 fillets-ng-data-cs fillets-ng-data-nl). spoofscan-base v9 (experiments/base.sh) uses klettres and hedgewars; adding
-fillets did not help (variant.sh's v9f: +0.9 points of leave-sources-out EER against the same corpus without it,
-experiments/FAMILIES.md). The dataset's own clips come first
+fillets did not help (variant.sh's v9f: +0.9 points of leave-sources-out EER against the same corpus without it;
+with bitrate-matched fakes, WORK b9fm: +2.1 points; experiments/FAMILIES.md). The dataset's own clips come first
 and keep their order, so the names `pair` gives their fakes do not change.
 """
 from __future__ import annotations
