@@ -754,8 +754,8 @@ def pair(
                                            "fakes).")] = Path("paired"),
     system: Annotated[Optional[list[str]], typer.Option(
         help="hifigan_universal, hifigan_ljspeech, world, world_vc (WORLD with a new pitch and formants), griffin_lim, "
-             "lpc, mlsa (needs spoofscan\\[mlsa]), piper "
-             "(text to speech reading --sentences) (default: the five vocoders). Repeatable.")] = None,
+             "lpc, mlsa (needs spoofscan\\[mlsa]), piper (text to speech reading --sentences) (default: the five "
+             "vocoders). Repeatable.")] = None,
     max_seconds: Annotated[float, typer.Option(help="Fake only the first seconds of each real clip (0 = all).")] = 0.0,
     layout: LayoutOpt = None,
     sentences: Annotated[Optional[Path], typer.Option(
