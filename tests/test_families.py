@@ -123,6 +123,48 @@ def test_gmm_log_likelihoods_match_scikit_learn():
     assert model(window)[0].double().numpy() == pytest.approx(ours.mean(axis=0), rel=1e-5)
 
 
+def test_gmm_map_adapts_both_classes_from_one_background_model(family_runs, tmp_path):
+    """With gmm_map_relevance, both GMMs keep the background model's weights and variances (EM on every second frame
+    of each class), and each class's means move from the background means toward its own frames' by n / (n + relevance)."""
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    frames = {0: rng.normal(0, 1, (2000, 6)), 1: rng.normal(0.8, 1, (2000, 6))}
+    config = FeatureConfig(input_kind="lfcc", n_lfcc=2, n_filters=10)
+    models = {}
+    for relevance in (16.0, 1e6):
+        models[relevance] = get_model("lfcc-gmm", config, train_config=TrainConfig(
+            model="lfcc-gmm", gmm_components=3, gmm_map_relevance=relevance))
+        models[relevance].fit(frames, iterations=30, seed=0, map_relevance=relevance)
+    ubm = GaussianMixture(3, covariance_type="diag", max_iter=30, random_state=0,
+                          reg_covar=1e-3).fit(np.concatenate([frames[0][::2], frames[1][::2]]))
+    model = models[16.0]
+    for label in (0, 1):
+        assert model.log_weights[label].double().numpy() == pytest.approx(np.log(ubm.weights_), rel=1e-5)
+        assert model.precisions[label].double().numpy() == pytest.approx(1 / ubm.covariances_, rel=1e-5)
+        responsibility = ubm.predict_proba(frames[label])
+        counts = responsibility.sum(axis=0)[:, None]
+        adaptation = counts / (counts + 16.0)
+        expected = adaptation * (responsibility.T @ frames[label] / counts) + (1 - adaptation) * ubm.means_
+        assert model.means[label].double().numpy() == pytest.approx(expected, rel=1e-4, abs=1e-5)
+    # the fake class's frames lie 0.8 above the real ones': so do its adapted means, and a real-like window scores
+    # as real; a huge relevance factor leaves both at the background means (no evidence either way)
+    assert ((model.means[1] - model.means[0]) > 0.2).all()
+    window = torch.tensor(rng.normal(0, 1, (6, 200))[None, None], dtype=torch.float32)
+    logits = model(window)[0]
+    assert logits[0] > logits[1]
+    assert torch.allclose(models[1e6].means[0], models[1e6].means[1], atol=1e-2)
+    # train passes the setting on and saves it with the run
+    best = train(family_runs["stores"]["lfcc"], tmp_path / "map", TrainConfig(**FAMILY_TRAIN["lfcc-gmm"],
+                                                                              gmm_map_relevance=16))
+    state = load_checkpoint(best)
+    assert state["train_config"].gmm_map_relevance == 16
+    assert torch.equal(state["model"]["precisions"][0], state["model"]["precisions"][1])
+    assert not torch.equal(state["model"]["means"][0], state["model"]["means"][1])
+    with pytest.raises(SpoofscanError, match="gmm_map_relevance must be >= 0"):
+        TrainConfig(model="lfcc-gmm", gmm_map_relevance=-1)
+
+
 def test_gmm_speech_db_leaves_quiet_frames_out_of_fitting_and_scoring(family_runs, tmp_path):
     rng = np.random.default_rng(0)
     config = FeatureConfig(input_kind="lfcc", n_lfcc=2, n_filters=10)

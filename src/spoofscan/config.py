@@ -175,6 +175,9 @@ class TrainConfig:
     # it changes only a class with more than gmm_frames frames (a smaller one is fitted on all of them); "" draws
     # them uniformly from all frames
     gmm_balance: str = ""
+    # > 0: fit one background GMM by EM on both classes' frames and MAP-adapt each class's means from it with this
+    # relevance factor (16 is the speaker-verification default); 0: each class's GMM fitted by EM on its own frames
+    gmm_map_relevance: float = 0.0
 
     def __post_init__(self) -> None:
         if self.amp not in ("auto", "bf16", "fp16", "off"):
@@ -196,6 +199,9 @@ class TrainConfig:
         if not self.gmm_narrowband_hz >= 0:
             raise SpoofscanError("TrainConfig.gmm_narrowband_hz must be >= 0 (0 = every window fitted alike), got "
                                  f"{self.gmm_narrowband_hz}")
+        if not self.gmm_map_relevance >= 0:
+            raise SpoofscanError("TrainConfig.gmm_map_relevance must be >= 0 (0 = each class's GMM fitted on its own), "
+                                 f"got {self.gmm_map_relevance}")
         if self.gmm_balance not in GMM_BALANCE_COLUMNS:
             raise SpoofscanError(f"TrainConfig.gmm_balance={self.gmm_balance!r}: use source, system, speaker or \"\" "
                                  "(no balancing)")

@@ -522,11 +522,14 @@ def fit_gmm(store: Store, out_dir: Path, config: TrainConfig, *, device: torch.d
     groups = window_groups(train_split, config.gmm_balance)
     frames = {label: (sample_frames(train_split, label, config.gmm_frames, rng, keep=keep, windows_ok=fitted_windows,
                                     window_mean=window_mean, groups=groups) - mean) / std for label in (0, 1)}
-    console.print(f"fitting lfcc-gmm: {config.gmm_components} components a class by EM on "
-                  f"{len(frames[0])} real and {len(frames[1])} fake frames"
+    console.print(f"fitting lfcc-gmm: {config.gmm_components} components a class "
+                  + (f"MAP-adapted (relevance {config.gmm_map_relevance:g}) from a background GMM fitted by EM on "
+                     if config.gmm_map_relevance > 0 else "by EM on ")
+                  + f"{len(frames[0])} real and {len(frames[1])} fake frames"
                   + (f", drawn equally from every {config.gmm_balance}" if config.gmm_balance else ""))
     start = time.perf_counter()
-    model.fit(frames, iterations=config.gmm_iterations, seed=config.seed)
+    model.fit(frames, iterations=config.gmm_iterations, seed=config.seed,
+              map_relevance=config.gmm_map_relevance)
     seconds = time.perf_counter() - start
     if config.gmm_narrowband_hz > 0:
         offset = narrowband_offset(model, splits, reference, narrow_real, features=features,

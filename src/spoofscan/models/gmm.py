@@ -8,7 +8,8 @@ about a recording than about how the speech was made, are left out. With window_
 is removed first. With narrowband_hz > 0 the GMMs are fitted on wideband windows only (band edge at or above it,
 features.lfcc.window_band_edges) and a narrowband window is scored by the same GMMs plus narrowband_offset, which
 train sets so that held-in narrowband real windows get the median score of held-in wideband ones: a band limit then
-neither counts as evidence nor takes model capacity from how speech was made. The fitted parameters are buffers of
+neither counts as evidence nor takes model capacity from how speech was made. With map_relevance > 0 (fit), the
+two GMMs are MAP-adapted from one background model instead of fitted apart. The fitted parameters are buffers of
 this module: the checkpoint, ONNX export and every command treat it like the networks.
 """
 from __future__ import annotations
@@ -52,16 +53,34 @@ class GMMDetector(nn.Module):
         self.row_mean = torch.tensor(mean, dtype=torch.float32, device=self.means.device)
         self.row_std = torch.tensor(std, dtype=torch.float32, device=self.means.device)
 
-    def fit(self, frames: dict[int, np.ndarray], *, iterations: int = 50, seed: int = 0) -> None:
-        """EM for each class's GMM on its (n, rows) standardized frames (frames[0] real, frames[1] fake)."""
+    def fit(self, frames: dict[int, np.ndarray], *, iterations: int = 50, seed: int = 0,
+            map_relevance: float = 0.0) -> None:
+        """Fit each class's GMM on its (n, rows) standardized frames (frames[0] real, frames[1] fake): by EM on its
+        own frames (WaveFake's way), or with map_relevance > 0 from one universal background model (UBM), fitted by
+        EM on every second frame of each class (one EM instead of two), with each class's means MAP-adapted to all
+        of its frames (Reynolds et al. 2000, relevance factor map_relevance; weights and variances stay the UBM's),
+        so that the two models differ only where the classes' frames do."""
         from sklearn.mixture import GaussianMixture
 
         components = self.means.shape[1]
+
+        def em(x: np.ndarray) -> GaussianMixture:
+            return GaussianMixture(components, covariance_type="diag", max_iter=iterations, random_state=seed,
+                                   reg_covar=1e-3).fit(x.astype(np.float64))
+
+        ubm = em(np.concatenate([frames[0][::2], frames[1][::2]])) if map_relevance > 0 else None
         for label in (0, 1):
-            gmm = GaussianMixture(components, covariance_type="diag", max_iter=iterations, random_state=seed,
-                                  reg_covar=1e-3).fit(frames[label].astype(np.float64))
+            gmm = em(frames[label]) if ubm is None else ubm
+            means = gmm.means_
+            if ubm is not None:
+                x = frames[label].astype(np.float64)
+                responsibility = ubm.predict_proba(x)  # (n, components)
+                counts = responsibility.sum(axis=0)[:, None]
+                class_means = responsibility.T @ x / np.maximum(counts, 1e-10)
+                adaptation = counts / (counts + map_relevance)
+                means = adaptation * class_means + (1 - adaptation) * ubm.means_
             self.log_weights[label] = torch.from_numpy(np.log(gmm.weights_))
-            self.means[label] = torch.from_numpy(gmm.means_)
+            self.means[label] = torch.from_numpy(means)
             self.precisions[label] = torch.from_numpy(1 / gmm.covariances_)
 
     def frame_log_likelihoods(self, frames: torch.Tensor) -> torch.Tensor:
