@@ -6,8 +6,9 @@
   python experiments/held_out_errors.py holes FILE_OR_GLOB [...]
       spectral holes of audio files: the share of STFT bins from 4 to 10 kHz (active frames) more than 50 dB below
       the strongest bin of their frame in that band; a lossy codec leaves many, a studio recording few
-  python experiments/held_out_errors.py average LOO_A LOO_B
-      fold EERs of the weighted mean of two runs' log-odds (no fitting; weight of B 0-1)
+  python experiments/held_out_errors.py average LOO_A LOO_B [--seed-b N]
+      fold EERs of the weighted mean of two runs' log-odds (no fitting; weight of B 0-1); --seed-b: B's scores of
+      that training seed (`loo --seeds`), e.g. LOO_A LOO_A --seed-b 1 averages two seeds of one run
   python experiments/held_out_errors.py clean-offset LOO_AUGMENTED LOO_CLEAN
       an lfcc-gmm run trained with `--augment` copies, its narrowband offset set from the clean windows only (the
       windows of LOO_CLEAN's fold stores, same clips, no copies): fold EERs with the stored and that offset
@@ -35,11 +36,11 @@ from spoofscan.store import Store
 LOSSY = (".mp3", ".ogg", ".opus")
 
 
-def fold_scores(loo: Path) -> dict[str, list[dict]]:
-    folds = {p.parent.parent.name: read_csv(p) for p in sorted(loo.glob("source=*/report_seed0/scores.csv"))}
+def fold_scores(loo: Path, seed: int = 0) -> dict[str, list[dict]]:
+    folds = {p.parent.parent.name: read_csv(p) for p in sorted(loo.glob(f"source=*/report_seed{seed}/scores.csv"))}
     if not folds:
-        raise SystemExit(f"{loo}: no source=*/report_seed0/scores.csv; give a finished `spoofscan loo --by source` "
-                         "folder")
+        raise SystemExit(f"{loo}: no source=*/report_seed{seed}/scores.csv; give a finished `spoofscan loo --by "
+                         "source` folder (and a seed it was run with)")
     return folds
 
 
@@ -74,8 +75,8 @@ def holes(path: str) -> float:
     return float(np.mean(band < band.max(axis=0) - 50))
 
 
-def averaged(loo_a: Path, loo_b: Path) -> None:
-    a, b = fold_scores(loo_a), fold_scores(loo_b)
+def averaged(loo_a: Path, loo_b: Path, seed_b: int = 0) -> None:
+    a, b = fold_scores(loo_a), fold_scores(loo_b, seed_b)
     if any({r["id"] for r in a[fold]} != {r["id"] for r in b.get(fold, [])} for fold in a):
         raise SystemExit(f"{loo_a} and {loo_b} score different clips; run both on the same folds (loo --folds-from)")
     for weight in (0.0, 0.3, 0.5, 0.7, 1.0):
@@ -135,6 +136,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=("sources", "holes", "average", "clean-offset"))
     parser.add_argument("paths", nargs="+")
+    parser.add_argument("--seed-b", type=int, default=0, help="average: the training seed of LOO_B's scores")
     args = parser.parse_args()
     if args.what == "sources":
         for loo in args.paths:
@@ -147,7 +149,7 @@ def main() -> None:
         print(f"{len(files)} files: spectral holes {100 * np.mean(shares):.1f} % on average "
               f"({100 * min(shares):.1f}-{100 * max(shares):.1f} %)")
     elif args.what == "average":
-        averaged(Path(args.paths[0]), Path(args.paths[1]))
+        averaged(Path(args.paths[0]), Path(args.paths[1]), args.seed_b)
     else:
         clean_offset(Path(args.paths[0]), Path(args.paths[1]))
 

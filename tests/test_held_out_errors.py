@@ -1,4 +1,5 @@
 """experiments/held_out_errors.py: per-source errors of a leave-sources-out run, spectral holes, score averaging."""
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -54,9 +55,15 @@ def test_sources_and_average_name_what_errs_and_mismatched_runs_fail(tmp_path):
     assert lines[0].startswith("weight of B 0.0") and lines[-1].startswith("weight of B 1.0")
     assert mean_of(lines[-1]) < mean_of(lines[0])
 
+    # another training seed's scores in the same folder (loo --seeds 0,1): --seed-b reads them
+    for fold in run_b.glob("source=*"):
+        shutil.copytree(fold / "report_seed0", run_a / fold.name / "report_seed1")
+    assert script("average", run_a, run_a, "--seed-b", 1).stdout.splitlines() == lines
+
     moved = loo_folder(tmp_path / "c", [(c[0], c[1], "source=fold0") for c in clips], scores)
     for args, reason in ((("average", run_a, moved), "score different clips"),
                          (("sources", tmp_path), "no source=*"),
+                         (("average", run_a, run_a, "--seed-b", 2), "no source=*/report_seed2"),
                          (("holes", tmp_path / "*.flac"), "no audio file matches")):
         result = script(*args)
         assert result.returncode != 0 and reason in result.stderr and result.stderr.count("\n") == 1, result.stderr
