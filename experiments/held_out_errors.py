@@ -1,8 +1,10 @@
 """Where a `spoofscan loo` run goes wrong on held-out sources, and two what-ifs on its saved fold models.
 
   python experiments/held_out_errors.py sources LOO_DIR [LOO_DIR ...]
-      per fold and source: real clips flagged and fakes missed at the fold's EER threshold; the median log-odds of
-      the held-out real clips in lossy files (mp3, Ogg, Opus) and the fold's EER without the source that errs most
+      per fold and source: real clips flagged and fakes missed at the fold's EER threshold, and the source's own EER
+      where it has both classes; the median log-odds of the held-out real clips in lossy files (mp3, Ogg, Opus), the
+      fold's EER without the source that errs most, and its sources' own EERs averaged over their clips (where that
+      is far below the fold's EER, the sources' scores sit at different offsets)
   python experiments/held_out_errors.py holes FILE_OR_GLOB [...]
       spectral holes of audio files: the share of STFT bins from 4 to 10 kHz (active frames) more than 50 dB below
       the strongest bin of their frame in that band; a lossy codec leaves many, a studio recording few
@@ -57,12 +59,17 @@ def sources_table(loo: Path) -> None:
             c[2 * fake + 1] += (score < threshold) if fake else (score >= threshold)
         lossy = [s for r, s in zip(rows, scores) if r["label"] == "real" and r["id"].lower().endswith(LOSSY)]
         worst = max(counts, key=lambda s: counts[s][1] + counts[s][3])
-        keep = np.array([source_of[r["id"]] != worst for r in rows])
-        print(f"{loo.name} {fold}: EER {100 * fold_eer:.1f} %, {100 * eer(labels[keep], scores[keep])[0]:.1f} % "
-              f"without {worst}; lossy real files {len(lossy)}"
-              + (f", median log-odds {np.median(lossy):+.2f}" if lossy else ""))
+        sources = np.array([source_of[r["id"]] for r in rows])
+        own = {s: eer(labels[sources == s], scores[sources == s])[0] for s, c in counts.items() if c[0] and c[2]}
+        clips = {s: c[0] + c[2] for s, c in counts.items()}
+        within = sum(own[s] * clips[s] for s in own) / max(sum(clips[s] for s in own), 1)
+        without = eer(labels[sources != worst], scores[sources != worst])[0]
+        print(f"{loo.name} {fold}: EER {100 * fold_eer:.1f} %, {100 * without:.1f} % "
+              f"without {worst}; within sources {100 * within:.1f} % ({len(own)} with both classes); lossy real files "
+              f"{len(lossy)}" + (f", median log-odds {np.median(lossy):+.2f}" if lossy else ""))
         for source, (real, flagged, fake, missed) in sorted(counts.items(), key=lambda kv: -kv[1][1] - kv[1][3]):
-            print(f"  {source:50s} real {real:4d} flagged {flagged:4d} | fake {fake:4d} missed {missed:4d}")
+            print(f"  {source:50s} real {real:4d} flagged {flagged:4d} | fake {fake:4d} missed {missed:4d}"
+                  + (f" | own EER {100 * own[source]:.1f} %" if source in own else ""))
 
 
 def holes(path: str) -> float:

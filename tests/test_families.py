@@ -125,7 +125,8 @@ def test_gmm_log_likelihoods_match_scikit_learn():
 
 def test_gmm_map_adapts_both_classes_from_one_background_model(family_runs, tmp_path):
     """With gmm_map_relevance, both GMMs keep the background model's weights and variances (EM on every second frame
-    of each class), and each class's means move from the background means toward its own frames' by n / (n + relevance)."""
+    of each class), and each class's means move from the background means toward its own frames' by
+    n / (n + relevance)."""
     from sklearn.mixture import GaussianMixture
 
     rng = np.random.default_rng(0)

@@ -44,8 +44,11 @@ def test_sources_and_average_name_what_errs_and_mismatched_runs_fail(tmp_path):
         eer_all, eer_without = (float(x.split(" %")[0]) for x in line.split("EER ")[1].split(", ")[:2])
         assert eer_all > 10 and eer_without < 5 and "without lossy" in line
         assert "lossy real files 10, median log-odds +" in line and float(line.split("log-odds ")[1]) > 3
+        # the clean source alone separates its classes; the lossy one has no fakes, so no EER of its own
+        assert "within sources 0.0 % (1 with both classes)" in line
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith("  lossy")]
-    assert all(row[1:5] == ["real", "10", "flagged", "10"] for row in rows)
+    assert all(row[1:5] == ["real", "10", "flagged", "10"] and "own EER" not in " ".join(row) for row in rows)
+    assert all(line.endswith("own EER 0.0 %") for line in result.stdout.splitlines() if line.startswith("  clean"))
 
     run_b = loo_folder(tmp_path / "b", clips, 3.0 * labels + rng.normal(0, 0.5, len(clips)))  # lossy files scored right
     result = script("average", run_a, run_b)
