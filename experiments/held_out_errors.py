@@ -1,8 +1,8 @@
 """Where a `spoofscan loo` run goes wrong on held-out sources, and two what-ifs on its saved fold models.
 
   python experiments/held_out_errors.py sources LOO_DIR [LOO_DIR ...]
-      per fold and source: real clips flagged and fakes missed at the fold's EER threshold, and the source's own EER
-      where it has both classes; the median log-odds of the held-out real clips in lossy files (mp3, Ogg, Opus), the
+      per fold and source: real clips flagged and fakes missed at the fold's EER threshold, the real clips' median
+      log-odds, and the source's own EER where it has both classes; the median log-odds of the held-out real clips in lossy files (mp3, Ogg, Opus), the
       fold's EER without the source that errs most, and its sources' own EERs averaged over their clips (where that
       is far below the fold's EER, the sources' scores sit at different offsets)
   python experiments/held_out_errors.py holes FILE_OR_GLOB [...]
@@ -68,7 +68,9 @@ def sources_table(loo: Path) -> None:
               f"without {worst}; within sources {100 * within:.1f} % ({len(own)} with both classes); lossy real files "
               f"{len(lossy)}" + (f", median log-odds {np.median(lossy):+.2f}" if lossy else ""))
         for source, (real, flagged, fake, missed) in sorted(counts.items(), key=lambda kv: -kv[1][1] - kv[1][3]):
+            reals = scores[(sources == source) & ~labels]
             print(f"  {source:50s} real {real:4d} flagged {flagged:4d} | fake {fake:4d} missed {missed:4d}"
+                  + (f" | real median log-odds {np.median(reals):+.2f}" if real else "")
                   + (f" | own EER {100 * own[source]:.1f} %" if source in own else ""))
 
 

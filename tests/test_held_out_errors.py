@@ -49,6 +49,7 @@ def test_sources_and_average_name_what_errs_and_mismatched_runs_fail(tmp_path):
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith("  lossy")]
     assert all(row[1:5] == ["real", "10", "flagged", "10"] and "own EER" not in " ".join(row) for row in rows)
     assert all(line.endswith("own EER 0.0 %") for line in result.stdout.splitlines() if line.startswith("  clean"))
+    assert all(float(row[row.index("log-odds") + 1]) > 3 for row in rows)  # the lossy real clips' median
 
     run_b = loo_folder(tmp_path / "b", clips, 3.0 * labels + rng.normal(0, 0.5, len(clips)))  # lossy files scored right
     result = script("average", run_a, run_b)
