@@ -2,9 +2,10 @@
 
   python experiments/held_out_errors.py sources LOO_DIR [LOO_DIR ...]
       per fold and source: real clips flagged and fakes missed at the fold's EER threshold, the real clips' median
-      log-odds, and the source's own EER where it has both classes; the median log-odds of the held-out real clips in lossy files (mp3, Ogg, Opus), the
-      fold's EER without the source that errs most, and its sources' own EERs averaged over their clips (where that
-      is far below the fold's EER, the sources' scores sit at different offsets)
+      log-odds, and the source's own EER where it has both classes; per fold: the median log-odds of the held-out
+      real clips in lossy files (mp3, Ogg, Opus), the fold's EER without the source that errs most, and its sources'
+      own EERs averaged over their clips (where that is far below the fold's EER, the sources' scores sit at
+      different offsets)
   python experiments/held_out_errors.py holes FILE_OR_GLOB [...]
       spectral holes of audio files: the share of STFT bins from 4 to 10 kHz (active frames) more than 50 dB below
       the strongest bin of their frame in that band; a lossy codec leaves many, a studio recording few

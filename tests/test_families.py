@@ -302,7 +302,7 @@ def test_a_bad_lfcc_setting_in_a_config_fails_in_one_line_before_anything_is_wri
 def test_a_number_given_as_text_in_a_config_fails_in_one_line(tmp_path):
     config = tmp_path / "bad.toml"
     for table, line in (("train", 'gmm_narrowband_hz = "8500"'), ("train", "gmm_speech_db = true"),
-                        ("features", 'n_lfcc = "60"')):
+                        ("train", 'gmm_map_relevance = "16"'), ("features", 'n_lfcc = "60"')):
         body = f"[train]\n{line}" if table == "train" else line
         config.write_text(f'[features]\ninput_kind = "lfcc"\n{body}\n')
         with pytest.raises(SpoofscanError, match=f"bad.toml: .*{line.split(' = ')[0]}=.*: use a number, e.g."):
