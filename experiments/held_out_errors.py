@@ -12,11 +12,17 @@
   python experiments/held_out_errors.py average LOO_A LOO_B [--seed-b N]
       fold EERs of the weighted mean of two runs' log-odds (no fitting; weight of B 0-1); --seed-b: B's scores of
       that training seed (`loo --seeds`), e.g. LOO_A LOO_A --seed-b 1 averages two seeds of one run
+  python experiments/held_out_errors.py copies LOO_DIR OUT [--system hifigan_universal]
+      every held-out clip re-synthesized by a vocoder (`spoofscan pair` at the clip's own band edge, crest factor and
+      bitrate, into OUT, resumably), the copy scored by the clip's fold model: fold EERs of log-odds(clip) - alpha x
+      log-odds(copy), and how much each class's copy gains. Does a clip's own re-synthesis take out its source's
+      offset? (A real clip should gain more from vocoding than a fake.)
   python experiments/held_out_errors.py clean-offset LOO_AUGMENTED LOO_CLEAN
       an lfcc-gmm run trained with `--augment` copies, its narrowband offset set from the clean windows only (the
       windows of LOO_CLEAN's fold stores, same clips, no copies): fold EERs with the stored and that offset
 
-These are analyses of finished runs, for experiments/FAMILIES.md; nothing here trains a model.
+These are analyses of finished runs, for experiments/FAMILIES.md; nothing here trains a model. A run's clip ids are
+paths relative to the folder `loo` ran in, its output's parent (base.sh's WORK).
 """
 from __future__ import annotations
 
@@ -31,10 +37,14 @@ import soundfile as sf
 import torch
 
 from spoofscan.checkpoint import load_checkpoint, model_from_checkpoint
+from spoofscan.evaluate import score_items
 from spoofscan.features.lfcc import remove_window_mean
 from spoofscan.io import read_csv
+from spoofscan.layouts import Item
 from spoofscan.metrics import eer
+from spoofscan.splits import write_manifest
 from spoofscan.store import Store
+from spoofscan.synth import pair, paired_name, paired_path
 
 LOSSY = (".mp3", ".ogg", ".opus")
 
@@ -99,6 +109,39 @@ def averaged(loo_a: Path, loo_b: Path, seed_b: int = 0) -> None:
         print(f"weight of B {weight:.1f}: " + " / ".join(f"{e:.1f}" for e in eers) + f" %, mean {np.mean(eers):.1f} %")
 
 
+def copy_scores(loo: Path, out: Path, system: str = "hifigan_universal") -> None:
+    folds = fold_scores(loo)
+    clips = [(fold, r, (loo.parent / r["id"]).resolve()) for fold, rows in folds.items() for r in rows]
+    missing = [path for _, _, path in clips if not path.exists()]
+    if missing:
+        raise SystemExit(f"{missing[0]}: not found; {loo}'s clip ids are paths relative to {loo.parent}, the "
+                         f"folder `loo` ran in ({len(missing)} of {len(clips)} missing)")
+    out.mkdir(parents=True, exist_ok=True)
+    # every clip labelled real, so that pair re-synthesizes the fakes too; the copies' names follow this order
+    write_manifest(out / "clips.csv", [Item(str(path), "real", r["system"], r["group"], r["speaker"], "", fold)
+                                       for fold, r, path in clips])
+    pair(out / "clips.csv", out, systems=(system,), workers=2, match=("edge", "crest", "bitrate"))
+    copy_of = {r["id"]: paired_path(out, system, paired_name(n, path), path) for n, (_, r, path) in enumerate(clips)}
+    alphas = (-0.5, -0.25, 0.0, 0.25, 0.5, 1.0)
+    eers = []
+    for fold, rows in folds.items():
+        items = [Item(str(copy_of[r["id"]]), r["label"], r["system"], r["group"]) for r in rows
+                 if copy_of[r["id"]].exists()]
+        scored, _ = score_items(loo / fold / "run_seed0" / "best.pt", items, device="cpu")
+        copy = {row["path"]: row["log_odds"] for row in scored}
+        kept = [r for r in rows if str(copy_of[r["id"]]) in copy]
+        labels = np.array([r["label"] == "fake" for r in kept])
+        clip_scores = np.array([float(r["log_odds"]) for r in kept])
+        copied = np.array([copy[str(copy_of[r["id"]])] for r in kept])
+        gain = copied - clip_scores
+        print(f"{fold}: {len(kept)} of {len(rows)} clips with a scored copy; the copy's gain in log-odds, median: "
+              f"real {np.median(gain[~labels]):+.2f}, fake {np.median(gain[labels]):+.2f}")
+        eers.append([100 * eer(labels, clip_scores - alpha * copied)[0] for alpha in alphas])
+    for alpha, fold_eers in zip(alphas, np.array(eers).T):
+        folds_text = " / ".join(f"{e:.1f}" for e in fold_eers)
+        print(f"alpha {alpha:+.2f}: {folds_text} %, mean {fold_eers.mean():.1f} %")
+
+
 @torch.no_grad()
 def frame_llrs(model, images: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(windows, frames) fake-minus-real frame log-likelihood ratios of the chosen windows, and which are narrowband."""
@@ -144,9 +187,10 @@ def clean_offset(loo_aug: Path, loo_clean: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("sources", "holes", "average", "clean-offset"))
+    parser.add_argument("what", choices=("sources", "holes", "average", "copies", "clean-offset"))
     parser.add_argument("paths", nargs="+")
     parser.add_argument("--seed-b", type=int, default=0, help="average: the training seed of LOO_B's scores")
+    parser.add_argument("--system", default="hifigan_universal", help="copies: the vocoder that re-synthesizes")
     args = parser.parse_args()
     if args.what == "sources":
         for loo in args.paths:
@@ -160,6 +204,10 @@ def main() -> None:
               f"({100 * min(shares):.1f}-{100 * max(shares):.1f} %)")
     elif args.what == "average":
         averaged(Path(args.paths[0]), Path(args.paths[1]), args.seed_b)
+    elif args.what == "copies":
+        if len(args.paths) != 2:
+            raise SystemExit("copies takes LOO_DIR OUT: a finished `loo` folder and a folder for the copies")
+        copy_scores(Path(args.paths[0]), Path(args.paths[1]), args.system)
     else:
         clean_offset(Path(args.paths[0]), Path(args.paths[1]))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conftest import loo_folder, write
+from conftest import loo_folder, speechlike, vocode, write
 from spoofscan.audio import brickwall
 
 SCRIPT = Path(__file__).parents[1] / "experiments" / "held_out_errors.py"
@@ -84,3 +84,44 @@ def test_holes_are_few_in_full_band_audio_and_many_where_a_codec_cut_bands(tmp_p
         assert result.returncode == 0, result.stderr
         shares[name] = float(result.stdout.split("spectral holes ")[1].split(" %")[0])
     assert shares["full"] < 1 and shares["cut"] > 50
+
+
+def test_copies_scores_each_held_out_clip_against_its_own_resynthesis(tmp_path, tiny_run):
+    from spoofscan.metrics import eer
+    from spoofscan.predict import Detector
+
+    clips, waves = [], {}
+    for n in range(8):  # two folds, each with 2 real and 2 fake clips at 16 kHz
+        real = speechlike(1.2, seed=300 + n)
+        waves[f"data/u{n}.wav"] = real if n % 2 == 0 else vocode(real, seed=n)
+        clips.append((f"data/u{n}.wav", n % 2, f"source=fold{n // 4}"))
+    for name, wave in waves.items():
+        write(tmp_path / name, wave)
+    log_odds = np.array([0.5, 1.0, -2.0, 0.2, -1.0, 2.0, 0.3, -0.4])
+    loo = loo_folder(tmp_path / "loo", clips, log_odds)
+    for fold in ("source=fold0", "source=fold1"):
+        (loo / fold / "run_seed0").mkdir()
+        shutil.copy(tiny_run["best"], loo / fold / "run_seed0" / "best.pt")
+    result = script("copies", loo, tmp_path / "copies", "--system", "lpc")
+    assert result.returncode == 0, result.stderr
+    made = sorted((tmp_path / "copies" / "fake" / "lpc").glob("*_gen.wav"))
+    assert len(made) == 8  # the fakes re-synthesized too
+
+    # independently: each copy scored by predict_file, the EERs of clip - alpha x copy per fold
+    detector = Detector.from_checkpoint(tiny_run["best"])
+    copied = np.array([detector.predict_file(path).log_odds for path in made])  # pair names them in clip order
+    labels = np.array([c[1] for c in clips])
+    lines = {line.split(":")[0]: line for line in result.stdout.splitlines() if line.startswith("alpha")}
+    for alpha in (0.0, 1.0):
+        expected = [100 * eer(labels[k * 4:k * 4 + 4], (log_odds - alpha * copied)[k * 4:k * 4 + 4])[0]
+                    for k in range(2)]
+        assert lines[f"alpha {alpha:+.2f}"].split(": ")[1].startswith(" / ".join(f"{e:.1f}" for e in expected))
+    gains = [line for line in result.stdout.splitlines() if "clips with a scored copy" in line]
+    assert len(gains) == 2 and all(line.split(": ")[1].startswith("4 of 4 clips") for line in gains)
+    gain = copied - log_odds
+    assert f"real {np.median(gain[[0, 2]]):+.2f}, fake {np.median(gain[[1, 3]]):+.2f}" in gains[0]
+
+    (tmp_path / "data" / "u3.wav").unlink()
+    result = script("copies", loo, tmp_path / "copies2", "--system", "lpc")
+    assert result.returncode != 0 and "u3.wav: not found" in result.stderr and "relative to" in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr

@@ -573,6 +573,16 @@ def encode_like(wave: np.ndarray, original: str | Path, *, match_bitrate: bool =
     return best
 
 
+def paired_name(n: int, path: str | Path) -> str:
+    """The name of the n-th real clip's copies (unique even where file stems repeat)."""
+    return f"{n:05d}_{Path(path).stem}"
+
+
+def paired_path(out: str | Path, system: str, name: str, path: str | Path) -> Path:
+    """Where pair writes system's copy of the real clip at path, named name (paired_name)."""
+    return Path(out) / "fake" / system / f"{name}_gen{Path(path).suffix.lower()}"
+
+
 def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, ...], tuple[str, ...]]
                  ) -> tuple[str, list[tuple[str, str]], str]:
     """Write each system's copy of one real clip (skipping files that exist); return [(system, path)] or the error."""
@@ -590,7 +600,7 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, 
         wave = resample(original, rate, RATE, name=path)
         made = []
         for system in systems:
-            fake_path = out / "fake" / system / f"{name}_gen{Path(path).suffix.lower()}"
+            fake_path = paired_path(out, system, name, path)
             if not fake_path.exists():
                 said = spoken(name, wave.size, sentences) if system == "piper" else vocode(wave, system)
                 fake = np.asarray(said, dtype=np.float32)[:wave.size]
@@ -661,8 +671,8 @@ def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODE
     reals = [it for it in items if it.label == "real"]
     if not reals:
         raise SpoofscanError(f"{data}: no real clips to pair")
-    names = [f"{n:05d}_{Path(it.path).stem}" for n, it in enumerate(reals)]  # unique even where stems repeat
-    jobs = [(it.path, name, out, tuple(systems), max_seconds, bank, tuple(match)) for it, name in zip(reals, names)]
+    jobs = [(it.path, paired_name(n, it.path), out, tuple(systems), max_seconds, bank, tuple(match))
+            for n, it in enumerate(reals)]
     workers = workers or (os.cpu_count() or 1)
     results = parallel_map(_paired_clip, jobs, workers)
     from rich.progress import track
