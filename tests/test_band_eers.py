@@ -34,6 +34,7 @@ def test_a_detector_that_scores_two_bands_on_two_scales_is_perfect_within_each_a
     for row in rows:
         assert row[3] == "0.0 % (4 / 4)" and row[4].startswith("0.0 % (4 / 4)")  # within each band: perfect
         assert float(row[2].split(" %")[0]) > 20  # pooled: narrow fakes score below wide reals
+        assert row[5] == "0.0 % (gap +2.00) |"  # moved by the other fold's gap between the bands' real clips
     for bad in (["--cut", "0"], ["--cut", "6000", "--workers", "0"]):  # the last --workers counts
         result = subprocess.run([sys.executable, str(SCRIPT), str(config), str(loo), *bad], capture_output=True,
                                 text=True)
