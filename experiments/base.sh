@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
-# spoofscan-base v9: WaveFake's LFCC-GMM with 60 cepstral coefficients, each window's cepstral mean and each frame's
+# spoofscan-base v10: WaveFake's LFCC-GMM with 60 cepstral coefficients, each window's cepstral mean and each frame's
 # DC removed, fitted on the windows whose band reaches 8.5 kHz, narrowband windows scored with an offset
 # (configs/base.toml), trained on real deepfakes (public-demos-train), extra real speech from other recording chains
 # (KDE's klettres-data and hedgewars-data: Debian packages, installed here if missing; experiments/extra_reals.py)
-# and paired fakes of every real clip (at its band edge and crest factor too), chosen by leave-sources-out
-# among the detector families and recipe variants (families.sh, variant.sh), calibrated on its recipe's out-of-fold
-# leave-sources-out scores, then scored on the vocoder demos (an external test: never trained on or calibrated on).
+# and paired fakes of every real clip (at its band edge, crest factor and, for a lossy file, bitrate too), chosen by
+# leave-sources-out among the detector families and recipe variants (families.sh, variant.sh), calibrated on its
+# recipe's out-of-fold leave-sources-out scores, then scored on the vocoder demos (an external test: never trained on
+# or calibrated on).
 # Usage: bash experiments/base.sh WORK [PUBLIC_DEMOS_MANIFEST] [VOCODER_DEMOS_MANIFEST] [STEP...]
 #   STEP: corpus (extra real speech, paired fakes, split.csv and the shortcut audits), gmm (the recipe trained on
 #   split.csv, its external test and leave-sources-out, the extra speech in every fold's training set: variant.sh
 #   with configs/base.toml, outputs named base_gmm), ship (calibrate, external test, degradation suite, model-view
-#   shortcut audit, export). Default: all three, under 82 minutes on 2 CPU cores from an empty WORK on a fresh
-#   machine: this script with a third extra source (variant.sh's v9f, 1,500 clips more than v9's 9,415) ran end to
-#   end in 1 h 22 min (corpus 40, 38 of them the paired fakes; gmm 30; ship 12), peak memory 4.9 GB. A rebuild
-#   does not give v9's weights bit for bit (experiments/FAMILIES.md: "Rebuilding v9"). What it was chosen against:
-#   bash experiments/families.sh WORK and the variants in variant.sh's header.
-#   PAIR_OPTIONS: more options for the corpus step's pair, e.g. PAIR_OPTIONS=--match-bitrate (FAMILIES.md: "Fakes
-#   coded at their real file's bitrate", WORK b9m).
+#   shortcut audit, export). Default: all three, in 1 h 46 min on 2 CPU cores from an empty WORK (v10's build, WORK
+#   b10: corpus 59 min, 57 of them the 7,064 paired fakes, a lossy real file's fakes each coded up to 8 times to find
+#   its bitrate; gmm 33 min; ship 13 min), peak memory 4.4 GB (experiments/FAMILIES.md: "Rebuilding v10").
+#   What it was chosen against: bash experiments/families.sh WORK and the variants in variant.sh's header.
+#   PAIR_OPTIONS: more options for the corpus step's pair, e.g. PAIR_OPTIONS="--system hifigan_ljspeech" (FAMILIES.md:
+#   "A vocoder that does not know the speaker", WORK b9j).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: base.sh WORK [TRAIN] [DEV] [STEP...]}
@@ -36,7 +36,7 @@ corpus)  # every real clip re-synthesized at its own rate, band, band edge, leve
           exit 2; }
     "$ROOT/.venv/bin/python" "$ROOT/experiments/extra_reals.py" "$TRAIN" combined.csv \
         --source klettres --source hedgewars   # 1,015 real clips after the public ones
-    $S pair combined.csv --out paired --workers 2 --match-edge --match-crest ${PAIR_OPTIONS:-} \
+    $S pair combined.csv --out paired --workers 2 --match-edge --match-crest --match-bitrate ${PAIR_OPTIONS:-} \
         $(printf -- "--system %s " hifigan_universal world griffin_lim lpc)
     [ -f split.csv ] || $S split paired/manifest.csv --out split.csv --val 0.1 --test 0
     $S audit "$TRAIN" --shortcuts --json shortcuts_public.json   # as published: strong cues, reported
