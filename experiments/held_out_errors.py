@@ -37,6 +37,7 @@ import soundfile as sf
 import torch
 
 from spoofscan.checkpoint import load_checkpoint, model_from_checkpoint
+from spoofscan.errors import SpoofscanError
 from spoofscan.evaluate import score_items
 from spoofscan.features.lfcc import remove_window_mean
 from spoofscan.io import read_csv
@@ -44,7 +45,7 @@ from spoofscan.layouts import Item
 from spoofscan.metrics import eer
 from spoofscan.splits import write_manifest
 from spoofscan.store import Store
-from spoofscan.synth import pair, paired_name, paired_path
+from spoofscan.synth import check_systems, pair, paired_name, paired_path
 
 LOSSY = (".mp3", ".ogg", ".opus")
 
@@ -110,6 +111,10 @@ def averaged(loo_a: Path, loo_b: Path, seed_b: int = 0) -> None:
 
 
 def copy_scores(loo: Path, out: Path, system: str = "hifigan_universal") -> None:
+    try:
+        check_systems((system,))
+    except SpoofscanError as exc:
+        raise SystemExit(str(exc)) from None
     folds = fold_scores(loo)
     clips = [(fold, r, (loo.parent / r["id"]).resolve()) for fold, rows in folds.items() for r in rows]
     missing = [path for _, _, path in clips if not path.exists()]

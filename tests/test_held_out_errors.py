@@ -121,6 +121,10 @@ def test_copies_scores_each_held_out_clip_against_its_own_resynthesis(tmp_path, 
     gain = copied - log_odds
     assert f"real {np.median(gain[[0, 2]]):+.2f}, fake {np.median(gain[[1, 3]]):+.2f}" in gains[0]
 
+    result = script("copies", loo, tmp_path / "copies3", "--system", "nope")
+    assert result.returncode != 0 and "--system nope" in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "copies3").exists()  # refused before anything is written
+
     (tmp_path / "data" / "u3.wav").unlink()
     result = script("copies", loo, tmp_path / "copies2", "--system", "lpc")
     assert result.returncode != 0 and "u3.wav: not found" in result.stderr and "relative to" in result.stderr
