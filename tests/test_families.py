@@ -18,7 +18,8 @@ from spoofscan.cli import feature_config_from, run, train_config_from
 from spoofscan.config import FeatureConfig, TrainConfig
 from spoofscan.errors import SpoofscanError
 from spoofscan.features import clip_windows, input_statistics, lfcc, model_input, wave_windows
-from spoofscan.features.lfcc import lfcc_coefficients, linear_filters, remove_window_mean, window_band_edges
+from spoofscan.features.lfcc import (lfcc_coefficients, linear_filters, low_band_view, remove_window_mean,
+                                     window_band_edges)
 from spoofscan.layouts import load_items
 from spoofscan.models import MODELS, build_model, get_model
 from spoofscan.predict import Detector, FusedDetector
@@ -497,6 +498,68 @@ def test_gmm_narrowband_windows_are_not_fitted_and_get_an_offset_that_aligns_rea
         assert run(["export", str(best), "--onnx", str(tmp_path / "n.onnx")]) == 0
         onnx_scores = [p.log_odds for p in Detector.from_checkpoint(best, backend="onnx").predict_files(files)]
         assert onnx_scores == pytest.approx(torch_scores, rel=1e-3, abs=1e-3)
+
+
+def test_low_band_view_is_the_cepstrum_of_the_band_below_whatever_lies_above_it():
+    config = FeatureConfig(**{**KIND_FEATURES["lfcc"], "n_lfcc": 26})  # most coefficients kept, as 60 of 70
+    # over the whole band the view gives back the stored rows
+    assert torch.allclose(low_band_view(config, config.top_hz), torch.eye(3 * config.n_lfcc), atol=1e-6)
+    view = low_band_view(config, 3500)  # 12 of the 30 filters (258 Hz apart) end at or below 3.5 kHz
+    assert view.shape == (3 * 26, 3 * round(26 * 12 / 30))
+    speech = speechlike(2.0, sr=config.sample_rate, seed=4)
+    full = torch.from_numpy(lfcc(speech, config)).T  # (frames, rows)
+    cut = torch.from_numpy(lfcc(brickwall(speech, 4000, config.sample_rate), config)).T
+    assert (full - cut).norm(dim=1).mean() > 20 * ((full - cut) @ view).norm(dim=1).mean()
+    # equal to the cepstrum of those 12 filters' log energies, as lfcc_coefficients computes them
+    energies = np.log(linear_filters(config.n_fft, 30) @ np.abs(scipy.signal.stft(
+        speech, nperseg=512, noverlap=512 - 160, window="hann", boundary=None, padded=False)[2] * 256) ** 2 + 1e-10)
+    direct = scipy.fft.dct(energies[:12], axis=0, norm="ortho")[:10]
+    coefficients = torch.from_numpy(lfcc_coefficients(speech, config))
+    viewed = (coefficients.T @ view[:26, :10]).T.numpy()
+    assert np.abs(viewed - direct).mean() < 0.05 * np.abs(direct).mean()
+    with pytest.raises(SpoofscanError, match="a low band of 400 Hz holds 0 of the 30 LFCC filters"):
+        low_band_view(config, 400)
+
+
+def test_gmm_narrowband_view_scores_narrowband_windows_with_a_pair_fitted_on_every_window(tmp_path):
+    config = FeatureConfig(**KIND_FEATURES["lfcc"], window_cmn=True)
+    store = narrowband_corpus(tmp_path, config)
+    settings = dict(model="lfcc-gmm", gmm_components=2, gmm_frames=100_000, gmm_iterations=10, gmm_narrowband_hz=6000)
+    best = train(store, tmp_path / "view", TrainConfig(**settings, gmm_narrowband_view_hz=3500))
+    state = load_checkpoint(best)
+    model = model_from_checkpoint(state)
+    assert describe(state)["narrowband route"] == (
+        "windows whose band ends below 6000 Hz are scored by a GMM pair on the band below 3500 Hz with "
+        f"{float(model.narrowband_offset):+.3f} log-odds added")
+    # the wideband pair is the one fitted without the view; the narrowband pair saw every train frame, both bands
+    plain = load_checkpoint(train(store, tmp_path / "plain", TrainConfig(**settings)))["model"]
+    assert all(torch.equal(state["model"][k], plain[k]) for k in ("means", "precisions", "log_weights"))
+    train_split = Store(store).split("train")
+    frames = remove_window_mean(torch.from_numpy(train_split.images[:].astype(np.float32)), config.n_lfcc)
+    low = frames.transpose(1, 2).reshape(-1, 3 * config.n_lfcc) @ low_band_view(config, 3500)
+    assert model.narrow_row_mean.numpy() == pytest.approx(low.mean(dim=0).numpy(), abs=1e-4)
+    # a narrowband window gets the narrowband pair's mean frame log-likelihoods, plus the offset on the fake one
+    val = Store(store).split("val")
+    x = model_input(torch.from_numpy(val.images[:].astype(np.float32)), config)
+    narrow = model.narrow_windows(x.squeeze(1))
+    assert narrow.any() and not narrow.all()
+    low_val = (remove_window_mean(x.squeeze(1), config.n_lfcc).transpose(1, 2) @ model.view - model.narrow_row_mean) \
+        / model.narrow_row_std
+    expected = model.frame_log_likelihoods(low_val.reshape(-1, low_val.shape[2]), "narrow_").view(
+        len(x), -1, 2).mean(dim=1)
+    with torch.no_grad():
+        logits = model(x)
+    assert logits[narrow, 0].numpy() == pytest.approx(expected[narrow, 0].numpy(), abs=1e-4)
+    assert (logits[narrow, 1] - expected[narrow, 1]).numpy() == pytest.approx(float(model.narrowband_offset), abs=1e-4)
+    files = [c["path"] for c in val.clips]
+    torch_scores = [p.log_odds for p in Detector.from_checkpoint(best).predict_files(files)]
+    if importlib.util.find_spec("onnxruntime"):
+        assert run(["export", str(best), "--onnx", str(tmp_path / "v.onnx")]) == 0
+        onnx_scores = [p.log_odds for p in Detector.from_checkpoint(best, backend="onnx").predict_files(files)]
+        assert onnx_scores == pytest.approx(torch_scores, rel=1e-3, abs=1e-3)
+    for bad in (dict(gmm_narrowband_view_hz=3500), dict(gmm_narrowband_hz=6000, gmm_narrowband_view_hz=6000)):
+        with pytest.raises(SpoofscanError, match="gmm_narrowband_view_hz=.* must lie between 0 and gmm_narrowband_hz"):
+            TrainConfig(model="lfcc-gmm", **bad)
 
 
 def test_gmm_narrowband_refuses_what_it_cannot_measure_or_align(tmp_path):

@@ -134,9 +134,11 @@ def describe(state: dict[str, Any]) -> dict[str, Any]:
                             for p, w, m in zip(fusion["member_paths"], fusion["weights"], fusion["members"])]}
     route = {}
     if "narrowband_offset" in state["model"]:  # lfcc-gmm with gmm_narrowband_hz
-        route = {"narrowband route": f"windows whose band ends below {state['train_config'].gmm_narrowband_hz:g} Hz "
-                                     "were not fitted and are scored with "
-                                     f"{float(state['model']['narrowband_offset']):+.3f} log-odds added"}
+        train_config = state["train_config"]
+        scorer = ("were not fitted and are scored" if not train_config.gmm_narrowband_view_hz else
+                  f"are scored by a GMM pair on the band below {train_config.gmm_narrowband_view_hz:g} Hz")
+        route = {"narrowband route": f"windows whose band ends below {train_config.gmm_narrowband_hz:g} Hz {scorer} "
+                                     f"with {float(state['model']['narrowband_offset']):+.3f} log-odds added"}
     return {
         "format": state["format"], "model": state["train_config"].model, "class_names": state["class_names"],
         "score": state.get("score"), "preprocessing": state["preprocessing"],

@@ -170,6 +170,9 @@ class TrainConfig:
     # > 0 (Hz): fit the GMMs on wideband windows only (band edge at or above this) and score narrowband windows with
     # an offset that gives held-in narrowband real windows the median score of held-in wideband real ones (val)
     gmm_narrowband_hz: float = 0.0
+    # > 0 (Hz, below gmm_narrowband_hz): score narrowband windows with a second GMM pair instead, fitted on every
+    # train window's cepstra of the band below this frequency (features.lfcc.low_band_view), plus the same offset
+    gmm_narrowband_view_hz: float = 0.0
     # "source", "system" or "speaker": draw each class's frames equally from every value of that manifest column (a
     # value with fewer frames gives its share to the others), so that no one repository or speaker defines a class;
     # it changes only a class with more than gmm_frames frames (a smaller one is fitted on all of them); "" draws
@@ -199,6 +202,11 @@ class TrainConfig:
         if not self.gmm_narrowband_hz >= 0:
             raise SpoofscanError("TrainConfig.gmm_narrowband_hz must be >= 0 (0 = every window fitted alike), got "
                                  f"{self.gmm_narrowband_hz}")
+        if self.gmm_narrowband_view_hz and not 0 < self.gmm_narrowband_view_hz < self.gmm_narrowband_hz:
+            raise SpoofscanError(f"TrainConfig.gmm_narrowband_view_hz={self.gmm_narrowband_view_hz:g} must lie "
+                                 f"between 0 and gmm_narrowband_hz ({self.gmm_narrowband_hz:g}), the band a narrowband "
+                                 "window holds; set gmm_narrowband_hz too, or 0 to score narrowband windows with the "
+                                 "wideband pair")
         if not self.gmm_map_relevance >= 0:
             raise SpoofscanError("TrainConfig.gmm_map_relevance must be >= 0 (0 = each class's GMM fitted on its own), "
                                  f"got {self.gmm_map_relevance}")

@@ -530,13 +530,25 @@ def fit_gmm(store: Store, out_dir: Path, config: TrainConfig, *, device: torch.d
     start = time.perf_counter()
     model.fit(frames, iterations=config.gmm_iterations, seed=config.seed,
               map_relevance=config.gmm_map_relevance)
+    if config.gmm_narrowband_view_hz > 0:  # the narrowband pair: every window, both bands, in its low-band view
+        low = {label: sample_frames(train_split, label, config.gmm_frames, rng, keep=keep, window_mean=window_mean,
+                                    groups=groups) @ model.view.numpy() for label in (0, 1)}
+        pooled = np.concatenate([low[0], low[1]])
+        low_mean, low_std = pooled.mean(axis=0), np.maximum(pooled.std(axis=0), 0.01)  # as row_statistics
+        model.narrow_row_mean.copy_(torch.from_numpy(low_mean))
+        model.narrow_row_std.copy_(torch.from_numpy(low_std))
+        console.print(f"fitting the narrowband pair on {len(low[0])} real and {len(low[1])} fake frames of all "
+                      f"windows, {low_mean.size} rows of the band below {config.gmm_narrowband_view_hz:g} Hz")
+        model.fit({label: (low[label] - low_mean) / low_std for label in (0, 1)}, iterations=config.gmm_iterations,
+                  seed=config.seed, map_relevance=config.gmm_map_relevance, pair="narrow_")
     seconds = time.perf_counter() - start
     if config.gmm_narrowband_hz > 0:
         offset = narrowband_offset(model, splits, reference, narrow_real, features=features,
                                    batch_size=config.batch_size * 2)
         model.narrowband_offset.fill_(offset)
         console.print(f"narrowband windows (band edge below {config.gmm_narrowband_hz:g} Hz): {int(narrow.sum())} of "
-                      f"{len(narrow)} train windows, not fitted; scored with offset {offset:+.3f}")
+                      f"{len(narrow)} train windows, " + ("scored by the narrowband pair" if
+                      config.gmm_narrowband_view_hz > 0 else "not fitted; scored") + f" with offset {offset:+.3f}")
     model.to(device)
     batch = config.batch_size * 2
     fitted = validate(model, train_split, features=features, batch_size=batch, device=device)

@@ -16,9 +16,11 @@ import functools
 import librosa
 import numpy as np
 import scipy.fft
+import scipy.linalg
 import torch
 
 from ..config import FeatureConfig
+from ..errors import SpoofscanError
 from .windows import cut_windows
 
 
@@ -82,6 +84,24 @@ def _to_filter_db(n_lfcc: int, n_filters: int) -> torch.Tensor:
     """(n_lfcc, n_filters): cepstral coefficients -> log filter energies in dB, smoothed by the truncation."""
     inverse = scipy.fft.idct(np.eye(n_lfcc, n_filters), axis=1, norm="ortho") * (10 / np.log(10))
     return torch.from_numpy(inverse.astype(np.float32))
+
+
+def low_band_view(config: FeatureConfig, top_hz: float) -> torch.Tensor:
+    """(3 * n_lfcc, 3 * k) matrix: stored LFCC rows (statics, deltas, double deltas) -> the cepstra of only the filters
+    that end at or below top_hz, k = n_lfcc x (those filters / n_filters), as if the clip had been analysed with
+    that band alone: the cepstra are turned back into smoothed log filter energies, the filters above top_hz are
+    dropped and the rest are transformed by their own DCT. Being linear, it commutes with deltas and window CMN. A
+    clip band-limited above top_hz has the same view as the full-band clip (GMMDetector's narrowband pair)."""
+    spacing = (config.top_hz - config.fmin) / (config.n_filters + 1)  # filter i spans (i, i + 2) spacings
+    filters = int((top_hz - config.fmin) // spacing) - 1
+    if filters < 2:
+        raise SpoofscanError(f"a low band of {top_hz:g} Hz holds {max(filters, 0)} of the {config.n_filters} LFCC "
+                             f"filters (each {2 * spacing:.0f} Hz wide); raise it to "
+                             f"{config.fmin + 3 * spacing:.0f} Hz at least")
+    k = max(1, round(config.n_lfcc * filters / config.n_filters))
+    to_log_energies = scipy.fft.idct(np.eye(config.n_lfcc, config.n_filters), axis=1, norm="ortho")[:, :filters]
+    block = scipy.fft.dct(to_log_energies, axis=1, norm="ortho")[:, :k]  # (n_lfcc, k)
+    return torch.from_numpy(scipy.linalg.block_diag(block, block, block).astype(np.float32))
 
 
 def window_band_edges(windows: torch.Tensor, config: FeatureConfig, *, floor_db: float = 60.0) -> torch.Tensor:
