@@ -524,6 +524,11 @@ def test_shortcut_audit_as_a_wideband_gmm_leaves_out_the_clips_it_does_not_fit(t
     fitted = json.loads(report.read_text())["shortcuts"]
     assert fitted["unfitted"] == 10 and fitted["clips"] == 50 and fitted["real"] == 20
     assert fitted["cue_auc"]["bandwidth_hz"] < 0.6
+    # with a narrowband pair every window is fitted by one of the two pairs: every clip counts, as without the route
+    config.write_text(features + '[train]\nmodel = "lfcc-gmm"\ngmm_narrowband_hz = 6000\n'
+                                 'gmm_narrowband_view_hz = 3500\n')
+    assert run(audit) == 0
+    assert json.loads(report.read_text())["shortcuts"] == every
     config.write_text('[features]\ninput_kind = "image"\n[train]\nmodel = "lfcc-gmm"\ngmm_narrowband_hz = 6000\n')
     assert run(audit) == 2
     assert "gmm_narrowband_hz is an lfcc-gmm setting" in capsys.readouterr().err

@@ -131,7 +131,8 @@ def audit(
     as_model: Annotated[Optional[Path], typer.Option(
         help="With --shortcuts: measure the audio as a model with this TOML's [features] sees it (mono at its "
              "sample rate, silence trimmed as it trims): the cues that such a model could still learn; with "
-             "[train] gmm_narrowband_hz, only the clips whose windows it fits.")] = None,
+             "[train] gmm_narrowband_hz, only the clips whose windows it fits (all of them with "
+             "gmm_narrowband_view_hz).")] = None,
     augment: AugmentOpt = None,
     augment_copies: AugmentCopiesOpt = 0,
     max_shortcut_auc: Annotated[Optional[float], typer.Option(
@@ -188,7 +189,10 @@ def audit(
         from .shortcuts import shortcut_audit
 
         copies = train_copies(items, tuple(augment or ()), augment_copies) if augment_copies else None
-        narrowband = 0.0 if as_model is None else train_config_from(as_model, {}).gmm_narrowband_hz
+        # a GMM with gmm_narrowband_hz fits no narrowband window, unless its narrowband pair does
+        model_train = None if as_model is None else train_config_from(as_model, {})
+        narrowband = 0.0 if model_train is None or model_train.gmm_narrowband_view_hz else \
+            model_train.gmm_narrowband_hz
         found = shortcut_audit(items, workers=workers, model_view=model_view, copies=copies, narrowband_hz=narrowband)
         _print_shortcuts(found)
         findings["shortcuts"] = found.summary()
