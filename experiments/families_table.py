@@ -41,7 +41,8 @@ VARIANTS = {"lfcc-gmm_aug": "lfcc-gmm + aug", "lfcc-gmm_40": "lfcc-gmm, 40 LFCC"
             "lfcc-gmm_60_cmn_wide_dc_edge_crest_256": "lfcc-gmm, v8 with 256 components",
             "v8k": "lfcc-gmm, v8 + extra real speech (klettres)",
             "v8kh": "lfcc-gmm, v8 + extra real speech (klettres, hedgewars)",
-            "v9f": "lfcc-gmm, v9 + extra real speech (fillets)"}
+            "v9f": "lfcc-gmm, v9 + extra real speech (fillets)",
+            "view7k": "lfcc-gmm, v10 + a narrowband pair on the band below 7 kHz"}
 
 
 def load(path: Path) -> dict | None:

@@ -77,6 +77,12 @@
 #     --source hedgewars --source fillets, then pair and split as in base.sh), the same folds (not shipped):
 #       ALWAYS_TRAIN="KDE/klettres-data hedgewars/hedgewars-data fillets-ng/fillets-ng-data" \
 #           variant.sh WORK6 configs/base.toml v9f
+#   view7k: configs/lfcc_gmm_60_cmn_wide_dc_view7k.toml (v10 with narrowband windows scored by a second GMM pair
+#     fitted on every window's cepstra of the band below 7 kHz, gmm_narrowband_view_hz), on a rebuild of v10's corpus
+#     (base.sh WORK7 corpus: the same 9,415 clips, 35,811 train windows, file-level audit 0.917), loo's default folds
+#     (v10's; not shipped):
+#       ALWAYS_TRAIN="KDE/klettres-data hedgewars/hedgewars-data" variant.sh WORK7 \
+#         configs/lfcc_gmm_60_cmn_wide_dc_view7k.toml view7k
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}
