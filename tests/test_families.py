@@ -303,7 +303,8 @@ def test_a_bad_lfcc_setting_in_a_config_fails_in_one_line_before_anything_is_wri
 def test_a_number_given_as_text_in_a_config_fails_in_one_line(tmp_path):
     config = tmp_path / "bad.toml"
     for table, line in (("train", 'gmm_narrowband_hz = "8500"'), ("train", "gmm_speech_db = true"),
-                        ("train", 'gmm_map_relevance = "16"'), ("features", 'n_lfcc = "60"')):
+                        ("train", 'gmm_map_relevance = "16"'), ("train", 'gmm_narrowband_view_hz = "7000"'),
+                        ("features", 'n_lfcc = "60"')):
         body = f"[train]\n{line}" if table == "train" else line
         config.write_text(f'[features]\ninput_kind = "lfcc"\n{body}\n')
         with pytest.raises(SpoofscanError, match=f"bad.toml: .*{line.split(' = ')[0]}=.*: use a number, e.g."):
@@ -572,6 +573,9 @@ def test_gmm_narrowband_refuses_what_it_cannot_measure_or_align(tmp_path):
     store = narrowband_corpus(tmp_path / "both", config)
     with pytest.raises(SpoofscanError, match="no real window with a band edge at or above gmm_narrowband_hz = 8100 Hz"):
         train(store, tmp_path / "run2", dataclasses.replace(settings, gmm_narrowband_hz=8100))
+    with pytest.raises(SpoofscanError, match="a low band of 400 Hz holds 0 of the 30 LFCC filters.*raise it to"):
+        train(store, tmp_path / "run4", dataclasses.replace(settings, gmm_narrowband_view_hz=400))
+    assert not any((tmp_path / "run4").glob("*"))  # nothing written
     header = json.loads((store / "header.json").read_text())
     (store / "header.json").write_text(json.dumps({**header, "format": "spoofscan-store-1"}))
     with pytest.raises(SpoofscanError, match="earlier spoofscan.*prepare the store again"):

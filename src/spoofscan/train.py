@@ -496,10 +496,10 @@ def fit_gmm(store: Store, out_dir: Path, config: TrainConfig, *, device: torch.d
     train_split, val_split = store.split("train"), store.split("val")
     if len(set(train_split.labels.tolist())) < 2:
         raise SpoofscanError(f"{store.path}: the train split holds one class only; a GMM per class needs both")
+    model = build_model(config.model, features, config.weights, train_config=config)  # a bad setting fails first
     write_json(out_dir / "config.json", {"store": str(store.path.resolve()), "feature_config": to_dict(features),
                                          "train_config": to_dict(config), "device": "cpu", "world_size": 1,
                                          "amp": "None", "versions": versions()})
-    model = build_model(config.model, features, config.weights, train_config=config)
     if config.gmm_narrowband_hz > 0 and not store.windows_keep_mean:
         raise SpoofscanError(f"{store.path}: made by an earlier spoofscan, whose window_cmn windows lost their "
                              "mean spectrum, so their band cannot be measured for gmm_narrowband_hz; prepare the store "
