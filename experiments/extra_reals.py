@@ -8,9 +8,10 @@ in one manifest for `spoofscan pair` (which then makes their paired fakes too).
 
 Sources: klettres (KDE's letters and syllables read by native speakers of 24 languages, 44.1 kHz Vorbis; apt-get
 install klettres-data), hedgewars (the game's 13 voice packs spoken by different actors, the processed Robot voice
-left out, 44.1-48 kHz Vorbis; apt-get install hedgewars-data) and fillets (Fish Fillets NG's dialogues dubbed by
+left out, 44.1-48 kHz Vorbis; apt-get install hedgewars-data), fillets (Fish Fillets NG's dialogues dubbed by
 Czech, Dutch and English voice actors, mostly 22.05 kHz Vorbis at 40-67 kbit/s; apt-get install fillets-ng-data
-fillets-ng-data-cs fillets-ng-data-nl). spoofscan-base v9 (experiments/base.sh) uses klettres and hedgewars; adding
+fillets-ng-data-cs fillets-ng-data-nl) and tuxpaint (Tux Paint's stamp descriptions: each stamp's name read by
+volunteers in 13 languages, 44.1 kHz Vorbis; apt-get install tuxpaint-stamps-default). spoofscan-base v9 (experiments/base.sh) uses klettres and hedgewars; adding
 fillets did not help (variant.sh's v9f: +0.9 points of leave-sources-out EER against the same corpus without it;
 with bitrate-matched fakes, WORK b9fm: +2.1 points; experiments/FAMILIES.md). The dataset's own clips come first
 and keep their order, so the names `pair` gives their fakes do not change.
@@ -38,6 +39,8 @@ class Source:
     # first folder, -2 the folder holding the file
     per_unit: int = 30  # clips sampled from each unit unless --per-folder says otherwise
     excluded: tuple[str, ...] = ()  # units left out
+    pattern: str = "*.ogg"  # the files under folder that are speech
+    unit_in_name: bool = False  # the unit is the file name's last "_" part instead (Tux Paint's frog_desc_fr.ogg)
 
 
 SOURCES = {
@@ -49,6 +52,9 @@ SOURCES = {
     "fillets": Source("/usr/share/games/fillets-ng/sound", "fillets-ng/fillets-ng-data",
                       "apt-get install fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl", unit=-2, per_unit=100,
                       excluded=("share",)),
+    # stamps/<theme>/.../<stamp>_desc_<language>.ogg: each stamp's name read by volunteers, sampled per language
+    "tuxpaint": Source("/usr/share/tuxpaint/stamps", "tuxpaint/tuxpaint-stamps-default",
+                       "apt-get install tuxpaint-stamps-default", pattern="*_desc_*.ogg", unit_in_name=True),
 }
 
 
@@ -71,10 +77,11 @@ def extra_items(name: str, *, per_folder: int | None = None, min_seconds: float 
     if not root.is_dir():
         raise SpoofscanError(f"{name}: {source.folder} not found; {source.install}")
     units: dict[str, list[Path]] = {}
-    for path in sorted(root.rglob("*.ogg")):
+    for path in sorted(root.rglob(source.pattern)):
         parts = path.relative_to(root).parts
-        if len(parts) > 1 and parts[source.unit] not in source.excluded:  # files in a sub-folder
-            units.setdefault(parts[source.unit], []).append(path)
+        unit = path.stem.rsplit("_", 1)[-1] if source.unit_in_name else parts[source.unit]
+        if len(parts) > 1 and unit not in source.excluded:  # files in a sub-folder
+            units.setdefault(unit, []).append(path)
     rng = random.Random(seed)
     items = []
     for unit in sorted(units):

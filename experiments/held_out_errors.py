@@ -17,6 +17,10 @@
       bitrate, into OUT, resumably), the copy scored by the clip's fold model: fold EERs of log-odds(clip) - alpha x
       log-odds(copy), and how much each class's copy gains. Does a clip's own re-synthesis take out its source's
       offset? (A real clip should gain more from vocoding than a fake.)
+  python experiments/held_out_errors.py frames LOO_DIR [LOO_DIR ...]
+      fold EERs of other ways to pool a held-out clip's frame log-likelihood ratios (lfcc-gmm) than their mean
+      (v10's score, the first row): median, trimmed mean, mean over std, only the frames within 20, 30 or 40 dB of
+      the clip's loudest, and those minus alpha x the quieter frames' mean (a clip scored against its own pauses)
   python experiments/held_out_errors.py clean-offset LOO_AUGMENTED LOO_CLEAN
       an lfcc-gmm run trained with `--augment` copies, its narrowband offset set from the clean windows only (the
       windows of LOO_CLEAN's fold stores, same clips, no copies): fold EERs with the stored and that offset
@@ -154,7 +158,9 @@ def frame_llrs(model, images: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarra
     for start in range(0, len(chosen), 256):
         windows = torch.from_numpy(np.asarray(images[chosen[start:start + 256]], dtype=np.float32))
         narrow.append(model.narrow_windows(windows).numpy())
-        frames = remove_window_mean(windows, model.config.n_lfcc).transpose(1, 2)
+        if model.config.window_cmn:
+            windows = remove_window_mean(windows, model.config.n_lfcc)
+        frames = windows.transpose(1, 2)
         both = model.frame_log_likelihoods(((frames - model.row_mean) / model.row_std).flatten(0, 1))
         both = both.view(*frames.shape[:2], 2)
         llrs.append((both[..., 1] - both[..., 0]).numpy())
@@ -190,9 +196,57 @@ def clean_offset(loo_aug: Path, loo_clean: Path) -> None:
               f"windows {offset:+.3f}, EER {results[1]:.1f} %")
 
 
+def clip_pools(frames: np.ndarray, loudness_db: np.ndarray) -> dict[str, float]:
+    """One clip's frame log-likelihood ratios and their levels (dB) -> its score under each way of pooling them."""
+    below = loudness_db.max() - loudness_db
+    pools = {"mean": frames.mean(), "median": np.median(frames),
+             "trimmed mean 20 %": np.sort(frames)[len(frames) // 5: len(frames) - len(frames) // 5].mean(),
+             "mean / std": frames.mean() / frames.std()}
+    for cut in (20, 30, 40):
+        loud, quiet = frames[below <= cut], frames[below > cut]
+        pools[f"loud {cut} dB"] = loud.mean()
+        quiet_mean = quiet.mean() if len(quiet) else loud.mean()  # no pauses: the loud frames are the reference
+        for alpha in (0.25, 0.5, 1.0):
+            pools[f"loud {cut} dB - {alpha} x quiet"] = loud.mean() - alpha * quiet_mean
+    return {name: float(score) for name, score in pools.items()}
+
+
+def pooled_fold_scores(loo: Path, fold: str) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """A fold's held-out clips (store index rows) and their scores under each of clip_pools' ways of pooling."""
+    model = model_from_checkpoint(load_checkpoint(loo / fold / "run_seed0" / "best.pt")).eval()
+    test = Store(loo / fold / "store").split("test")
+    llr, narrow = frame_llrs(model, test.images, np.arange(len(test.images)))
+    llr = llr + narrow[:, None] * float(getattr(model, "narrowband_offset", 0.0))
+    # c0 is the sum of the natural-log filter powers over sqrt(n_filters) (orthonormal DCT)
+    db = np.asarray(test.images[:, 0, :], dtype=np.float64) * 10 / np.log(10) / np.sqrt(model.config.n_filters)
+    first = np.searchsorted(test.clip_of_window, np.arange(len(test.clips) + 1))  # a clip's windows are contiguous
+    pooled = defaultdict(list)
+    for clip in range(len(test.clips)):
+        windows = slice(first[clip], first[clip + 1])
+        for name, score in clip_pools(llr[windows].ravel(), db[windows].ravel()).items():
+            pooled[name].append(score)
+    return test.clips, {name: np.array(scores) for name, scores in pooled.items()}
+
+
+def frame_aggregates(loo: Path) -> None:
+    """Fold EERs of other ways to pool a held-out clip's frame log-likelihood ratios than their mean."""
+    torch.set_num_threads(1)
+    folds = sorted(p.parent.parent.name for p in loo.glob("*/run_seed0/best.pt"))
+    if not folds:
+        raise SystemExit(f"{loo}: no */run_seed0/best.pt; give a finished `spoofscan loo` folder of an lfcc-gmm")
+    results = defaultdict(list)
+    for fold in folds:
+        clips, pooled = pooled_fold_scores(loo, fold)
+        labels = np.array([c["label"] == "fake" for c in clips])
+        for name, scores in pooled.items():
+            results[name].append(100 * eer(labels, scores)[0])
+    for name, eers in results.items():
+        print(f"{name:28s} " + " / ".join(f"{e:.1f}" for e in eers) + f" %, mean {np.mean(eers):.1f} %")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("sources", "holes", "average", "copies", "clean-offset"))
+    parser.add_argument("what", choices=("sources", "holes", "average", "copies", "clean-offset", "frames"))
     parser.add_argument("paths", nargs="+")
     parser.add_argument("--seed-b", type=int, default=0, help="average: the training seed of LOO_B's scores")
     parser.add_argument("--system", default="hifigan_universal", help="copies: the vocoder that re-synthesizes")
@@ -213,6 +267,9 @@ def main() -> None:
         if len(args.paths) != 2:
             raise SystemExit("copies takes LOO_DIR OUT: a finished `loo` folder and a folder for the copies")
         copy_scores(Path(args.paths[0]), Path(args.paths[1]), args.system)
+    elif args.what == "frames":
+        for loo in args.paths:
+            frame_aggregates(Path(loo))
     else:
         clean_offset(Path(args.paths[0]), Path(args.paths[1]))
 

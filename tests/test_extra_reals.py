@@ -90,3 +90,24 @@ def test_main_keeps_the_dataset_first_and_says_what_is_missing(tiny_run, tmp_pat
     with pytest.raises(SystemExit, match="nowhere not found; apt-get x"):
         extra_reals.main()
     assert not out.exists()  # nothing written when a source is missing
+
+
+def test_units_named_in_the_file_name_and_a_pattern(tmp_path, monkeypatch):
+    """Tux Paint's layout: stamps/<theme>/<stamp>_desc_<language>.ogg beside the stamp's sound <stamp>.ogg: only the
+    descriptions are speech, sampled per language across themes."""
+    root = tmp_path / "stamps"
+    for theme in ("animals", "town/signs"):
+        for stamp in ("frog", "stop_sign"):
+            folder = root / theme
+            folder.mkdir(parents=True, exist_ok=True)
+            sf.write(folder / f"{stamp}.ogg", speechlike(1.0, sr=44100), 44100, format="OGG", subtype="VORBIS")
+            for language in ("fr", "pt_BR"):
+                sf.write(folder / f"{stamp}_desc_{language}.ogg", speechlike(1.0, sr=44100), 44100,
+                         format="OGG", subtype="VORBIS")
+    monkeypatch.setitem(extra_reals.SOURCES, "stamps",
+                        extra_reals.Source(str(root), "stamps/data", "install it", pattern="*_desc_*.ogg",
+                                           unit_in_name=True, per_unit=3, excluded=("BR",)))
+    items = extra_reals.extra_items("stamps")
+    assert [it.speaker for it in items] == ["stamps_fr"] * 3  # 3 of fr's 4; pt_BR's unit "BR" left out
+    assert all(Path(it.path).stem.endswith("_desc_fr") for it in items)  # the stamps' own sounds never
+    assert extra_reals.SOURCES["tuxpaint"].pattern == "*_desc_*.ogg"

@@ -1,4 +1,5 @@
 """experiments/held_out_errors.py: per-source errors of a leave-sources-out run, spectral holes, score averaging."""
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,9 @@ from conftest import loo_folder, speechlike, vocode, write
 from spoofscan.audio import brickwall
 
 SCRIPT = Path(__file__).parents[1] / "experiments" / "held_out_errors.py"
+spec = importlib.util.spec_from_file_location("held_out_errors", SCRIPT)
+held_out_errors = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(held_out_errors)
 
 
 def script(*args) -> subprocess.CompletedProcess:
@@ -129,3 +133,40 @@ def test_copies_scores_each_held_out_clip_against_its_own_resynthesis(tmp_path, 
     result = script("copies", loo, tmp_path / "copies2", "--system", "lpc")
     assert result.returncode != 0 and "u3.wav: not found" in result.stderr and "relative to" in result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_clip_pools_by_hand():
+    frames, loudness = np.array([1.0, 2.0, 3.0, 10.0]), np.array([0.0, -5.0, -35.0, -50.0])
+    pools = held_out_errors.clip_pools(frames, loudness)
+    assert pools["mean"] == 4.0 and pools["median"] == 2.5 and pools["trimmed mean 20 %"] == 4.0  # 4 // 5 = 0 cut
+    assert pools["loud 30 dB"] == 1.5 and pools["loud 40 dB"] == 2.0 and pools["loud 20 dB"] == 1.5
+    assert pools["loud 30 dB - 0.5 x quiet"] == 1.5 - 0.5 * 6.5  # the quiet frames: 3 and 10
+    assert pools["mean / std"] == 4.0 / np.std(frames)
+    loud_only = held_out_errors.clip_pools(frames, np.zeros(4))
+    assert loud_only["loud 20 dB - 1.0 x quiet"] == 0.0  # no pauses: scored against its own loud frames
+
+
+def test_frames_pools_held_out_frames_and_its_mean_is_the_runs_own_score(tiny_run, tmp_path):
+    from spoofscan.cli import run
+    from spoofscan.io import read_csv
+
+    loo = tmp_path / "loo"
+    for cmn in ("false", "true"):
+        shutil.rmtree(loo, ignore_errors=True)
+        assert run(["loo", str(tiny_run["data"]), "--out", str(loo), "--model", "lfcc-gmm", "--set", "gmm_components=4",
+                    "--set", "gmm_frames=2000", "--set", "sample_rate=16000", "--set", "n_fft=512",
+                    "--set", "win_length=512", "--set", "hop_length=160", "--set", "window_frames=32",
+                    "--set", "window_hop_frames=32", "--set", f"window_cmn={cmn}", "--workers", "1"]) == 0
+        folds = sorted(p.parent.parent.name for p in loo.glob("*/run_seed0/best.pt"))
+        assert len(folds) == 2
+        for fold in folds:  # loo's own clip scores: the mean of the windows' mean frame log-likelihood ratios
+            stored = {r["id"]: float(r["log_odds"]) for r in read_csv(loo / fold / "report_seed0" / "scores.csv")}
+            clips, pooled = held_out_errors.pooled_fold_scores(loo, fold)
+            assert len(clips) == len(stored) > 0
+            np.testing.assert_allclose(pooled["mean"], [stored[c["path"]] for c in clips], rtol=1e-4, atol=1e-3)
+    result = script("frames", loo)
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if " %, mean " in line]
+    assert len(rows) == 16 and all(row[29:].count(" / ") == 1 for row in rows) and rows[0].startswith("mean ")
+    result = script("frames", tmp_path / "nothing")
+    assert result.returncode != 0 and "no */run_seed0/best.pt" in result.stderr and result.stderr.count("\n") == 1
