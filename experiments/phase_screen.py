@@ -78,9 +78,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=None, help="features saved here, and read from it if it exists")
     args = parser.parse_args()
-    folds = sorted(args.loo.glob("source=*/split.csv"))
+    folds = sorted(args.loo.glob("*/split.csv"))
     if not folds:
-        raise SystemExit(f"{args.loo}: no source=*/split.csv; give a finished `spoofscan loo --by source` folder")
+        raise SystemExit(f"{args.loo}: no */split.csv; give a finished `spoofscan loo` folder")
     splits = {f.parent.name: [{**r, "path": os.path.normpath(f.parent / r["path"])} for r in read_csv(f)] for f in folds}
     paths = sorted({r["path"] for rows in splits.values() for r in rows})
     if args.cache and args.cache.is_file():
@@ -90,7 +90,9 @@ def main() -> None:
         with ProcessPoolExecutor(args.workers) as pool:
             features = dict(zip(paths, pool.map(clip_features, paths, chunksize=16)))
         if args.cache:
-            np.savez(args.cache, paths=np.array(paths), features=np.array(list(features.values()), dtype=object))
+            stored = np.empty(len(paths), dtype=object)  # one array a clip, whatever their shapes
+            stored[:] = [features[p] for p in paths]
+            np.savez(args.cache, paths=np.array(paths), features=stored)
     print(f"{len(paths)} clips, {sum(f is None for f in features.values())} unreadable or too short")
     rng = np.random.default_rng(0)
     members, labels, fold_ids, own = [], [], [], []
