@@ -42,7 +42,8 @@ VARIANTS = {"lfcc-gmm_aug": "lfcc-gmm + aug", "lfcc-gmm_40": "lfcc-gmm, 40 LFCC"
             "v8k": "lfcc-gmm, v8 + extra real speech (klettres)",
             "v8kh": "lfcc-gmm, v8 + extra real speech (klettres, hedgewars)",
             "v9f": "lfcc-gmm, v9 + extra real speech (fillets)",
-            "view7k": "lfcc-gmm, v10 + a narrowband pair on the band below 7 kHz"}
+            "view7k": "lfcc-gmm, v10 + a narrowband pair on the band below 7 kHz",
+            "tux": "lfcc-gmm, v10 + extra real speech (tuxpaint)"}
 
 
 def load(path: Path) -> dict | None:
