@@ -3,6 +3,7 @@ install offline (Debian packages), a seeded sample per folder (a language, a voi
 in one manifest for `spoofscan pair` (which then makes their paired fakes too).
 
   python experiments/extra_reals.py public-demos-train/MANIFEST.csv combined.csv --source klettres
+  python experiments/extra_reals.py ... --source tuxpaint --join tuxpaint   (its words joined into ~6 s clips)
   spoofscan pair combined.csv --out paired ...
   spoofscan loo paired/manifest.csv --by source --always-train KDE/klettres-data ...   (trained on, never scored)
 
@@ -22,13 +23,16 @@ and keep their order, so the names `pair` gives their fakes do not change.
 from __future__ import annotations
 
 import argparse
+import io
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 
 from spoofscan.errors import SpoofscanError
+from spoofscan.io import atomic_write_bytes
 from spoofscan.layouts import REAL_SYSTEM, Item, load_items
 from spoofscan.splits import write_manifest
 
@@ -97,6 +101,53 @@ def extra_items(name: str, *, per_folder: int | None = None, min_seconds: float 
     return items
 
 
+def room_tone(clip: np.ndarray, rate: int, seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """seconds of the clip's own background (frames x channels): its 20 ms windows within 3 dB of the quietest one
+    (a tightly trimmed word has few), picked at random and overlap-added with Hann windows at half overlap (which
+    sum to one), so that a pause sounds like that recording's background and never like a fragment of the word."""
+    size = int(0.02 * rate)
+    hop = size // 2
+    starts = np.arange(0, max(len(clip) - size, 0) + 1, hop)
+    energy = np.array([np.mean(clip[s:s + size] ** 2) for s in starts])
+    quiet = starts[energy <= 2 * energy.min()]
+    length = int(seconds * rate)
+    tone = np.zeros((length + size, clip.shape[1]))
+    window = np.hanning(size + 1)[:size, None]
+    for start in range(0, length, hop):
+        piece = clip[rng.choice(quiet):][:size]
+        tone[start:start + len(piece)] += piece * window[:len(piece)]
+    return tone[:length]
+
+
+def join_items(items: list[Item], folder: Path, *, seconds: float = 6.0, seed: int = 0) -> list[Item]:
+    """Short clips (single words) joined into utterance-length ones: each speaker's clips of one sample rate and
+    channel count, in order, run together until a clip lasts seconds, with pauses of 0.2-0.5 s of the previous
+    word's own background (room_tone) between them; written to folder as Ogg Vorbis (the packages' format), one
+    item each in a group of its own. Keeps short words from making a real clip's duration a cue of its own."""
+    rng = np.random.default_rng(seed)
+    runs: dict[tuple[str, int, int], list[Item]] = {}
+    for item in items:
+        info = sf.info(item.path)
+        runs.setdefault((item.speaker, info.samplerate, info.channels), []).append(item)
+    joined = []
+    for (speaker, rate, _), words in runs.items():
+        parts: list[np.ndarray] = []
+        for n, word in enumerate(words):
+            clip, _ = sf.read(word.path, dtype="float64", always_2d=True)
+            if parts:
+                parts.append(room_tone(parts[-1], rate, rng.uniform(0.2, 0.5), rng))
+            parts.append(clip)
+            if sum(len(p) for p in parts) >= seconds * rate or n == len(words) - 1:
+                name = f"{speaker}_{rate}_{len(joined):03d}"
+                buffer = io.BytesIO()
+                sf.write(buffer, np.concatenate(parts), rate, format="OGG", subtype="VORBIS")
+                path = atomic_write_bytes(folder / f"{name}.ogg", buffer.getvalue()).resolve()
+                group = f"{word.group.split(':')[0]}:joined/{name}"
+                joined.append(replace(word, path=str(path), group=group))
+                parts = []
+    return joined
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", help="the dataset (a CSV manifest or folder) whose clips come first")
@@ -105,11 +156,23 @@ def main() -> None:
                         help="an extra source (repeatable, in the order given)")
     parser.add_argument("--per-folder", type=int, default=None,
                         help="clips from each language or voice (default: 30 each; fillets: 100 each)")
+    parser.add_argument("--join", action="append", choices=sorted(SOURCES), default=[],
+                        help="a source whose clips are joined into utterance-length ones (join_items), written to "
+                             "the folder 'joined' next to out (repeatable)")
+    parser.add_argument("--join-seconds", type=float, default=6.0,
+                        help="how long a joined clip gets (default: 6 s, about public-demos-train's median real clip)")
     args = parser.parse_args()
+    if set(args.join) - set(args.source):
+        parser.error(f"--join {' '.join(sorted(set(args.join) - set(args.source)))}: add it as a --source too")
     try:
         items = [Item(str(Path(it.path).resolve()), it.label, it.system, it.group, it.speaker, "", it.source)
                  for it in load_items(args.data)]
-        extra = [it for name in args.source for it in extra_items(name, per_folder=args.per_folder)]
+        extra = []
+        for name in args.source:
+            sampled = extra_items(name, per_folder=args.per_folder)
+            if name in args.join:
+                sampled = join_items(sampled, Path(args.out).parent / "joined" / name, seconds=args.join_seconds)
+            extra += sampled
     except SpoofscanError as exc:
         raise SystemExit(f"extra_reals.py: {exc}") from None
     write_manifest(Path(args.out), items + extra)

@@ -111,3 +111,51 @@ def test_units_named_in_the_file_name_and_a_pattern(tmp_path, monkeypatch):
     assert [it.speaker for it in items] == ["stamps_fr"] * 3  # 3 of fr's 4; pt_BR's unit "BR" left out
     assert all(Path(it.path).stem.endswith("_desc_fr") for it in items)  # the stamps' own sounds never
     assert extra_reals.SOURCES["tuxpaint"].pattern == "*_desc_*.ogg"
+
+
+def test_join_items_makes_utterance_length_clips_with_the_recordings_own_pauses(tmp_path, monkeypatch):
+    """Short words of one speaker, rate and channel count are run together until a clip lasts --join-seconds, with
+    pauses at the level of the word's own background between them; main writes them beside the manifest."""
+    root = tmp_path / "stamps"
+    rng = np.random.default_rng(0)
+    for n in range(7):
+        for language, channels in (("fr", 1), ("de", 2)):
+            word = np.concatenate([0.001 * rng.standard_normal(2205), speechlike(0.8, sr=44100, seed=n)])
+            sf.write(_path(root, n, language),
+                     np.repeat(word[:, None], channels, axis=1), 44100, format="OGG", subtype="VORBIS")
+    monkeypatch.setitem(extra_reals.SOURCES, "stamps",
+                        extra_reals.Source(str(root), "stamps/data", "install it", pattern="*_desc_*.ogg",
+                                           unit_in_name=True, per_unit=7))
+    words = extra_reals.extra_items("stamps")
+    joined = extra_reals.join_items(words, tmp_path / "joined", seconds=2.5)
+    # 0.85 s words and 0.2-0.5 s pauses: three words reach 2.5 s, so 7 words make clips of 3, 3 and 1 words
+    assert [it.speaker for it in joined] == ["stamps_de"] * 3 + ["stamps_fr"] * 3
+    lengths = [sf.info(it.path).duration for it in joined]
+    assert all(2.5 <= s <= 2.55 + 2 * 0.5 for s in lengths[:2] + lengths[3:5]) and lengths[2] < 1.0
+    assert [sf.info(it.path).channels for it in joined] == [2] * 3 + [1] * 3
+    assert all(sf.info(it.path).format == "OGG" and Path(it.path).is_absolute() for it in joined)
+    assert len({it.group for it in joined}) == 6 and all(it.group.startswith("stamps:joined/") for it in joined)
+    assert all(it.label == "real" and it.source == "stamps/data" for it in joined)
+    # a pause sounds like the recording's background: at its level, not digital silence and not speech
+    clip, rate = sf.read(joined[3].path)
+    pause = clip[int(0.86 * rate):int(0.86 * rate) + int(0.15 * rate)]
+    assert 0.0003 < np.sqrt(np.mean(pause ** 2)) < 0.003
+    # main: --join needs the source, and writes the clips to the folder "joined" next to the manifest
+    out = tmp_path / "out" / "combined.csv"
+    data = tmp_path / "data.csv"
+    data.write_text("path,label\n" + "".join(f"{w.path},real\n" for w in words[:1]))
+    monkeypatch.setattr(sys, "argv", ["extra_reals.py", str(data), str(out), "--source", "stamps", "--join", "stamps",
+                                      "--join-seconds", "2.5"])
+    extra_reals.main()
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 1 + 6 and all((out.parent / r["path"]).is_file() for r in rows)
+    assert len(list((out.parent / "joined" / "stamps").glob("*.ogg"))) == 6
+    monkeypatch.setattr(sys, "argv", ["extra_reals.py", str(data), str(out), "--source", "stamps", "--join", "tuxpaint"])
+    with pytest.raises(SystemExit):
+        extra_reals.main()
+
+
+def _path(root: Path, n: int, language: str) -> Path:
+    path = root / ("animals" if n % 2 else "town") / f"w{n}_desc_{language}.ogg"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path

@@ -352,6 +352,36 @@ def test_shortcut_audit_flags_the_rate_shortcut_and_pairing_removes_it(mixed_rat
     assert paired["cue_auc"]["sample_rate"] <= 0.55 and paired["cue_auc"]["subtype"] <= 0.55
 
 
+def test_shortcut_audit_repeats_the_cross_validation_over_fold_assignments(tmp_path, capsys):
+    """--repeats N: the first run is the single run's fold assignment, the others shuffle the groups; the AUC is their
+    mean and --max-shortcut-auc tests it. Fakes a little longer than real clips on average: a weak cue, whose
+    out-of-fold AUC depends on which groups share a fold."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in range(30):
+        for label, seconds in (("real", rng.uniform(0.5, 1.5)), ("fake", rng.uniform(0.7, 1.7))):
+            write(tmp_path / f"{label}{n}.wav", speechlike(seconds, sr=16000, seed=n), 16000)
+            rows.append({"path": f"{label}{n}.wav", "label": label, "system": "ground_truth" if label == "real"
+                         else "voc", "utterance_id": f"u{n}", "split": "train" if n < 24 else "test"})
+    manifest = write_rows(tmp_path / "clips.csv", rows)
+    single, repeated = tmp_path / "one.json", tmp_path / "three.json"
+    audit = ["audit", str(manifest), "--shortcuts", "--workers", "1", "--json"]
+    assert run(audit + [str(single)]) == 0
+    assert run(audit + [str(repeated), "--repeats", "3"]) == 0
+    assert "mean over 3 assignments of groups to folds" in capsys.readouterr().out
+    one, three = (json.loads(p.read_text())["shortcuts"] for p in (single, repeated))
+    assert one["repeats"] == 1 and one["auc_runs"] == [one["auc"]]
+    assert three["repeats"] == 3 and three["auc_runs"][0] == one["auc"]
+    assert len(set(three["auc_runs"])) > 1  # other assignments, other out-of-fold scores
+    assert three["auc"] == pytest.approx(np.mean(three["auc_runs"]))
+    assert min(three["auc_runs"]) <= three["auc"] <= max(three["auc_runs"])
+    assert run(audit + [str(repeated), "--repeats", "3", "--max-shortcut-auc", f"{three['auc'] - 0.001:.3f}"]) == 1
+    assert run(audit + [str(repeated), "--repeats", "0"]) == 2
+    assert "--repeats 0: use 1 or more" in capsys.readouterr().err
+    assert run(["audit", str(manifest), "--repeats", "3"]) == 2
+    assert "go with --shortcuts" in capsys.readouterr().err
+
+
 def test_shortcut_audit_measures_the_augmented_copies_a_model_trains_on(tmp_path, capsys):
     """Fakes that lose the top band (a vocoder's weak top octave) give the band edge away; band-limited copies of
     every train clip, both classes alike, take most of that cue out of the training set the model sees."""

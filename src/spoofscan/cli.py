@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -137,6 +138,10 @@ def audit(
     augment_copies: AugmentCopiesOpt = 0,
     max_shortcut_auc: Annotated[Optional[float], typer.Option(
         help="With --shortcuts: exit 1 when the file-property AUC is above this (e.g. 0.6).")] = None,
+    repeats: Annotated[int, typer.Option(
+        help="With --shortcuts: run the cross-validation over this many assignments of utterance groups to folds "
+             "and report the mean AUC with its spread (the first assignment is the one a single run uses; "
+             "--max-shortcut-auc then tests the mean).")] = 1,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the findings as JSON.")] = None,
     workers: Annotated[int, typer.Option(help="Processes for content hashing (0 = all cores).")] = 0,
 ) -> None:
@@ -153,8 +158,8 @@ def audit(
     if not split_items and not shortcuts:
         raise SpoofscanError(f"{source}: no clip has a split; run `spoofscan split {source}` first "
                              "(or pass --shortcuts for the file-property audit alone)")
-    if (max_shortcut_auc is not None or as_model is not None) and not shortcuts:
-        raise SpoofscanError("--max-shortcut-auc and --as-model go with --shortcuts")
+    if (max_shortcut_auc is not None or as_model is not None or repeats != 1) and not shortcuts:
+        raise SpoofscanError("--max-shortcut-auc, --as-model and --repeats go with --shortcuts")
     if (augment or augment_copies) and as_model is None:
         raise SpoofscanError("--augment goes with --shortcuts --as-model CONFIG: copies are measured as a model sees "
                              "them")
@@ -193,7 +198,8 @@ def audit(
         model_train = None if as_model is None else train_config_from(as_model, {})
         narrowband = 0.0 if model_train is None or model_train.gmm_narrowband_view_hz else \
             model_train.gmm_narrowband_hz
-        found = shortcut_audit(items, workers=workers, model_view=model_view, copies=copies, narrowband_hz=narrowband)
+        found = shortcut_audit(items, workers=workers, model_view=model_view, copies=copies, narrowband_hz=narrowband,
+                               repeats=repeats)
         _print_shortcuts(found)
         findings["shortcuts"] = found.summary()
         if max_shortcut_auc is not None and found.auc > max_shortcut_auc:
@@ -210,7 +216,9 @@ def _print_shortcuts(report) -> None:
     table = Table(title=f"{'audio properties as the model sees it' if report.model_view else 'file properties'} "
                         f"alone, {report.n_clips} clips ({report.n_real} real"
                         f"{f', {report.copies} of them augmented copies' if report.copies else ''}), "
-                        f"{report.folds}-fold cross-validation grouped by utterance: AUC (0.5 = no cue)")
+                        f"{report.folds}-fold cross-validation grouped by utterance"
+                        f"{f' (mean of {len(report.auc_runs)} fold assignments)' if len(report.auc_runs) > 1 else ''}"
+                        f": AUC (0.5 = no cue)")
     table.add_column("property")
     table.add_column("AUC alone", justify="right")
     for name, auc in report.cue_auc.items():
@@ -218,6 +226,10 @@ def _print_shortcuts(report) -> None:
     console.print(table)
     models = ", ".join(f"{name} {auc:.3f}" for name, auc in report.model_auc.items())
     console.print(f"all properties together: AUC {report.auc:.3f} ({models})")
+    if len(report.auc_runs) > 1:
+        console.print(f"  mean over {len(report.auc_runs)} assignments of groups to folds: each "
+                      f"{min(report.auc_runs):.3f}-{max(report.auc_runs):.3f}, standard deviation "
+                      f"{statistics.stdev(report.auc_runs):.3f}")
     if report.unreadable:
         console.print(f"{len(report.unreadable)} unreadable files left out, e.g. {report.unreadable[0]}")
     if report.unfitted:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +129,7 @@ def wave_properties(data: np.ndarray, rate: int, *, fmt: str, subtype: str, kbps
 class ShortcutReport:
     """AUC of a classifier on all file properties, and of each property alone (out-of-fold, grouped)."""
 
-    auc: float  # the better of the two classifiers below
+    auc: float  # the better of the two classifiers below (with repeats: the mean over fold assignments)
     model_auc: dict[str, float]  # logistic regression and boosted trees on every property
     cue_auc: dict[str, float]  # one property alone (a depth-3 tree), strongest first
     n_clips: int
@@ -139,12 +139,13 @@ class ShortcutReport:
     model_view: bool = False  # the properties of the audio as a model sees it (model_view_properties)
     copies: int = 0  # of the n_clips, augmented copies of train clips (counted with their label)
     unfitted: int = 0  # clips (and copies) left out: most of their windows are narrowband, which the model does not fit
+    auc_runs: list[float] = field(default_factory=list)  # auc of each fold assignment (the first: the unshuffled one)
 
     def summary(self) -> dict:
         return {"auc": self.auc, "model_auc": self.model_auc, "cue_auc": self.cue_auc, "clips": self.n_clips,
                 "real": self.n_real, "fake": self.n_clips - self.n_real, "folds": self.folds,
                 "unreadable": self.unreadable, "model_view": self.model_view, "copies": self.copies,
-                "unfitted": self.unfitted}
+                "unfitted": self.unfitted, "repeats": len(self.auc_runs), "auc_runs": self.auc_runs}
 
 
 def _design(rows: list[dict], names: tuple[str, ...]) -> np.ndarray:
@@ -159,18 +160,22 @@ def _design(rows: list[dict], names: tuple[str, ...]) -> np.ndarray:
     return np.asarray(columns, dtype=np.float64).T
 
 
-def _out_of_fold_auc(x: np.ndarray, y: np.ndarray, groups: np.ndarray, model, folds: int) -> float:
+def _out_of_fold_auc(x: np.ndarray, y: np.ndarray, groups: np.ndarray, model, folds: int, repeat: int) -> float:
+    """ROC AUC of model's out-of-fold scores; repeat 0 assigns groups to folds as GroupKFold does (by size, in
+    order), repeat r > 0 shuffles them with seed r."""
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import GroupKFold, cross_val_predict
 
-    scores = cross_val_predict(model, x, y, groups=groups, cv=GroupKFold(n_splits=folds), method="predict_proba")
+    cv = GroupKFold(n_splits=folds, shuffle=True, random_state=repeat) if repeat else GroupKFold(n_splits=folds)
+    scores = cross_val_predict(model, x, y, groups=groups, cv=cv, method="predict_proba")
     return float(roc_auc_score(y, scores[:, 1]))
 
 
 def shortcut_audit(items: list[Item], *, folds: int = 5, workers: int = 0, model_view: FeatureConfig | None = None,
                    copies: list[tuple[tuple[str, int], ...]] | None = None,
-                   narrowband_hz: float = 0.0) -> ShortcutReport:
-    """Measure every file's properties and how well they predict the label (grouped cross-validation). With
+                   narrowband_hz: float = 0.0, repeats: int = 1) -> ShortcutReport:
+    """Measure every file's properties and how well they predict the label (grouped cross-validation; with
+    repeats > 1, over that many assignments of groups to folds, AUCs averaged and each run's kept). With
     model_view, the properties of the audio as a model with that FeatureConfig sees it (model_view_properties),
     with copies (store.train_copies: each item's (condition, seed) pairs) those of its augmented copies too, each
     in its clip's utterance group, and with narrowband_hz (TrainConfig.gmm_narrowband_hz) only the clips and copies
@@ -183,6 +188,8 @@ def shortcut_audit(items: list[Item], *, folds: int = 5, workers: int = 0, model
 
     if folds < 2:
         raise SpoofscanError(f"--folds {folds}: use 2 or more")
+    if repeats < 1:
+        raise SpoofscanError(f"--repeats {repeats}: use 1 or more")
     if workers < 0:
         raise SpoofscanError(f"--workers {workers}: use 0 (all cores) or a positive number")
     if (copies is not None or narrowband_hz > 0) and model_view is None:
@@ -219,13 +226,18 @@ def shortcut_audit(items: list[Item], *, folds: int = 5, workers: int = 0, model
                                                    LogisticRegression(max_iter=2000, class_weight="balanced")),
               "boosted_trees": HistGradientBoostingClassifier(max_depth=3, max_iter=100, class_weight="balanced",
                                                               random_state=0)}
-    model_auc = {name: _out_of_fold_auc(everything, y, groups, model, folds) for name, model in models.items()}
+    runs = [{name: _out_of_fold_auc(everything, y, groups, model, folds, r) for name, model in models.items()}
+            for r in range(repeats)]
+    model_auc = {name: float(np.mean([run[name] for run in runs])) for name in models}
+    auc_runs = [max(run.values()) for run in runs]
     cue_auc = {}
     for name in NUMERIC + CATEGORICAL:
         tree = DecisionTreeClassifier(max_depth=3, min_samples_leaf=max(2, min(10, len(y) // 40)),
                                       class_weight="balanced", random_state=0)
-        cue_auc[name] = _out_of_fold_auc(_design(rows, (name,)), y, groups, tree, folds)
+        cue_auc[name] = float(np.mean([_out_of_fold_auc(_design(rows, (name,)), y, groups, tree, folds, r)
+                                       for r in range(repeats)]))
     cue_auc = dict(sorted(cue_auc.items(), key=lambda kv: -abs(kv[1] - 0.5)))
-    return ShortcutReport(auc=max(model_auc.values()), model_auc=model_auc, cue_auc=cue_auc, n_clips=len(kept),
+    return ShortcutReport(auc=float(np.mean(auc_runs)), model_auc=model_auc, cue_auc=cue_auc, n_clips=len(kept),
                           n_real=int((y == 0).sum()), folds=folds, unreadable=unreadable,
-                          model_view=model_view is not None, copies=n_copies, unfitted=len(measured) - len(kept))
+                          model_view=model_view is not None, copies=n_copies, unfitted=len(measured) - len(kept),
+                          auc_runs=auc_runs)
