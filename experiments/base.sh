@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# spoofscan-base v10: WaveFake's LFCC-GMM with 60 cepstral coefficients, each window's cepstral mean and each frame's
+# spoofscan-base v11: WaveFake's LFCC-GMM with 60 cepstral coefficients, each window's cepstral mean and each frame's
 # DC removed, fitted on the windows whose band reaches 8.5 kHz, narrowband windows scored with an offset
 # (configs/base.toml), trained on real deepfakes (public-demos-train), extra real speech from other recording chains
-# (KDE's klettres-data and hedgewars-data: Debian packages, installed here if missing; experiments/extra_reals.py)
-# and paired fakes of every real clip (at its band edge, crest factor and, for a lossy file, bitrate too), chosen by
-# leave-sources-out among the detector families and recipe variants (families.sh, variant.sh), calibrated on its
-# recipe's out-of-fold leave-sources-out scores, then scored on the vocoder demos (an external test: never trained on
-# or calibrated on).
+# (KDE's klettres-data and hedgewars-data, and Tux Paint's stamp descriptions joined into utterance-length clips:
+# Debian packages, installed here if missing; experiments/extra_reals.py) and paired fakes of every real clip (at its
+# band edge, crest factor and, for a lossy file, bitrate too), chosen by leave-sources-out among the detector families
+# and recipe variants (families.sh, variant.sh), calibrated on its recipe's out-of-fold leave-sources-out scores, then
+# scored on the vocoder demos (an external test: never trained on or calibrated on).
 # Usage: bash experiments/base.sh WORK [PUBLIC_DEMOS_MANIFEST] [VOCODER_DEMOS_MANIFEST] [STEP...]
 #   STEP: corpus (extra real speech, paired fakes, split.csv and the shortcut audits), gmm (the recipe trained on
 #   split.csv, its external test and leave-sources-out, the extra speech in every fold's training set: variant.sh
 #   with configs/base.toml, outputs named base_gmm), ship (calibrate, external test, degradation suite, model-view
-#   shortcut audit, export). Default: all three, in 1 h 46 min on 2 CPU cores from an empty WORK (v10's build, WORK
-#   b10: corpus 59 min, 57 of them the 7,064 paired fakes, a lossy real file's fakes each coded up to 8 times to find
-#   its bitrate; gmm 33 min; ship 13 min), peak memory 4.4 GB (experiments/FAMILIES.md: "Rebuilding v10").
+#   shortcut audit over 10 fold assignments, export). Default: all three. v10's build from an empty WORK took 1 h
+#   46 min on 2 CPU cores (WORK b10: corpus 59 min, 57 of them the 7,064 paired fakes, a lossy real file's fakes each
+#   coded up to 8 times to find its bitrate; gmm 33 min; ship 13 min), peak memory 4.4 GB; v11's corpus adds the 80
+#   joined Tux Paint clips (7 min of speech) and their 320 fakes (experiments/FAMILIES.md: "Tux Paint's words joined
+#   into utterances" has v11's timings).
 #   What it was chosen against: bash experiments/families.sh WORK and the variants in variant.sh's header.
 #   PAIR_OPTIONS: more options for the corpus step's pair, e.g. PAIR_OPTIONS="--system hifigan_ljspeech" (FAMILIES.md:
 #   "A vocoder that does not know the speaker", WORK b9j).
@@ -30,12 +32,15 @@ mkdir -p "$WORK" && WORK=$(realpath "$WORK") && cd "$WORK"
 for step in "${STEPS[@]}"; do case $step in
 corpus)  # every real clip re-synthesized at its own rate, band, band edge, level, crest factor, length and format;
          # the split; the audits
-    [ -d /usr/share/klettres ] && [ -d /usr/share/games/hedgewars/Data/Sounds/voices ] ||
-        apt-get install -y klettres-data hedgewars-data ||
-        { echo "base.sh: the extra real speech is missing; run 'apt-get install klettres-data hedgewars-data' as root" >&2
+    [ -d /usr/share/klettres ] && [ -d /usr/share/games/hedgewars/Data/Sounds/voices ] &&
+        [ -d /usr/share/tuxpaint/stamps ] ||
+        apt-get install -y klettres-data hedgewars-data tuxpaint-stamps-default ||
+        { echo "base.sh: the extra real speech is missing; run 'apt-get install klettres-data hedgewars-data" \
+               "tuxpaint-stamps-default' as root" >&2
           exit 2; }
+    # 1,095 real clips after the public ones: 1,015 of klettres and hedgewars, Tux Paint's 337 words in 80 clips
     "$ROOT/.venv/bin/python" "$ROOT/experiments/extra_reals.py" "$TRAIN" combined.csv \
-        --source klettres --source hedgewars   # 1,015 real clips after the public ones
+        --source klettres --source hedgewars --source tuxpaint --join tuxpaint
     $S pair combined.csv --out paired --workers 2 --match-edge --match-crest --match-bitrate ${PAIR_OPTIONS:-} \
         $(printf -- "--system %s " hifigan_universal world griffin_lim lpc)
     [ -f split.csv ] || $S split paired/manifest.csv --out split.csv --val 0.1 --test 0
@@ -43,7 +48,7 @@ corpus)  # every real clip re-synthesized at its own rate, band, band edge, leve
     $S audit paired/manifest.csv --shortcuts --json shortcuts_paired.json   # with the paired fakes, reported
     ;;
 gmm)  # run_base_gmm/ is configs/base.toml's recipe on split.csv (= variant.sh's v8kh)
-    ALWAYS_TRAIN="KDE/klettres-data hedgewars/hedgewars-data" DEV="$DEV" \
+    ALWAYS_TRAIN="KDE/klettres-data hedgewars/hedgewars-data tuxpaint/tuxpaint-stamps-default" DEV="$DEV" \
         bash "$ROOT/experiments/variant.sh" "$WORK" "$ROOT/configs/base.toml" base_gmm
     ;;
 ship)
@@ -51,8 +56,10 @@ ship)
     $S calibrate run_base_gmm/best.pt --scores loso_base_gmm --out calibrated.pt
     $S evaluate calibrated.pt "$DEV" --split all --by system --out dev_base --bootstrap 1000
     $S degrade calibrated.pt "$DEV" --split all --out degrade_base
-    # the training set's shortcut audit as this model sees the audio (the model card's second figure)
-    $S audit paired/manifest.csv --shortcuts --as-model "$ROOT/configs/base.toml" --json shortcuts_paired_model_view.json
+    # the training set's shortcut audit as this model sees the audio (the model card's second figure), its mean over
+    # 10 assignments of utterance groups to folds
+    $S audit paired/manifest.csv --shortcuts --as-model "$ROOT/configs/base.toml" --repeats 10 \
+        --json shortcuts_paired_model_view.json
     $S export calibrated.pt --fp16 spoofscan-base.pt   # a GMM stays in fp32
     echo "copy $WORK/spoofscan-base.pt to src/spoofscan/weights/ to ship it"
     ;;
