@@ -14,8 +14,8 @@
 #   shortcut audit over 10 fold assignments, export). Default: all three. v10's build from an empty WORK took 1 h
 #   46 min on 2 CPU cores (WORK b10: corpus 59 min, 57 of them the 7,064 paired fakes, a lossy real file's fakes each
 #   coded up to 8 times to find its bitrate; gmm 33 min; ship 13 min), peak memory 4.4 GB; v11's corpus adds the 80
-#   joined Tux Paint clips (7 min of speech) and their 320 fakes (experiments/FAMILIES.md: "Tux Paint's words joined
-#   into utterances" has v11's timings).
+#   joined Tux Paint clips (7 min of speech) and their 320 fakes: v11's corpus step from an empty WORK took 55 min,
+#   sharing the cores for about 20 of them (experiments/FAMILIES.md: "Tux Paint's words joined into utterances").
 #   What it was chosen against: bash experiments/families.sh WORK and the variants in variant.sh's header.
 #   PAIR_OPTIONS: more options for the corpus step's pair, e.g. PAIR_OPTIONS="--system hifigan_ljspeech" (FAMILIES.md:
 #   "A vocoder that does not know the speaker", WORK b9j).
