@@ -125,6 +125,8 @@ def join_items(items: list[Item], folder: Path, *, seconds: float = 6.0, seed: i
     channel count, in order, run together until a clip lasts seconds, with pauses of 0.2-0.5 s of the previous
     word's own background (room_tone) between them; written to folder as Ogg Vorbis (the packages' format), one
     item each in a group of its own. Keeps short words from making a real clip's duration a cue of its own."""
+    if not seconds > 0:
+        raise SpoofscanError(f"--join-seconds {seconds}: use a positive length in seconds, e.g. 6")
     rng = np.random.default_rng(seed)
     runs: dict[tuple[str, int, int], list[Item]] = {}
     for item in items:

@@ -113,7 +113,7 @@ def test_units_named_in_the_file_name_and_a_pattern(tmp_path, monkeypatch):
     assert extra_reals.SOURCES["tuxpaint"].pattern == "*_desc_*.ogg"
 
 
-def test_join_items_makes_utterance_length_clips_with_the_recordings_own_pauses(tmp_path, monkeypatch):
+def test_join_items_makes_utterance_length_clips_with_the_recordings_own_pauses(tmp_path, monkeypatch, capsys):
     """Short words of one speaker, rate and channel count are run together until a clip lasts --join-seconds, with
     pauses at the level of the word's own background between them; main writes them beside the manifest."""
     root = tmp_path / "stamps"
@@ -150,9 +150,17 @@ def test_join_items_makes_utterance_length_clips_with_the_recordings_own_pauses(
     rows = list(csv.DictReader(open(out)))
     assert len(rows) == 1 + 6 and all((out.parent / r["path"]).is_file() for r in rows)
     assert len(list((out.parent / "joined" / "stamps").glob("*.ogg"))) == 6
-    monkeypatch.setattr(sys, "argv", ["extra_reals.py", str(data), str(out), "--source", "stamps", "--join", "tuxpaint"])
-    with pytest.raises(SystemExit):
-        extra_reals.main()
+    with pytest.raises(SpoofscanError, match="--join-seconds 0: use a positive length"):
+        extra_reals.join_items(words, tmp_path / "none", seconds=0)
+    assert not (tmp_path / "none").exists()
+    out.unlink()
+    for bad, message in ((["--join", "tuxpaint"], "--join tuxpaint: add it as a --source too"),
+                         (["--join", "stamps", "--join-seconds", "-1"], "--join-seconds -1.0: use a positive length")):
+        monkeypatch.setattr(sys, "argv", ["extra_reals.py", str(data), str(out), "--source", "stamps"] + bad)
+        with pytest.raises(SystemExit) as exit:
+            extra_reals.main()
+        assert message in capsys.readouterr().err + str(exit.value)  # argparse prints it; main exits with it
+        assert not out.exists()
 
 
 def _path(root: Path, n: int, language: str) -> Path:
