@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
-# spoofscan-base v11: WaveFake's LFCC-GMM with 60 cepstral coefficients, each window's cepstral mean and each frame's
+# spoofscan-base v12: WaveFake's LFCC-GMM with 60 cepstral coefficients, each window's cepstral mean and each frame's
 # DC removed, fitted on the windows whose band reaches 8.5 kHz, narrowband windows scored with an offset
 # (configs/base.toml), trained on real deepfakes (public-demos-train), extra real speech from other recording chains
-# (KDE's klettres-data and hedgewars-data, and Tux Paint's stamp descriptions joined into utterance-length clips:
-# Debian packages, installed here if missing; experiments/extra_reals.py) and paired fakes of every real clip (at its
-# band edge, crest factor and, for a lossy file, bitrate too), chosen by leave-sources-out among the detector families
-# and recipe variants (families.sh, variant.sh), calibrated on its recipe's out-of-fold leave-sources-out scores, then
-# scored on the vocoder demos (an external test: never trained on or calibrated on).
+# (KDE's klettres-data and hedgewars-data, and Tux Paint's stamp descriptions, each source's words joined into
+# utterance-length clips: Debian packages, installed here if missing; experiments/extra_reals.py) and paired fakes of
+# every real clip (at its band edge, crest factor and, for a lossy file, bitrate too), chosen by leave-sources-out
+# among the detector families and recipe variants (families.sh, variant.sh), calibrated on its recipe's out-of-fold
+# leave-sources-out scores, then scored on the vocoder demos (an external test: never trained on or calibrated on).
 # Usage: bash experiments/base.sh WORK [PUBLIC_DEMOS_MANIFEST] [VOCODER_DEMOS_MANIFEST] [STEP...]
 #   STEP: corpus (extra real speech, paired fakes, split.csv and the shortcut audits), gmm (the recipe trained on
 #   split.csv, its external test and leave-sources-out, the extra speech in every fold's training set: variant.sh
 #   with configs/base.toml, outputs named base_gmm), ship (calibrate, external test, degradation suite, model-view
 #   shortcut audit over 10 fold assignments, export). Default: all three. v10's build from an empty WORK took 1 h
 #   46 min on 2 CPU cores (WORK b10: corpus 59 min, 57 of them the 7,064 paired fakes, a lossy real file's fakes each
-#   coded up to 8 times to find its bitrate; gmm 33 min; ship 13 min), peak memory 4.4 GB; v11's corpus adds the 80
-#   joined Tux Paint clips (7 min of speech) and their 320 fakes: v11's corpus step from an empty WORK took 55 min,
-#   sharing the cores for about 20 of them (experiments/FAMILIES.md: "Tux Paint's words joined into utterances").
+#   coded up to 8 times to find its bitrate; gmm 33 min; ship 13 min), peak memory 4.4 GB; v12's corpus joins the
+#   extra speech's 1,352 short words into 331 clips and so has 4,328 paired fakes instead of v11's 7,384
+#   (experiments/FAMILIES.md: "klettres' and hedgewars' words joined too").
 #   What it was chosen against: bash experiments/families.sh WORK and the variants in variant.sh's header.
 #   PAIR_OPTIONS: more options for the corpus step's pair, e.g. PAIR_OPTIONS="--system hifigan_ljspeech" (FAMILIES.md:
 #   "A vocoder that does not know the speaker", WORK b9j).
@@ -38,9 +38,10 @@ corpus)  # every real clip re-synthesized at its own rate, band, band edge, leve
         { echo "base.sh: the extra real speech is missing; run 'apt-get install klettres-data hedgewars-data" \
                "tuxpaint-stamps-default' as root" >&2
           exit 2; }
-    # 1,095 real clips after the public ones: 1,015 of klettres and hedgewars, Tux Paint's 337 words in 80 clips
+    # 331 real clips after the public ones: klettres' 595 words joined into 154 clips, hedgewars' 420 into 97,
+    # Tux Paint's 337 into 80
     "$ROOT/.venv/bin/python" "$ROOT/experiments/extra_reals.py" "$TRAIN" combined.csv \
-        --source klettres --source hedgewars --source tuxpaint --join tuxpaint
+        --source klettres --source hedgewars --source tuxpaint --join klettres --join hedgewars --join tuxpaint
     $S pair combined.csv --out paired --workers 2 --match-edge --match-crest --match-bitrate ${PAIR_OPTIONS:-} \
         $(printf -- "--system %s " hifigan_universal world griffin_lim lpc)
     [ -f split.csv ] || $S split paired/manifest.csv --out split.csv --val 0.1 --test 0

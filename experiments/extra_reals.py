@@ -13,10 +13,11 @@ left out, 44.1-48 kHz Vorbis; apt-get install hedgewars-data), fillets (Fish Fil
 Czech, Dutch and English voice actors, mostly 22.05 kHz Vorbis at 40-67 kbit/s; apt-get install fillets-ng-data
 fillets-ng-data-cs fillets-ng-data-nl) and tuxpaint (Tux Paint's stamp descriptions: each stamp's name read by
 volunteers in 12 languages, 44.1 kHz Vorbis; apt-get install tuxpaint-stamps-default). spoofscan-base v9 and v10
-(experiments/base.sh) use klettres and hedgewars, v11 tuxpaint too, its words joined into utterance-length clips
-(--join tuxpaint): as single words they made a real clip's length a cue (the shortcut audit as the model hears it
-0.605 against v10's 0.597, means of 10 fold assignments); joined 0.596, and every leave-sources-out fold better than
-v10 (experiments/FAMILIES.md); adding
+use klettres and hedgewars, v11 tuxpaint too, its words joined into utterance-length clips (--join tuxpaint): as
+single words they made a real clip's length a cue (the shortcut audit as the model hears it 0.605 against v10's
+0.597, means of 10 fold assignments); joined 0.596, and every leave-sources-out fold better than v10. v12
+(experiments/base.sh) joins all three sources' words (--join klettres --join hedgewars --join tuxpaint): audit 0.581,
+every leave-sources-out fold better than v11 (experiments/FAMILIES.md); adding
 fillets did not help (variant.sh's v9f: +0.9 points of leave-sources-out EER against the same corpus without it;
 with bitrate-matched fakes, WORK b9fm: +2.1 points; experiments/FAMILIES.md). The dataset's own clips come first
 and keep their order, so the names `pair` gives their fakes do not change.

@@ -86,7 +86,8 @@
 #   tux: v10's corpus plus 337 Tux Paint stamp descriptions and their paired fakes (extra_reals.py ... --source
 #     klettres --source hedgewars --source tuxpaint, then pair and split as in base.sh), loo's default folds (v10's;
 #     not shipped: its training set's audit as the model hears it, 0.604, is above the 0.60 goal; with the words
-#     joined, --join tuxpaint, it is spoofscan-base v11, built by base.sh):
+#     joined, --join tuxpaint, it is spoofscan-base v11; with klettres' and hedgewars' words joined too, v12, built
+#     by base.sh):
 #       ALWAYS_TRAIN="KDE/klettres-data hedgewars/hedgewars-data tuxpaint/tuxpaint-stamps-default" \
 #           variant.sh WORK8 configs/base.toml tux
 set -euo pipefail
