@@ -11,16 +11,17 @@ Sources: klettres (KDE's letters and syllables read by native speakers of 24 lan
 install klettres-data), hedgewars (the game's 13 voice packs spoken by different actors, the processed Robot voice
 left out, 44.1-48 kHz Vorbis; apt-get install hedgewars-data), fillets (Fish Fillets NG's dialogues dubbed by
 Czech, Dutch and English voice actors, mostly 22.05 kHz Vorbis at 40-67 kbit/s; apt-get install fillets-ng-data
-fillets-ng-data-cs fillets-ng-data-nl) and tuxpaint (Tux Paint's stamp descriptions: each stamp's name read by
-volunteers in 12 languages, 44.1 kHz Vorbis; apt-get install tuxpaint-stamps-default). spoofscan-base v9 and v10
-use klettres and hedgewars, v11 tuxpaint too, its words joined into utterance-length clips (--join tuxpaint): as
-single words they made a real clip's length a cue (the shortcut audit as the model hears it 0.605 against v10's
-0.597, means of 10 fold assignments); joined 0.596, and every leave-sources-out fold better than v10. v12
-(experiments/base.sh) joins all three sources' words (--join klettres --join hedgewars --join tuxpaint): audit 0.581,
-every leave-sources-out fold better than v11 (experiments/FAMILIES.md); adding
-fillets did not help (variant.sh's v9f: +0.9 points of leave-sources-out EER against the same corpus without it;
-with bitrate-matched fakes, WORK b9fm: +2.1 points; experiments/FAMILIES.md). The dataset's own clips come first
-and keep their order, so the names `pair` gives their fakes do not change.
+fillets-ng-data-cs fillets-ng-data-nl), tuxpaint (Tux Paint's stamp descriptions: each stamp's name read by
+volunteers in 12 languages, 44.1 kHz Vorbis; apt-get install tuxpaint-stamps-default) and ktuberling (KTuberling's
+object names read by its translators in 12 languages, 22.05-44.1 kHz Vorbis; apt-get install ktuberling-data).
+spoofscan-base v9 and v10 use klettres and hedgewars, v11 tuxpaint too, its words joined into utterance-length clips
+(--join tuxpaint): as single words they made a real clip's length a cue (the shortcut audit as the model hears it
+0.605 against v10's 0.597, means of 10 fold assignments); joined 0.596, and every leave-sources-out fold better than
+v10. v12 (experiments/base.sh) joins all three sources' words (--join klettres --join hedgewars --join tuxpaint):
+audit 0.581, every leave-sources-out fold better than v11. Adding ktuberling to v12's corpus (WORK c16: +1.8 points
+of leave-sources-out EER, the demos 11.0 % against 6.9 %) or fillets to v9's (variant.sh's v9f: +0.9 points; with
+bitrate-matched fakes, WORK b9fm: +2.1 points) did not help (experiments/FAMILIES.md). The dataset's own clips come
+first and keep their order, so the names `pair` gives their fakes do not change.
 """
 from __future__ import annotations
 
@@ -64,6 +65,10 @@ SOURCES = {
     # stamps/<theme>/.../<stamp>_desc_<language>.ogg: each stamp's name read by volunteers, sampled per language
     "tuxpaint": Source("/usr/share/tuxpaint/stamps", "tuxpaint/tuxpaint-stamps-default",
                        "apt-get install tuxpaint-stamps-default", pattern="*_desc_*.ogg", unit_in_name=True),
+    # sounds/<language>/<word>.ogg: KTuberling's object names read by translators; the three other spellings of
+    # Serbian hold the same 15 files as sr
+    "ktuberling": Source("/usr/share/ktuberling/sounds", "KDE/ktuberling-data", "apt-get install ktuberling-data",
+                         per_unit=60, excluded=("sr@latin", "sr@ijekavian", "sr@ijekavianlatin")),
 }
 
 
@@ -159,7 +164,7 @@ def main() -> None:
     parser.add_argument("--source", action="append", choices=sorted(SOURCES), required=True,
                         help="an extra source (repeatable, in the order given)")
     parser.add_argument("--per-folder", type=int, default=None,
-                        help="clips from each language or voice (default: 30 each; fillets: 100 each)")
+                        help="clips from each language or voice (default: 30 each; ktuberling: 60; fillets: 100)")
     parser.add_argument("--join", action="append", choices=sorted(SOURCES), default=[],
                         help="a source whose clips are joined into utterance-length ones (join_items), written to "
                              "the folder 'joined' next to out (repeatable)")
