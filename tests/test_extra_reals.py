@@ -1,5 +1,6 @@
 """experiments/extra_reals.py: a seeded sample per folder of an extra real source, appended after a dataset's clips."""
 import csv
+import dataclasses
 import importlib.util
 import sys
 from pathlib import Path
@@ -67,6 +68,23 @@ def test_units_deeper_down_and_a_default_count_per_source(tmp_path, monkeypatch)
     assert {it.group for it in items if it.speaker == "fish_nl"} == {"fish:cave/nl/cave-0", "fish:ship/nl/ship-0",
                                                                      "fish:share/jokes/nl/okes-0"}
     assert len(extra_reals.extra_items("fish", per_folder=1)) == 2  # --per-folder overrides the source's count
+
+
+def test_ktuberling_samples_each_language_once_and_skips_serbians_other_spellings(tmp_path, monkeypatch):
+    """ktuberling's layout: sounds/<language>/<word>.ogg, with sr@latin and the other Serbian folders holding copies
+    of sr's files and <language>.soundtheme files beside the folders."""
+    root = tmp_path / "sounds"
+    for language, count in (("de", 3), ("sr", 2), ("sr@latin", 2), ("sr@ijekavian", 2), ("sr@ijekavianlatin", 2)):
+        for n in range(count):
+            path = root / language / f"word{n}.ogg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, speechlike(1.0, sr=22050, seed=n), 22050, format="OGG", subtype="VORBIS")
+        (root / f"{language}.soundtheme").write_text("<theme/>")
+    monkeypatch.setitem(extra_reals.SOURCES, "ktuberling",
+                        dataclasses.replace(extra_reals.SOURCES["ktuberling"], folder=str(root)))
+    items = extra_reals.extra_items("ktuberling")
+    assert [it.speaker for it in items] == ["ktuberling_de"] * 3 + ["ktuberling_sr"] * 2
+    assert all(it.source == "KDE/ktuberling-data" for it in items)
 
 
 def test_main_keeps_the_dataset_first_and_says_what_is_missing(tiny_run, tmp_path, monkeypatch):
