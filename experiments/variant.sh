@@ -90,6 +90,10 @@
 #     by base.sh):
 #       ALWAYS_TRAIN="KDE/klettres-data hedgewars/hedgewars-data tuxpaint/tuxpaint-stamps-default" \
 #           variant.sh WORK8 configs/base.toml tux
+#   hb4k: configs/lfcc_gmm_60_cmn_wide_dc_hb4k.toml (v12's recipe on the band above 4 kHz), on v12's corpus (base.sh
+#     WORK corpus) and folds (not shipped):
+#       FOLDS_FROM=WORK/loso_base_gmm ALWAYS_TRAIN="KDE/klettres-data hedgewars/hedgewars-data \
+#           tuxpaint/tuxpaint-stamps-default" variant.sh WORK configs/lfcc_gmm_60_cmn_wide_dc_hb4k.toml hb4k
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK=${1:?usage: variant.sh WORK CONFIG NAME [PREPARE_OPTION...]}
