@@ -171,3 +171,27 @@ def test_mlsa_without_pysptk_fails_before_writing(tmp_path, monkeypatch, capsys)
     assert run(["synth", str(tmp_path / "real"), "--out", str(tmp_path / "out"), "--system", "mlsa"]) == 2
     assert "pip install 'spoofscan[mlsa]'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_rate_warped_hifigan_moves_its_artifacts_with_the_rate_and_keeps_the_speech(monkeypatch):
+    """hifigan_universal_24k: what the generator adds at a fixed share of its own rate (here a tone at a quarter of
+    it, where upsampling layers leave theirs) lands at that share of 24 kHz, while the clip's own tone stays put."""
+    from spoofscan import synth as synth_module
+
+    def generator(wave, name):  # stands in for HiFi-GAN: the input back, plus a tone at a quarter of its rate
+        samples = np.arange(wave.size)
+        return wave + 0.1 * np.sin(2 * np.pi * 0.25 * samples).astype(np.float32)
+
+    monkeypatch.setattr(synth_module, "hifigan", generator)
+    t = np.arange(RATE) / RATE
+    clip = (0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    made = synth_module.vocode(clip, "hifigan_universal_24k")
+    spectrum = np.abs(np.fft.rfft(made * np.hanning(made.size)))
+    freqs = np.fft.rfftfreq(made.size, 1 / RATE)
+    speech = freqs[np.argmax(spectrum * (freqs < 2000))]
+    artifact = freqs[np.argmax(spectrum * (freqs > 2000))]
+    assert abs(made.size - clip.size) <= 2
+    assert abs(speech - 1000) < 5 and abs(artifact - 24000 / 4) < 5  # the speech kept, the artifact at 6 kHz
+    plain = synth_module.vocode(clip, "hifigan_universal")  # the generator at its own rate: at 5,512.5 Hz
+    plain_spectrum = np.abs(np.fft.rfft(plain * np.hanning(plain.size)))
+    assert abs(freqs[np.argmax(plain_spectrum * (freqs > 2000))] - RATE / 4) < 5

