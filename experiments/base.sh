@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# spoofscan-base v12: WaveFake's LFCC-GMM with 60 cepstral coefficients, each window's cepstral mean and each frame's
+# spoofscan-base v13: WaveFake's LFCC-GMM with 60 cepstral coefficients, each window's cepstral mean and each frame's
 # DC removed, fitted on the windows whose band reaches 8.5 kHz, narrowband windows scored with an offset
 # (configs/base.toml), trained on real deepfakes (public-demos-train), extra real speech from other recording chains
 # (KDE's klettres-data and hedgewars-data, and Tux Paint's stamp descriptions, each source's words joined into
 # utterance-length clips: Debian packages, installed here if missing; experiments/extra_reals.py) and paired fakes of
-# every real clip (at its band edge, crest factor and, for a lossy file, bitrate too), chosen by leave-sources-out
+# every real clip (at its band edge, crest factor and, for a lossy file, bitrate too; HiFi-GAN both as the 22,050 Hz
+# vocoder it is and run as a 24 kHz one, WORLD, Griffin-Lim, LPC), chosen by leave-sources-out
 # among the detector families and recipe variants (families.sh, variant.sh), calibrated on its recipe's out-of-fold
 # leave-sources-out scores, then scored on the vocoder demos (an external test: never trained on or calibrated on).
 # Usage: bash experiments/base.sh WORK [PUBLIC_DEMOS_MANIFEST] [VOCODER_DEMOS_MANIFEST] [STEP...]
@@ -15,7 +16,9 @@
 #   46 min on 2 CPU cores (WORK b10: corpus 59 min, 57 of them the 7,064 paired fakes, a lossy real file's fakes each
 #   coded up to 8 times to find its bitrate; gmm 33 min; ship 13 min), peak memory 4.4 GB; v12's corpus joins the
 #   extra speech's 1,352 short words into 331 clips and so has 4,328 paired fakes instead of v11's 7,384
-#   (experiments/FAMILIES.md: "klettres' and hedgewars' words joined too").
+#   (experiments/FAMILIES.md: "klettres' and hedgewars' words joined too"); v13's adds HiFi-GAN run as a 24 kHz vocoder
+#   (hifigan_universal_24k), 1,082 more fakes, 46 min of the corpus step on its own (FAMILIES.md: "HiFi-GAN run as a
+#   24 kHz vocoder").
 #   What it was chosen against: bash experiments/families.sh WORK and the variants in variant.sh's header.
 #   PAIR_OPTIONS: more options for the corpus step's pair, e.g. PAIR_OPTIONS="--system hifigan_ljspeech" (FAMILIES.md:
 #   "A vocoder that does not know the speaker", WORK b9j).
@@ -43,7 +46,7 @@ corpus)  # every real clip re-synthesized at its own rate, band, band edge, leve
     "$ROOT/.venv/bin/python" "$ROOT/experiments/extra_reals.py" "$TRAIN" combined.csv \
         --source klettres --source hedgewars --source tuxpaint --join klettres --join hedgewars --join tuxpaint
     $S pair combined.csv --out paired --workers 2 --match-edge --match-crest --match-bitrate ${PAIR_OPTIONS:-} \
-        $(printf -- "--system %s " hifigan_universal world griffin_lim lpc)
+        $(printf -- "--system %s " hifigan_universal world griffin_lim lpc hifigan_universal_24k)
     [ -f split.csv ] || $S split paired/manifest.csv --out split.csv --val 0.1 --test 0
     $S audit "$TRAIN" --shortcuts --json shortcuts_public.json   # as published: strong cues, reported
     $S audit paired/manifest.csv --shortcuts --json shortcuts_paired.json   # with the paired fakes, reported
