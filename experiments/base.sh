@@ -17,8 +17,8 @@
 #   coded up to 8 times to find its bitrate; gmm 33 min; ship 13 min), peak memory 4.4 GB; v12's corpus joins the
 #   extra speech's 1,352 short words into 331 clips and so has 4,328 paired fakes instead of v11's 7,384
 #   (experiments/FAMILIES.md: "klettres' and hedgewars' words joined too"); v13's adds HiFi-GAN run as a 24 kHz vocoder
-#   (hifigan_universal_24k), 1,082 more fakes, 46 min of the corpus step on its own (FAMILIES.md: "HiFi-GAN run as a
-#   24 kHz vocoder").
+#   (hifigan_universal_24k), 1,082 more fakes (46 min here, sharing the cores for about half of it; FAMILIES.md:
+#   "HiFi-GAN run as a 24 kHz vocoder").
 #   What it was chosen against: bash experiments/families.sh WORK and the variants in variant.sh's header.
 #   PAIR_OPTIONS: more options for the corpus step's pair, e.g. PAIR_OPTIONS="--system hifigan_ljspeech" (FAMILIES.md:
 #   "A vocoder that does not know the speaker", WORK b9j).
