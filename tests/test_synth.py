@@ -17,7 +17,8 @@ from spoofscan.synth import RATE, _world_f0, band_limit, mlsa, synth, warp_frequ
 
 HAS_PYSPTK = importlib.util.find_spec("pysptk") is not None  # optional: `make setup` builds it where it can
 NO_PYSPTK = "pysptk (the mlsa extra) did not build here: it needs a C compiler and Python headers"
-SYSTEMS = ("hifigan_universal", "world", "world_vc", "griffin_lim", "lpc") + (("mlsa",) if HAS_PYSPTK else ())
+SYSTEMS = ("hifigan_universal", "hifigan_universal_24k", "world", "world_vc", "griffin_lim", "lpc") + (
+    ("mlsa",) if HAS_PYSPTK else ())
 
 
 @pytest.fixture(scope="module")
