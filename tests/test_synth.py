@@ -17,7 +17,7 @@ from spoofscan.synth import RATE, _world_f0, band_limit, mlsa, synth, warp_frequ
 
 HAS_PYSPTK = importlib.util.find_spec("pysptk") is not None  # optional: `make setup` builds it where it can
 NO_PYSPTK = "pysptk (the mlsa extra) did not build here: it needs a C compiler and Python headers"
-SYSTEMS = ("hifigan_universal", "hifigan_universal_24k", "world", "world_vc", "griffin_lim", "lpc") + (
+SYSTEMS = ("hifigan_universal", "hifigan_universal_24k", "hifigan_universal_25_35k", "world", "world_vc", "griffin_lim", "lpc") + (
     ("mlsa",) if HAS_PYSPTK else ())
 
 
@@ -196,3 +196,27 @@ def test_a_rate_warped_hifigan_moves_its_artifacts_with_the_rate_and_keeps_the_s
     plain = synth_module.vocode(clip, "hifigan_universal")  # the generator at its own rate: at 5,512.5 Hz
     plain_spectrum = np.abs(np.fft.rfft(plain * np.hanning(plain.size)))
     assert abs(freqs[np.argmax(plain_spectrum * (freqs > 2000))] - RATE / 4) < 5
+
+
+def test_a_hifigan_at_a_rate_drawn_per_clip_puts_each_clips_artifact_somewhere_in_the_range(monkeypatch):
+    """hifigan_universal_25_35k: each clip's rate is drawn from 25-35 kHz by its own samples, so the artifact (a tone
+    at a quarter of the rate) lands between 6.25 and 8.75 kHz, at the same place every time for the same clip and at
+    different places for different clips."""
+    from spoofscan import synth as synth_module
+
+    def generator(wave, name):
+        return wave + 0.1 * np.sin(2 * np.pi * 0.25 * np.arange(wave.size)).astype(np.float32)
+
+    monkeypatch.setattr(synth_module, "hifigan", generator)
+    t = np.arange(RATE) / RATE
+    freqs = np.fft.rfftfreq(RATE, 1 / RATE)
+
+    def artifact(clip):
+        made = synth_module.vocode(clip, "hifigan_universal_25_35k")
+        return freqs[np.argmax(np.abs(np.fft.rfft(made[:RATE] * np.hanning(RATE))) * (freqs > 2000))]
+
+    clips = [(0.3 * np.sin(2 * np.pi * f0 * t)).astype(np.float32) for f0 in (900, 1000, 1100, 1200, 1300)]
+    places = [artifact(clip) for clip in clips]
+    assert all(25000 / 4 - 5 < place < 35000 / 4 + 5 for place in places)
+    assert len({round(place) for place in places}) == len(places)  # a rate per clip, not one for all
+    assert artifact(clips[0]) == places[0]  # and the same clip always gets the same one

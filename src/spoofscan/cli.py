@@ -732,9 +732,10 @@ def synth(
     real: Annotated[Path, typer.Argument(help="Folder of real speech (any format, any rate; searched recursively).")],
     out: Annotated[Path, typer.Option(help="Corpus folder: real/, fake/<system>/, manifest.csv.")] = Path("corpus"),
     system: Annotated[Optional[list[str]], typer.Option(
-        help="hifigan_universal, hifigan_ljspeech, hifigan_universal_24k (run as a 24 kHz vocoder), world, world_vc "
+        help="hifigan_universal, hifigan_ljspeech, hifigan_universal_24k (run as a 24 kHz vocoder), "
+             "hifigan_universal_25_35k (as a 25-35 kHz one, the rate drawn per clip), world, world_vc "
              "(WORLD with a new pitch and formants), griffin_lim, lpc, mlsa (needs spoofscan\\[mlsa]), piper "
-             "(default: all but hifigan_universal_24k, world_vc and mlsa; piper only with --transcripts). "
+             "(default: all but the two rate-moved HiFi-GANs, world_vc and mlsa; piper only with --transcripts). "
              "Repeatable.")] = None,
     max_clips: Annotated[int, typer.Option(help="Use a seeded sample of this many real clips (0 = all).")] = 0,
     max_seconds: Annotated[float, typer.Option(help="Keep only the first seconds of each clip (0 = all).")] = 0.0,
@@ -770,7 +771,8 @@ def pair(
     out: Annotated[Path, typer.Option(help="Folder: fake/<system>/ and manifest.csv (the data plus its paired "
                                            "fakes).")] = Path("paired"),
     system: Annotated[Optional[list[str]], typer.Option(
-        help="hifigan_universal, hifigan_ljspeech, hifigan_universal_24k (run as a 24 kHz vocoder), world, world_vc "
+        help="hifigan_universal, hifigan_ljspeech, hifigan_universal_24k (run as a 24 kHz vocoder), "
+             "hifigan_universal_25_35k (as a 25-35 kHz one, the rate drawn per clip), world, world_vc "
              "(WORLD with a new pitch and formants), griffin_lim, lpc, mlsa (needs spoofscan\\[mlsa]), piper (text "
              "to speech reading --sentences) (default: the five vocoders). Repeatable.")] = None,
     max_seconds: Annotated[float, typer.Option(help="Fake only the first seconds of each real clip (0 = all).")] = 0.0,

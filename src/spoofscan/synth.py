@@ -5,6 +5,8 @@ Systems (all run offline, no download at run time):
 - hifigan_universal_24k: the universal generator run as a 24 kHz vocoder (hifigan_at_rate): its artifacts sit
   where a vocoder of the same design trained at 24 kHz (LibriTTS, BigVGAN, Parallel WaveGAN recipes) puts them;
   opt-in;
+- hifigan_universal_25_35k: the same, run as a vocoder of a rate between 25 and 35 kHz drawn per clip, so its
+  artifacts sit anywhere from 6.25 to 8.75 kHz instead of at one place; opt-in;
 - world: WORLD analysis/synthesis (pyworld);
 - world_vc: a crude voice conversion: WORLD with the pitch moved 3-8 semitones and the formants with it, up or down
   (drawn from the clip itself, so a clip always gets the same voice and no direction is a cue); opt-in;
@@ -48,8 +50,9 @@ from .shortcuts import CLIP_LEVEL, band_edge, long_term_spectrum
 from .store import parallel_map
 
 VOCODERS = ("hifigan_universal", "hifigan_ljspeech", "world", "griffin_lim", "lpc")  # the default: wheels only
-SYSTEMS = VOCODERS + ("hifigan_universal_24k", "world_vc", "mlsa", "piper")
-RATE_WARPED = {"hifigan_universal_24k": ("universal", 24000)}  # system -> (HiFi-GAN generator, rate it runs as)
+SYSTEMS = VOCODERS + ("hifigan_universal_24k", "hifigan_universal_25_35k", "world_vc", "mlsa", "piper")
+# system -> (HiFi-GAN generator, the rate it runs as, or the range a clip's rate is drawn from)
+RATE_WARPED = {"hifigan_universal_24k": ("universal", 24000), "hifigan_universal_25_35k": ("universal", (25000, 35000))}
 FAKE_CODECS = ("", "mp3", "ogg_vorbis", "opus", "telephone", "gsm", "g722")  # what real recordings may have been through
 RATE = 22050  # HiFi-GAN's rate and spoofscan's default
 TARGET_RMS_DB = -26.0
@@ -204,11 +207,15 @@ def hifigan(wave: np.ndarray, name: str) -> np.ndarray:
     return hifigan_generator(name)(hifigan_mel(wave)[None]).squeeze().numpy()
 
 
-def hifigan_at_rate(wave: np.ndarray, name: str, rate: int) -> np.ndarray:
+def hifigan_at_rate(wave: np.ndarray, name: str, rate: int | tuple[int, int]) -> np.ndarray:
     """HiFi-GAN run as if it had been trained at rate: the 22,050 Hz clip resampled to rate, its samples read as
     22,050 Hz (the speech slower and lower, or faster and higher), vocoded, and the output read as rate again and
     resampled back. The speech is the clip's; the generator's upsampling artifacts move with the rate, to the
-    frequencies where a vocoder of the same design at that rate makes them."""
+    frequencies where a vocoder of the same design at that rate makes them. A (low, high) rate is drawn per clip
+    from its samples (as world_vc's voice is), so a clip always gets the same rate."""
+    if isinstance(rate, tuple):
+        rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(wave, dtype=np.float32).tobytes()))
+        rate = int(rng.integers(rate[0], rate[1] + 1))
     made = hifigan(resample(wave, RATE, rate, name="hifigan input"), name)
     return resample(made, rate, RATE, name="hifigan output")
 
