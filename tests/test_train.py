@@ -1,5 +1,6 @@
 import csv
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -203,7 +204,10 @@ def test_train_errors(tiny_run, tmp_path, capsys):
 def test_ddp_two_cpu_processes_with_gloo(tiny_run, tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533",
+    with socket.socket() as probe:  # a free port, so two test runs on one machine do not collide
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", port,
                "-m", "spoofscan", "train", str(tiny_run["store"]), "--out", str(out), "--epochs", "2",
                "--unfreeze-epoch", "2", "--batch-size", "8", "--weights", "none", "--threads", "1"]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)

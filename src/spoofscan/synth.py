@@ -52,7 +52,8 @@ from .store import parallel_map
 VOCODERS = ("hifigan_universal", "hifigan_ljspeech", "world", "griffin_lim", "lpc")  # the default: wheels only
 SYSTEMS = VOCODERS + ("hifigan_universal_24k", "hifigan_universal_25_35k", "world_vc", "mlsa", "piper")
 # system -> (HiFi-GAN generator, the rate it runs as, or the range a clip's rate is drawn from)
-RATE_WARPED = {"hifigan_universal_24k": ("universal", 24000), "hifigan_universal_25_35k": ("universal", (25000, 35000))}
+RATE_WARPED = {"hifigan_universal_24k": ("universal", 24000),
+               "hifigan_universal_25_35k": ("universal", (25000, 35000))}
 FAKE_CODECS = ("", "mp3", "ogg_vorbis", "opus", "telephone", "gsm", "g722")  # what real recordings may have been through
 RATE = 22050  # HiFi-GAN's rate and spoofscan's default
 TARGET_RMS_DB = -26.0
