@@ -237,6 +237,31 @@ def test_pair_match_edge_and_crest(mixed_rates, tmp_path, capsys):
     assert not (tmp_path / "p").exists()
 
 
+def test_pair_wideband_only_copies_only_clips_whose_band_reaches_the_edge(mixed_rates, tmp_path, capsys):
+    """pair --wideband-only SYSTEM: that system copies the 22.05 kHz clips (band to 11 kHz) and skips the 16 kHz ones
+    (band to 8 kHz), the other systems copy every clip; a system not made, or a band edge of 0, is refused."""
+    out = tmp_path / "p"
+    assert run(["pair", str(mixed_rates), "--out", str(out), "--system", "griffin_lim", "--system", "lpc",
+                "--wideband-only", "lpc", "--workers", "1"]) == 0
+    items = load_items(out / "manifest.csv")
+    reals = {it.group: it for it in items if it.label == "real"}
+    copied = {system: {it.group for it in items if it.system == system} for system in ("griffin_lim", "lpc")}
+    wide = {group for group, it in reals.items() if sf.info(it.path).samplerate == 22050}
+    assert copied["griffin_lim"] == set(reals) and copied["lpc"] == wide and len(wide) == 8
+    assert len(list((out / "fake" / "lpc").iterdir())) == 8 and not (out / "failed.csv").exists()
+    # a lower edge lets the 16 kHz clips in too; the 22.05 kHz copies are kept (resumable)
+    assert run(["pair", str(mixed_rates), "--out", str(out), "--system", "griffin_lim", "--system", "lpc",
+                "--wideband-only", "lpc", "--wideband-hz", "7000", "--workers", "1"]) == 0
+    assert {it.group for it in load_items(out / "manifest.csv") if it.system == "lpc"} == set(reals)
+    capsys.readouterr()
+    for options, message in ((["--system", "lpc", "--wideband-only", "world"], "--wideband-only world: not among"),
+                             (["--system", "lpc", "--wideband-only", "lpc", "--wideband-hz", "0"],
+                              "--wideband-hz 0: use a band edge")):
+        assert run(["pair", str(mixed_rates), "--out", str(tmp_path / "q"), *options, "--workers", "1"]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and not (tmp_path / "q").exists()
+
+
 def test_pair_is_reproducible_byte_for_byte(tmp_path):
     """base.sh's corpus step, made twice (one worker, then two): every paired fake decodes to the same samples and,
     but for Ogg (libsndfile gives each Ogg stream a random serial number), has the same bytes. So a rebuild of the

@@ -792,6 +792,12 @@ def pair(
     match_bitrate: Annotated[bool, typer.Option(
         help="Code each fake of a lossy real file (Vorbis, Opus, MP3) at the real file's bitrate, not the coder's "
              "default, so coding artefacts do not tell the classes apart.")] = False,
+    wideband_only: Annotated[Optional[list[str]], typer.Option(
+        help="A system of --system that copies only the real clips whose band edge reaches --wideband-hz (a "
+             "detector fitted on wideband windows never learns from the others' copies). Repeatable.")] = None,
+    wideband_hz: Annotated[float, typer.Option(
+        help="Band edge in Hz that --wideband-only clips must reach (configs/base.toml's gmm_narrowband_hz).")
+    ] = 8500.0,
     workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
 ) -> None:
     """Paired fakes: every real clip re-synthesized at its own rate, band, loudness, length, format and channel count
@@ -806,7 +812,8 @@ def pair(
     manifest = run_pair(data, out, systems=tuple(system or VOCODERS), max_seconds=max_seconds, workers=workers,
                         layout=layout, sentences=sentences,
                         match=tuple(m for m, on in (("spectrum", match_spectrum), ("edge", match_edge),
-                                                    ("crest", match_crest), ("bitrate", match_bitrate)) if on))
+                                                    ("crest", match_crest), ("bitrate", match_bitrate)) if on),
+                        wideband_only=tuple(wideband_only or ()), wideband_hz=wideband_hz)
     if (out / "failed.csv").exists():
         console.print(f"[yellow]some real clips could not be paired[/]: see {out / 'failed.csv'}")
     console.print(f"wrote {manifest}; next: spoofscan audit {manifest} --shortcuts; spoofscan split {manifest}")

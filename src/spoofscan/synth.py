@@ -606,10 +606,10 @@ def paired_path(out: str | Path, system: str, name: str, path: str | Path) -> Pa
     return Path(out) / "fake" / system / f"{name}_gen{Path(path).suffix.lower()}"
 
 
-def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, ...], tuple[str, ...]]
-                 ) -> tuple[str, list[tuple[str, str]], str]:
+def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, ...], tuple[str, ...], tuple[str, ...],
+                             float]) -> tuple[str, list[tuple[str, str]], str]:
     """Write each system's copy of one real clip (skipping files that exist); return [(system, path)] or the error."""
-    path, name, out, systems, max_seconds, sentences, match = args
+    path, name, out, systems, max_seconds, sentences, match, wideband_only, wideband_hz = args
     try:
         rate = native_rate(path) or RATE
         original = load_audio(path, sample_rate=rate)  # the real clip at its own rate
@@ -623,6 +623,8 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, 
         wave = resample(original, rate, RATE, name=path)
         made = []
         for system in systems:
+            if system in wideband_only and cutoff < wideband_hz:
+                continue
             fake_path = paired_path(out, system, name, path)
             if not fake_path.exists():
                 said = spoken(name, wave.size, sentences) if system == "piper" else vocode(wave, system)
@@ -655,7 +657,8 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, 
 
 def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODERS, max_seconds: float = 0.0,
          workers: int = 0, layout: str | None = None, sentences: str | Path | None = None,
-         match: tuple[str, ...] = (), progress: bool = True) -> Path:
+         match: tuple[str, ...] = (), wideband_only: tuple[str, ...] = (), wideband_hz: float = 8500.0,
+         progress: bool = True) -> Path:
     """Paired fakes for an existing dataset: every real clip of data (a CSV manifest or a dataset folder) is
     re-synthesized by each system at the real clip's own sample rate, band (its measured band edge), RMS loudness,
     DC offset, length, file format and channel count (the same signal in every channel), so every real speaker and
@@ -665,7 +668,9 @@ def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODE
     vocoder made (where its roll-off would put the fake's band edge below the real clip's); "crest", no higher a crest
     factor than the real clip's (match_crest: LPC's pulses); "bitrate", a lossy real file's bitrate (encode_like).
     The piper system (text to speech) reads lines of the sentences file (default: SENTENCES) instead of vocoding the
-    clip (see spoken).
+    clip (see spoken). The systems in wideband_only copy only the real clips whose band edge reaches wideband_hz: a
+    detector fitted on wideband windows only (configs/base.toml's gmm_narrowband_hz, the same 8.5 kHz) never learns
+    from a narrowband copy, so making one is wasted time.
 
     Writes out/fake/<system>/<name>_gen.<ext> and out/manifest.csv: the dataset's own clips (unchanged, where they
     are) plus the paired fakes, each in its real clip's utterance group, speaker, source and split. Clips that
@@ -685,6 +690,12 @@ def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODE
                              f"{', '.join(MATCHES)}")
     if {"spectrum", "edge"} <= set(match):
         raise SpoofscanError("--match spectrum already gives the fake the real clip's band edge: leave out edge")
+    if set(wideband_only) - set(systems):
+        missing = sorted(set(wideband_only) - set(systems))
+        raise SpoofscanError(f"--wideband-only {', '.join(missing)}: not among the systems made; add --system "
+                             f"{missing[0]} or leave it out")
+    if wideband_hz <= 0:
+        raise SpoofscanError(f"--wideband-hz {wideband_hz:g}: use a band edge in Hz above 0, e.g. 8500")
     if sentences is not None and "piper" not in systems:
         raise SpoofscanError("--sentences is what the piper system reads: add --system piper, or leave it out")
     bank = read_sentences(sentences or SENTENCES) if "piper" in systems else ()
@@ -694,8 +705,8 @@ def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODE
     reals = [it for it in items if it.label == "real"]
     if not reals:
         raise SpoofscanError(f"{data}: no real clips to pair")
-    jobs = [(it.path, paired_name(n, it.path), out, tuple(systems), max_seconds, bank, tuple(match))
-            for n, it in enumerate(reals)]
+    jobs = [(it.path, paired_name(n, it.path), out, tuple(systems), max_seconds, bank, tuple(match),
+             tuple(wideband_only), wideband_hz) for n, it in enumerate(reals)]
     workers = workers or (os.cpu_count() or 1)
     results = parallel_map(_paired_clip, jobs, workers)
     from rich.progress import track
