@@ -51,8 +51,10 @@ corpus)  # every real clip re-synthesized at its own rate, band, band edge, leve
     $S audit "$TRAIN" --shortcuts --json shortcuts_public.json   # as published: strong cues, reported
     $S audit paired/manifest.csv --shortcuts --json shortcuts_paired.json   # with the paired fakes, reported
     ;;
-gmm)  # run_base_gmm/ is configs/base.toml's recipe on split.csv (= variant.sh's v8kh)
+gmm)  # run_base_gmm/ is configs/base.toml's recipe on split.csv (= variant.sh's v8kh); leave-sources-out on v12's
+      # folds (experiments/base_folds.json), which loo's own balancing by clip count would move when a maker is added
     ALWAYS_TRAIN="KDE/klettres-data hedgewars/hedgewars-data tuxpaint/tuxpaint-stamps-default" DEV="$DEV" \
+        FOLDS_FROM="$ROOT/experiments/base_folds.json" \
         bash "$ROOT/experiments/variant.sh" "$WORK" "$ROOT/configs/base.toml" base_gmm
     ;;
 ship)

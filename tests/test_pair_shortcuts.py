@@ -513,6 +513,13 @@ def test_leave_sources_out_in_folds_scores_only_published_fakes(tmp_path, capsys
                 "--out", str(tmp_path / "again"), *small]) == 0
     again = json.loads((tmp_path / "again" / "loo.json").read_text())
     assert [f["values"] for f in again["folds"]] == ["s1 s3", "s0 s2"]
+    # or a file with only the folds (as experiments/base_folds.json): the same sets
+    only_folds = tmp_path / "folds.json"
+    only_folds.write_text(json.dumps({"key": "source", "folds_asked": 2, "folds": again["folds"][::-1]}))
+    assert run(["loo", str(manifest), "--by", "source", "--folds-from", str(only_folds), "--untested-system",
+                "paired", "--out", str(tmp_path / "from_file"), *small]) == 0
+    from_file = json.loads((tmp_path / "from_file" / "loo.json").read_text())
+    assert [f["values"] for f in from_file["folds"]] == ["s0 s2", "s1 s3"]
     # --always-train: s3 (real clips and their paired fakes) is in every fold's training data and no fold's test
     kept = tmp_path / "kept"
     assert run(["loo", str(manifest), "--by", "source", "--folds", "2", "--always-train", "s3",

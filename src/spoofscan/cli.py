@@ -611,8 +611,8 @@ def loo(
     folds: Annotated[int, typer.Option(help="Hold out sets of values in this many folds of about equal size "
                                             "instead of one value at a time (0 = one at a time).")] = 0,
     folds_from: Annotated[Optional[Path], typer.Option(
-        help="Hold out the same sets as an earlier `loo --folds` run (its folder), to compare recipes on the same "
-             "folds.")] = None,
+        help="Hold out the same sets as an earlier `loo --folds` run (its folder or its loo.json), to compare "
+             "recipes on the same folds.")] = None,
     untested_system: Annotated[Optional[list[str]], typer.Option(
         help="Train on this system but never score it in a held-out test (e.g. paired fakes). Repeatable.")] = None,
     always_train: Annotated[Optional[list[str]], typer.Option(

@@ -36,15 +36,16 @@ def fold_values(items: list[Item], values: list[str], key: str, folds: int) -> l
 
 
 def read_fold_sets(loo_dir: str | Path, key: str) -> list[tuple[str, ...]]:
-    """The held-out sets of an earlier `loo --folds` run (its loo.json), to hold out the same ones again."""
-    path = Path(loo_dir) / "loo.json"
+    """The held-out sets of an earlier `loo --folds` run (its folder or its loo.json; a file with only the keys key,
+    folds_asked and folds[].values will do), to hold out the same ones again."""
+    path = Path(loo_dir) if Path(loo_dir).is_file() else Path(loo_dir) / "loo.json"
     try:
         summary = json.loads(path.read_text())
         held_out_by, asked = summary.get("key"), summary.get("folds_asked")
         fold_sets = [tuple(row["values"].split(" ")) for row in summary["folds"]]
     except (OSError, ValueError, AttributeError, KeyError, TypeError) as exc:
         raise SpoofscanError(f"{path}: cannot read its folds ({type(exc).__name__}: {exc}); give the folder of a "
-                             "`spoofscan loo --folds` run") from None
+                             "`spoofscan loo --folds` run or its loo.json") from None
     if held_out_by != key or not asked:
         raise SpoofscanError(f"{path}: not a `loo --by {key} --folds K` run (it held out by {held_out_by}, "
                              f"folds {asked})")
