@@ -111,8 +111,8 @@ UNTESTED=$(for d in paired/fake/*/; do printf -- "--untested-system %s " "$(base
 [ -f "run_$NAME/best.pt" ] || $S train "store_$NAME" --out "run_$NAME" --config "$CONFIG"
 $S evaluate "run_$NAME/best.pt" "$DEV" --split all --by system --out "dev_$NAME" --bootstrap 1000
 $S degrade "run_$NAME/best.pt" "$DEV" --split all --out "degrade_$NAME"
-# FOLDS_FROM=LOO_DIR (or its loo.json) holds out that run's source sets (the default, 3 folds balanced by clip count, moves sources
-# between folds when a corpus gains paired fakes: compare with other variants on the same folds)
+# FOLDS_FROM=LOO_DIR (or its loo.json) holds out that run's source sets (the default, 3 folds balanced by clip count,
+# moves sources between folds when a corpus gains paired fakes: compare with other variants on the same folds)
 FOLDS=(--folds 3)
 [ -n "${FOLDS_FROM:-}" ] && FOLDS=(--folds-from "$(realpath "$FOLDS_FROM")")
 # ALWAYS_TRAIN="SOURCE ...": sources that every fold trains on and none scores (extra real speech, its paired fakes)
