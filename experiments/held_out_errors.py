@@ -11,7 +11,8 @@
       the strongest bin of their frame in that band; a lossy codec leaves many, a studio recording few
   python experiments/held_out_errors.py average LOO_A LOO_B [--seed-b N]
       fold EERs of the weighted mean of two runs' log-odds (no fitting; weight of B 0-1); --seed-b: B's scores of
-      that training seed (`loo --seeds`), e.g. LOO_A LOO_A --seed-b 1 averages two seeds of one run
+      that training seed (`loo --seeds`), e.g. LOO_A LOO_A --seed-b 1 averages two seeds of one run; LOO_A and LOO_B
+      may also be two `evaluate` scores.csv files of the same clips (two models on the external test)
   python experiments/held_out_errors.py copies LOO_DIR OUT [--system hifigan_universal]
       every held-out clip re-synthesized by a vocoder (`spoofscan pair` at the clip's own band edge, crest factor and
       bitrate, into OUT, resumably), the copy scored by the clip's fold model: fold EERs of log-odds(clip) - alpha x
@@ -55,6 +56,8 @@ LOSSY = (".mp3", ".ogg", ".opus")
 
 
 def fold_scores(loo: Path, seed: int = 0) -> dict[str, list[dict]]:
+    if loo.is_file():  # an `evaluate` scores.csv: its clips as one set
+        return {"all": read_csv(loo)}
     folds = {p.parent.parent.name: read_csv(p) for p in sorted(loo.glob(f"source=*/report_seed{seed}/scores.csv"))}
     if not folds:
         raise SystemExit(f"{loo}: no source=*/report_seed{seed}/scores.csv; give a finished `spoofscan loo --by "

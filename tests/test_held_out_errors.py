@@ -67,6 +67,13 @@ def test_sources_and_average_name_what_errs_and_mismatched_runs_fail(tmp_path):
     for fold in run_b.glob("source=*"):
         shutil.copytree(fold / "report_seed0", run_a / fold.name / "report_seed1")
     assert script("average", run_a, run_a, "--seed-b", 1).stdout.splitlines() == lines
+    # two `evaluate` scores.csv files (two models on one test set): one EER a weight, and the weights move it
+    files = sorted(run_a.glob("source=fold0/report_seed*/scores.csv"))
+    result = script("average", *files)
+    assert result.returncode == 0, result.stderr
+    pooled = result.stdout.splitlines()
+    assert len(pooled) == 5 and all(" / " not in line for line in pooled)
+    assert mean_of(pooled[-1]) < mean_of(pooled[0])  # seed 1 here is run_b's fold 0, which scores mp3 files right
 
     moved = loo_folder(tmp_path / "c", [(c[0], c[1], "source=fold0") for c in clips], scores)
     for args, reason in ((("average", run_a, moved), "score different clips"),
