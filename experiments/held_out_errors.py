@@ -57,7 +57,10 @@ LOSSY = (".mp3", ".ogg", ".opus")
 
 def fold_scores(loo: Path, seed: int = 0) -> dict[str, list[dict]]:
     if loo.is_file():  # an `evaluate` scores.csv: its clips as one set
-        return {"all": read_csv(loo)}
+        rows = read_csv(loo)
+        if not rows or not {"id", "label", "log_odds"} <= set(rows[0]):
+            raise SystemExit(f"{loo}: not a scores.csv of `spoofscan evaluate` (columns id, label, log_odds)")
+        return {"all": rows}
     folds = {p.parent.parent.name: read_csv(p) for p in sorted(loo.glob(f"source=*/report_seed{seed}/scores.csv"))}
     if not folds:
         raise SystemExit(f"{loo}: no source=*/report_seed{seed}/scores.csv; give a finished `spoofscan loo --by "

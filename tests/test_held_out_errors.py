@@ -75,8 +75,11 @@ def test_sources_and_average_name_what_errs_and_mismatched_runs_fail(tmp_path):
     assert len(pooled) == 5 and all(" / " not in line for line in pooled)
     assert mean_of(pooled[-1]) < mean_of(pooled[0])  # seed 1 here is run_b's fold 0, which scores mp3 files right
 
+    not_scores = tmp_path / "notes.csv"
+    not_scores.write_text("a,b\n1,2\n")
     moved = loo_folder(tmp_path / "c", [(c[0], c[1], "source=fold0") for c in clips], scores)
     for args, reason in ((("average", run_a, moved), "score different clips"),
+                         (("average", files[0], not_scores), "notes.csv: not a scores.csv"),
                          (("sources", tmp_path), "no source=*"),
                          (("average", run_a, run_a, "--seed-b", 2), "no source=*/report_seed2"),
                          (("holes", tmp_path / "*.flac"), "no audio file matches")):

@@ -255,6 +255,7 @@ def test_pair_wideband_only_copies_only_clips_whose_band_reaches_the_edge(mixed_
     assert {it.group for it in load_items(out / "manifest.csv") if it.system == "lpc"} == set(reals)
     capsys.readouterr()
     for options, message in ((["--system", "lpc", "--wideband-only", "world"], "--wideband-only world: not among"),
+                             (["--system", "lpc", "--wideband-only", "tacotron"], "--system tacotron: unknown; use"),
                              (["--system", "lpc", "--wideband-only", "lpc", "--wideband-hz", "0"],
                               "--wideband-hz 0: use a band edge")):
         assert run(["pair", str(mixed_rates), "--out", str(tmp_path / "q"), *options, "--workers", "1"]) == 2
@@ -532,6 +533,8 @@ def test_leave_sources_out_in_folds_scores_only_published_fakes(tmp_path, capsys
         assert {it.split for it in items if it.source == "s3"} <= {"train", "val"}
         assert {it.system for it in items if it.source == "s3" and it.split == "train"} == {"ground_truth", "paired"}
     (chosen / "loo.json").write_text(json.dumps({**summary, "folds": [{"values": "s1 s3"}, {"values": "s0"}]}))
+    not_json = tmp_path / "folds.txt"
+    not_json.write_text("fold0: s0 s1\n")
     broken, by_system = tmp_path / "broken", tmp_path / "by_system"
     broken.mkdir(), by_system.mkdir()
     (broken / "loo.json").write_text(json.dumps({"key": "source", "folds_asked": 2}))  # no folds
@@ -540,6 +543,7 @@ def test_leave_sources_out_in_folds_scores_only_published_fakes(tmp_path, capsys
                           (["--folds-from", str(out), "--folds", "2"], "not both"),
                           (["--folds-from", str(tmp_path)], "cannot read"),
                           (["--folds-from", str(broken)], "cannot read its folds"),
+                          (["--folds-from", str(not_json)], "folds.txt: cannot read its folds"),
                           (["--folds-from", str(by_system)], "not a `loo --by source --folds K` run")):
         assert run(["loo", str(manifest), "--by", "source", *args, "--out", str(tmp_path / "z")]) == 2
         err = capsys.readouterr().err

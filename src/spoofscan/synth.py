@@ -690,6 +690,7 @@ def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODE
                              f"{', '.join(MATCHES)}")
     if {"spectrum", "edge"} <= set(match):
         raise SpoofscanError("--match spectrum already gives the fake the real clip's band edge: leave out edge")
+    check_systems(tuple(wideband_only))  # an unknown name: "unknown; use ...", not "add --system"
     if set(wideband_only) - set(systems):
         missing = sorted(set(wideband_only) - set(systems))
         raise SpoofscanError(f"--wideband-only {', '.join(missing)}: not among the systems made; add --system "
