@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import scipy.fft
 import scipy.signal
+from scipy.special import logsumexp
+from scipy.stats import norm
 import torch
 
 from conftest import loo_folder, speechlike, vocode, write
@@ -22,6 +24,7 @@ from spoofscan.features.lfcc import (lfcc_coefficients, linear_filters, low_band
                                      window_band_edges)
 from spoofscan.layouts import load_items
 from spoofscan.models import MODELS, build_model, get_model
+from spoofscan.models.gmm import fit_diagonal_gmm
 from spoofscan.predict import Detector, FusedDetector
 from spoofscan.splits import grouped_split
 from spoofscan.store import SplitData, Store, prepare
@@ -106,9 +109,14 @@ def test_a_store_of_another_kind_is_refused_in_one_line(family_runs, tmp_path, c
     assert "holds waveform windows but --model lcnn needs lfcc input" in capsys.readouterr().err
 
 
-def test_gmm_log_likelihoods_match_scikit_learn():
-    from sklearn.mixture import GaussianMixture
+def diagonal_gmm_log_likelihoods(x: np.ndarray, log_weights, means, precisions) -> np.ndarray:
+    """The reference: log sum_k w_k prod_d N(x_d; mean_kd, 1 / precision_kd), by scipy, per frame."""
+    log_weights, means, precisions = (np.asarray(a, dtype=np.float64) for a in (log_weights, means, precisions))
+    per_component = norm.logpdf(x[:, None, :], means[None], 1 / np.sqrt(precisions[None])).sum(axis=2)
+    return logsumexp(log_weights + per_component, axis=1)
 
+
+def test_gmm_log_likelihoods_match_scipy():
     rng = np.random.default_rng(0)
     frames = {0: rng.normal(0, 1, (2000, 6)), 1: rng.normal(0.5, 1.5, (2000, 6))}
     model = get_model("lfcc-gmm", FeatureConfig(input_kind="lfcc", n_lfcc=2, n_filters=10),
@@ -117,19 +125,74 @@ def test_gmm_log_likelihoods_match_scikit_learn():
     test = rng.normal(0.2, 1.2, (50, 6))
     ours = model.frame_log_likelihoods(torch.tensor(test, dtype=torch.float32)).double().numpy()
     for label in (0, 1):
-        reference = GaussianMixture(3, covariance_type="diag", max_iter=30, random_state=0,
-                                    reg_covar=1e-3).fit(frames[label]).score_samples(test)
-        assert ours[:, label] == pytest.approx(reference, rel=1e-4, abs=1e-3)
+        reference = diagonal_gmm_log_likelihoods(test, model.log_weights[label], model.means[label],
+                                                 model.precisions[label])
+        assert ours[:, label] == pytest.approx(reference, rel=1e-5, abs=1e-4)
     window = torch.tensor(test.T[None, None], dtype=torch.float32)  # (1, 1, rows, frames): mean over frames
     assert model(window)[0].double().numpy() == pytest.approx(ours.mean(axis=0), rel=1e-5)
+
+
+def test_gmm_fits_average_the_log_likelihoods_of_several_gmms_a_class(family_runs, tmp_path):
+    """gmm_fits = 2: each class has two GMMs, fitted apart (part 0 as the single GMM of the same seed would be), and
+    a frame's log-likelihood is the mean of the two; train fits both on their own frames and saves the setting."""
+    rng = np.random.default_rng(0)
+    frames = {0: rng.normal(0, 1, (2000, 6)), 1: rng.normal(0.5, 1.5, (2000, 6))}
+    config = FeatureConfig(input_kind="lfcc", n_lfcc=2, n_filters=10)
+    single, other, both = (get_model("lfcc-gmm", config, train_config=TrainConfig(
+        model="lfcc-gmm", gmm_components=3, gmm_fits=fits)) for fits in (1, 1, 2))
+    single.fit(frames, iterations=20, seed=0)
+    other.fit(frames, iterations=20, seed=1)
+    both.fit(frames, iterations=20, seed=0, part=0)
+    both.fit(frames, iterations=20, seed=1, part=1)
+    assert both.means.shape == (2, 6, 6) and torch.equal(both.means[:, :3], single.means)
+    test = torch.tensor(rng.normal(0.2, 1.2, (50, 6)), dtype=torch.float32)
+    expected = (single.frame_log_likelihoods(test) + other.frame_log_likelihoods(test)) / 2
+    assert torch.allclose(both.frame_log_likelihoods(test), expected, rtol=1e-5)
+    best = train(family_runs["stores"]["lfcc"], tmp_path / "fits", TrainConfig(**{**FAMILY_TRAIN["lfcc-gmm"],
+                                                                                 "gmm_fits": 2}))
+    state = load_checkpoint(best)
+    assert state["train_config"].gmm_fits == 2
+    components = state["train_config"].gmm_components
+    means = state["model"]["means"]
+    assert means.shape[1] == 2 * components and not torch.equal(means[:, :components], means[:, components:])
+    files = [it.path for it in family_runs["items"][:4]]
+    torch_scores = [p.log_odds for p in Detector.from_checkpoint(best).predict_files(files)]
+    assert all(np.isfinite(torch_scores))
+    if importlib.util.find_spec("onnxruntime"):  # the export scores the same, whatever the number of frames
+        assert run(["export", str(best), "--onnx", str(tmp_path / "fits.onnx")]) == 0
+        onnx_scores = [p.log_odds for p in Detector.from_checkpoint(best, backend="onnx").predict_files(files)]
+        assert onnx_scores == pytest.approx(torch_scores, rel=1e-3, abs=1e-3)
+    with pytest.raises(SpoofscanError, match="gmm_fits must be >= 1"):
+        TrainConfig(model="lfcc-gmm", gmm_fits=0)
+
+
+def test_em_finds_every_cluster_and_fits_at_least_as_well_as_scikit_learn():
+    """fit_diagonal_gmm (float32 EM from k-means++ seeds) recovers eight separated clusters, each with its own
+    spread, and reaches a mean log-likelihood no lower than scikit-learn's GaussianMixture with the same settings."""
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0, 3, (8, 10))
+    spreads = 0.5 + 0.1 * np.arange(8)
+    x = np.concatenate([c + rng.normal(0, s, (3000, 10)) for c, s in zip(centers, spreads)]).astype(np.float32)
+    log_weights, means, precisions = fit_diagonal_gmm(torch.from_numpy(x), 8, iterations=30, seed=0)
+    order = means[:, 0].argsort().numpy()
+    truth = centers[:, 0].argsort()
+    assert means.numpy()[order] == pytest.approx(centers[truth], abs=0.1)  # 3000 frames: the mean is off by ~0.02
+    assert (1 / precisions.numpy()[order].mean(axis=1)) ** 0.5 == pytest.approx(spreads[truth], rel=0.05)
+    assert np.exp(log_weights.numpy()) == pytest.approx(np.full(8, 1 / 8), abs=1e-3)
+    ours = diagonal_gmm_log_likelihoods(x, log_weights, means, precisions).mean()
+    reference = GaussianMixture(8, covariance_type="diag", max_iter=30, random_state=0, reg_covar=1e-3).fit(x)
+    assert ours >= reference.score(x) - 1e-3
+    # the same seed gives the same model
+    again = fit_diagonal_gmm(torch.from_numpy(x), 8, iterations=30, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(again, (log_weights, means, precisions)))
 
 
 def test_gmm_map_adapts_both_classes_from_one_background_model(family_runs, tmp_path):
     """With gmm_map_relevance, both GMMs keep the background model's weights and variances (EM on every second frame
     of each class), and each class's means move from the background means toward its own frames' by
     n / (n + relevance)."""
-    from sklearn.mixture import GaussianMixture
-
     rng = np.random.default_rng(0)
     frames = {0: rng.normal(0, 1, (2000, 6)), 1: rng.normal(0.8, 1, (2000, 6))}
     config = FeatureConfig(input_kind="lfcc", n_lfcc=2, n_filters=10)
@@ -138,17 +201,19 @@ def test_gmm_map_adapts_both_classes_from_one_background_model(family_runs, tmp_
         models[relevance] = get_model("lfcc-gmm", config, train_config=TrainConfig(
             model="lfcc-gmm", gmm_components=3, gmm_map_relevance=relevance))
         models[relevance].fit(frames, iterations=30, seed=0, map_relevance=relevance)
-    ubm = GaussianMixture(3, covariance_type="diag", max_iter=30, random_state=0,
-                          reg_covar=1e-3).fit(np.concatenate([frames[0][::2], frames[1][::2]]))
+    ubm = [p.double().numpy() for p in fit_diagonal_gmm(torch.tensor(np.concatenate(
+        [frames[0][::2], frames[1][::2]]), dtype=torch.float32), 3, iterations=30, seed=0)]
     model = models[16.0]
     for label in (0, 1):
-        assert model.log_weights[label].double().numpy() == pytest.approx(np.log(ubm.weights_), rel=1e-5)
-        assert model.precisions[label].double().numpy() == pytest.approx(1 / ubm.covariances_, rel=1e-5)
-        responsibility = ubm.predict_proba(frames[label])
+        assert model.log_weights[label].double().numpy() == pytest.approx(ubm[0], rel=1e-6)
+        assert model.precisions[label].double().numpy() == pytest.approx(ubm[2], rel=1e-6)
+        joint = ubm[0] + norm.logpdf(frames[label][:, None, :], ubm[1][None], 1 / np.sqrt(ubm[2][None])).sum(axis=2)
+        responsibility = np.exp(joint - joint.max(axis=1, keepdims=True))
+        responsibility /= responsibility.sum(axis=1, keepdims=True)
         counts = responsibility.sum(axis=0)[:, None]
         adaptation = counts / (counts + 16.0)
-        expected = adaptation * (responsibility.T @ frames[label] / counts) + (1 - adaptation) * ubm.means_
-        assert model.means[label].double().numpy() == pytest.approx(expected, rel=1e-4, abs=1e-5)
+        expected = adaptation * (responsibility.T @ frames[label] / counts) + (1 - adaptation) * ubm[1]
+        assert model.means[label].double().numpy() == pytest.approx(expected, rel=1e-4, abs=1e-4)
     # the fake class's frames lie 0.8 above the real ones': so do its adapted means, and a real-like window scores
     # as real; a huge relevance factor leaves both at the background means (no evidence either way)
     assert ((model.means[1] - model.means[0]) > 0.2).all()

@@ -520,27 +520,33 @@ def fit_gmm(store: Store, out_dir: Path, config: TrainConfig, *, device: torch.d
     rng = np.random.default_rng(config.seed)
     keep = None if config.gmm_speech_db == 0 else (lambda c0: model.speech_frames(torch.from_numpy(c0)).numpy())
     groups = window_groups(train_split, config.gmm_balance)
-    frames = {label: (sample_frames(train_split, label, config.gmm_frames, rng, keep=keep, windows_ok=fitted_windows,
-                                    window_mean=window_mean, groups=groups) - mean) / std for label in (0, 1)}
-    console.print(f"fitting lfcc-gmm: {config.gmm_components} components a class "
-                  + (f"MAP-adapted (relevance {config.gmm_map_relevance:g}) from a background GMM fitted by EM on "
-                     if config.gmm_map_relevance > 0 else "by EM on ")
-                  + f"{len(frames[0])} real and {len(frames[1])} fake frames"
-                  + (f", drawn equally from every {config.gmm_balance}" if config.gmm_balance else ""))
-    start = time.perf_counter()
-    model.fit(frames, iterations=config.gmm_iterations, seed=config.seed,
-              map_relevance=config.gmm_map_relevance)
-    if config.gmm_narrowband_view_hz > 0:  # the narrowband pair: every window, both bands, in its low-band view
-        low = {label: sample_frames(train_split, label, config.gmm_frames, rng, keep=keep, window_mean=window_mean,
-                                    groups=groups) @ model.view.numpy() for label in (0, 1)}
-        pooled = np.concatenate([low[0], low[1]])
-        low_mean, low_std = pooled.mean(axis=0), np.maximum(pooled.std(axis=0), 0.01)  # as row_statistics
-        model.narrow_row_mean.copy_(torch.from_numpy(low_mean))
-        model.narrow_row_std.copy_(torch.from_numpy(low_std))
-        console.print(f"fitting the narrowband pair on {len(low[0])} real and {len(low[1])} fake frames of all "
-                      f"windows, {low_mean.size} rows of the band below {config.gmm_narrowband_view_hz:g} Hz")
-        model.fit({label: (low[label] - low_mean) / low_std for label in (0, 1)}, iterations=config.gmm_iterations,
-                  seed=config.seed, map_relevance=config.gmm_map_relevance, pair="narrow_")
+    start, fitted_frames = time.perf_counter(), 0
+    for part in range(config.gmm_fits):  # each fit its own frames (one rng stream) and EM start (seed * fits + part)
+        frames = {label: (sample_frames(train_split, label, config.gmm_frames, rng, keep=keep,
+                                        windows_ok=fitted_windows, window_mean=window_mean, groups=groups) - mean) / std
+                  for label in (0, 1)}
+        console.print(f"fitting lfcc-gmm {part + 1} of {config.gmm_fits}: {config.gmm_components} components a class "
+                      + (f"MAP-adapted (relevance {config.gmm_map_relevance:g}) from a background GMM fitted by EM on "
+                         if config.gmm_map_relevance > 0 else "by EM on ")
+                      + f"{len(frames[0])} real and {len(frames[1])} fake frames"
+                      + (f", drawn equally from every {config.gmm_balance}" if config.gmm_balance else ""))
+        seed = config.seed * config.gmm_fits + part
+        model.fit(frames, iterations=config.gmm_iterations, seed=seed, map_relevance=config.gmm_map_relevance,
+                  part=part)
+        fitted_frames += len(frames[0]) + len(frames[1])
+        if config.gmm_narrowband_view_hz > 0:  # the narrowband pair: every window, both bands, in its low-band view
+            low = {label: sample_frames(train_split, label, config.gmm_frames, rng, keep=keep,
+                                        window_mean=window_mean, groups=groups) @ model.view.numpy() for label in (0, 1)}
+            if part == 0:  # the row statistics of the first draw serve every fit
+                pooled = np.concatenate([low[0], low[1]])
+                model.narrow_row_mean.copy_(torch.from_numpy(pooled.mean(axis=0)))
+                model.narrow_row_std.copy_(torch.from_numpy(np.maximum(pooled.std(axis=0), 0.01)))  # as row_statistics
+            low_mean, low_std = model.narrow_row_mean.numpy(), model.narrow_row_std.numpy()
+            console.print(f"fitting the narrowband pair on {len(low[0])} real and {len(low[1])} fake frames of all "
+                          f"windows, {low_mean.size} rows of the band below {config.gmm_narrowband_view_hz:g} Hz")
+            model.fit({label: (low[label] - low_mean) / low_std for label in (0, 1)},
+                      iterations=config.gmm_iterations, seed=seed, map_relevance=config.gmm_map_relevance,
+                      pair="narrow_", part=part)
     seconds = time.perf_counter() - start
     if config.gmm_narrowband_hz > 0:
         offset = narrowband_offset(model, splits, reference, narrow_real, features=features,
@@ -555,7 +561,7 @@ def fit_gmm(store: Store, out_dir: Path, config: TrainConfig, *, device: torch.d
     val = validate(model, val_split, features=features, batch_size=batch, device=device)
     row = {"epoch": 1, "phase": "em", "lr": 0.0, "train_loss": fitted["val_loss"], "train_acc": fitted["val_acc"],
            **{k: val[k] for k in ("val_loss", "val_acc", "val_eer")}, "seconds": seconds,
-           "images_per_s": (len(frames[0]) + len(frames[1])) * config.gmm_iterations / seconds}
+           "images_per_s": fitted_frames * config.gmm_iterations / seconds}
     state = {"model": {k: v.cpu() for k, v in model.state_dict().items()}, "feature_config": to_dict(features),
              "train_config": to_dict(config), "epoch": 1, "threshold": val["threshold"],
              "threshold_log_odds": val["threshold_log_odds"], "input_norm": input_norm,

@@ -43,7 +43,8 @@ def get_model(name: str, config: FeatureConfig, *, train_config=None) -> nn.Modu
     if name not in MODELS:
         raise SpoofscanError(f"--model {name!r}: use one of {', '.join(MODELS)}")
     if name == "lfcc-gmm" and train_config is not None:
-        return GMMDetector(config, components=train_config.gmm_components, speech_db=train_config.gmm_speech_db,
+        return GMMDetector(config, components=train_config.gmm_components, fits=train_config.gmm_fits,
+                           speech_db=train_config.gmm_speech_db,
                            narrowband_hz=train_config.gmm_narrowband_hz,
                            narrowband_view_hz=train_config.gmm_narrowband_view_hz)
     return MODELS[name](config)
