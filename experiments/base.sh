@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# spoofscan-base v13: WaveFake's LFCC-GMM with 60 cepstral coefficients, each window's cepstral mean and each frame's
-# DC removed, fitted on the windows whose band reaches 8.5 kHz, narrowband windows scored with an offset
-# (configs/base.toml), trained on real deepfakes (public-demos-train), extra real speech from other recording chains
-# (KDE's klettres-data and hedgewars-data, and Tux Paint's stamp descriptions, each source's words joined into
-# utterance-length clips: Debian packages, installed here if missing; experiments/extra_reals.py) and paired fakes of
-# every real clip (at its band edge, crest factor and, for a lossy file, bitrate too; HiFi-GAN both as the 22,050 Hz
-# vocoder it is and run as a 24 kHz one, WORLD, Griffin-Lim, LPC), chosen by leave-sources-out
-# among the detector families and recipe variants (families.sh, variant.sh), calibrated on its recipe's out-of-fold
-# leave-sources-out scores, then scored on the vocoder demos (an external test: never trained on or calibrated on).
+# spoofscan-base v14: WaveFake's LFCC-GMM with 60 cepstral coefficients, each window's cepstral mean and each frame's
+# DC removed, fitted on the windows whose band reaches 8.5 kHz, narrowband windows scored with an offset, four GMMs a
+# class averaged (configs/base.toml), trained on real deepfakes (public-demos-train), extra real speech from other
+# recording chains (KDE's klettres-data and hedgewars-data, and Tux Paint's stamp descriptions, each source's words
+# joined into utterance-length clips: Debian packages, installed here if missing; experiments/extra_reals.py) and
+# paired fakes of every real clip (at its band edge, crest factor and, for a lossy file, bitrate too; HiFi-GAN, WORLD,
+# Griffin-Lim, LPC; and of every wideband real clip HiFi-GAN run as a 24 kHz and as a 25-35 kHz vocoder), chosen by
+# leave-sources-out among the detector families and recipe variants (families.sh, variant.sh), calibrated on its
+# recipe's out-of-fold leave-sources-out scores, then scored on the vocoder demos (an external test: never trained on
+# or calibrated on).
 # Usage: bash experiments/base.sh WORK [PUBLIC_DEMOS_MANIFEST] [VOCODER_DEMOS_MANIFEST] [STEP...]
 #   STEP: corpus (extra real speech, paired fakes, split.csv and the shortcut audits), gmm (the recipe trained on
 #   split.csv, its external test and leave-sources-out, the extra speech in every fold's training set: variant.sh
@@ -16,9 +17,11 @@
 #   46 min on 2 CPU cores (WORK b10: corpus 59 min, 57 of them the 7,064 paired fakes, a lossy real file's fakes each
 #   coded up to 8 times to find its bitrate; gmm 33 min; ship 13 min), peak memory 4.4 GB; v12's corpus joins the
 #   extra speech's 1,352 short words into 331 clips and so has 4,328 paired fakes instead of v11's 7,384
-#   (experiments/FAMILIES.md: "klettres' and hedgewars' words joined too"); v13's adds HiFi-GAN run as a 24 kHz vocoder
-#   (hifigan_universal_24k), 1,082 more fakes (46 min here, sharing the cores for about half of it; FAMILIES.md:
-#   "HiFi-GAN run as a 24 kHz vocoder").
+#   (experiments/FAMILIES.md: "klettres' and hedgewars' words joined too"); v14's adds HiFi-GAN run as a 24 kHz and
+#   as a 25-35 kHz vocoder on the 514 wideband real clips (1,028 more fakes, about what v13's 24 kHz copies of all
+#   1,082 clips cost: 35-46 min; FAMILIES.md: "Only wideband clips get the rate-moved copies"); its four GMMs a class
+#   take 7-8 min a fit against v13's 4.6 min for one (scikit-learn's EM), about 11 min more over the four fits of the
+#   gmm step (FAMILIES.md: "Four GMMs a class"). Estimated in all: about 2.5 hours, not yet timed from an empty WORK.
 #   What it was chosen against: bash experiments/families.sh WORK and the variants in variant.sh's header.
 #   PAIR_OPTIONS: more options for the corpus step's pair, e.g. PAIR_OPTIONS="--system hifigan_ljspeech" (FAMILIES.md:
 #   "A vocoder that does not know the speaker", WORK b9j).
@@ -46,7 +49,9 @@ corpus)  # every real clip re-synthesized at its own rate, band, band edge, leve
     "$ROOT/.venv/bin/python" "$ROOT/experiments/extra_reals.py" "$TRAIN" combined.csv \
         --source klettres --source hedgewars --source tuxpaint --join klettres --join hedgewars --join tuxpaint
     $S pair combined.csv --out paired --workers 2 --match-edge --match-crest --match-bitrate ${PAIR_OPTIONS:-} \
-        $(printf -- "--system %s " hifigan_universal world griffin_lim lpc hifigan_universal_24k)
+        $(printf -- "--system %s " hifigan_universal world griffin_lim lpc hifigan_universal_24k \
+                                    hifigan_universal_25_35k) \
+        --wideband-only hifigan_universal_24k --wideband-only hifigan_universal_25_35k
     [ -f split.csv ] || $S split paired/manifest.csv --out split.csv --val 0.1 --test 0
     $S audit "$TRAIN" --shortcuts --json shortcuts_public.json   # as published: strong cues, reported
     $S audit paired/manifest.csv --shortcuts --json shortcuts_paired.json   # with the paired fakes, reported
