@@ -116,11 +116,20 @@ def diagonal_gmm_log_likelihoods(x: np.ndarray, log_weights, means, precisions) 
     return logsumexp(log_weights + per_component, axis=1)
 
 
+def tiny_gmm(**settings) -> torch.nn.Module:
+    """An unfitted lfcc-gmm of 3 components a class on 6 rows (2 LFCC + deltas), with these TrainConfig settings."""
+    return get_model("lfcc-gmm", FeatureConfig(input_kind="lfcc", n_lfcc=2, n_filters=10),
+                     train_config=TrainConfig(model="lfcc-gmm", gmm_components=3, **settings))
+
+
+def two_class_frames(rng: np.random.Generator) -> dict[int, np.ndarray]:
+    return {0: rng.normal(0, 1, (2000, 6)), 1: rng.normal(0.5, 1.5, (2000, 6))}
+
+
 def test_gmm_log_likelihoods_match_scipy():
     rng = np.random.default_rng(0)
-    frames = {0: rng.normal(0, 1, (2000, 6)), 1: rng.normal(0.5, 1.5, (2000, 6))}
-    model = get_model("lfcc-gmm", FeatureConfig(input_kind="lfcc", n_lfcc=2, n_filters=10),
-                      train_config=TrainConfig(model="lfcc-gmm", gmm_components=3))
+    frames = two_class_frames(rng)
+    model = tiny_gmm()
     model.fit(frames, iterations=30, seed=0)
     test = rng.normal(0.2, 1.2, (50, 6))
     ours = model.frame_log_likelihoods(torch.tensor(test, dtype=torch.float32)).double().numpy()
@@ -132,14 +141,24 @@ def test_gmm_log_likelihoods_match_scipy():
     assert model(window)[0].double().numpy() == pytest.approx(ours.mean(axis=0), rel=1e-5)
 
 
+def predict_and_export(best: Path, files: list[str], onnx: Path) -> list[float]:
+    """The trained checkpoint's log-odds for the files; its ONNX export (when onnxruntime is installed) scores them
+    the same, whatever the number of frames."""
+    torch_scores = [p.log_odds for p in Detector.from_checkpoint(best).predict_files(files)]
+    assert all(np.isfinite(torch_scores))
+    if importlib.util.find_spec("onnxruntime"):
+        assert run(["export", str(best), "--onnx", str(onnx)]) == 0
+        onnx_scores = [p.log_odds for p in Detector.from_checkpoint(best, backend="onnx").predict_files(files)]
+        assert onnx_scores == pytest.approx(torch_scores, rel=1e-3, abs=1e-3)
+    return torch_scores
+
+
 def test_gmm_fits_average_the_log_likelihoods_of_several_gmms_a_class(family_runs, tmp_path):
     """gmm_fits = 2: each class has two GMMs, fitted apart (part 0 as the single GMM of the same seed would be), and
     a frame's log-likelihood is the mean of the two; train fits both on their own frames and saves the setting."""
     rng = np.random.default_rng(0)
-    frames = {0: rng.normal(0, 1, (2000, 6)), 1: rng.normal(0.5, 1.5, (2000, 6))}
-    config = FeatureConfig(input_kind="lfcc", n_lfcc=2, n_filters=10)
-    single, other, both = (get_model("lfcc-gmm", config, train_config=TrainConfig(
-        model="lfcc-gmm", gmm_components=3, gmm_fits=fits)) for fits in (1, 1, 2))
+    frames = two_class_frames(rng)
+    single, other, both = (tiny_gmm(gmm_fits=fits) for fits in (1, 1, 2))
     single.fit(frames, iterations=20, seed=0)
     other.fit(frames, iterations=20, seed=1)
     both.fit(frames, iterations=20, seed=0, part=0)
@@ -155,15 +174,37 @@ def test_gmm_fits_average_the_log_likelihoods_of_several_gmms_a_class(family_run
     components = state["train_config"].gmm_components
     means = state["model"]["means"]
     assert means.shape[1] == 2 * components and not torch.equal(means[:, :components], means[:, components:])
-    files = [it.path for it in family_runs["items"][:4]]
-    torch_scores = [p.log_odds for p in Detector.from_checkpoint(best).predict_files(files)]
-    assert all(np.isfinite(torch_scores))
-    if importlib.util.find_spec("onnxruntime"):  # the export scores the same, whatever the number of frames
-        assert run(["export", str(best), "--onnx", str(tmp_path / "fits.onnx")]) == 0
-        onnx_scores = [p.log_odds for p in Detector.from_checkpoint(best, backend="onnx").predict_files(files)]
-        assert onnx_scores == pytest.approx(torch_scores, rel=1e-3, abs=1e-3)
+    predict_and_export(best, [it.path for it in family_runs["items"][:4]], tmp_path / "fits.onnx")
     with pytest.raises(SpoofscanError, match="gmm_fits must be >= 1"):
         TrainConfig(model="lfcc-gmm", gmm_fits=0)
+
+
+def test_gmm_llr_clip_bounds_each_frames_ratio_before_the_window_mean(family_runs, tmp_path):
+    """gmm_llr_clip = c: a window's log-odds is the mean of its frames' log-likelihood ratios clipped to +-c (the real
+    column stays the mean real log-likelihood); a bound no frame reaches changes nothing; train saves the setting
+    and the model exports to ONNX with the same scores."""
+    rng = np.random.default_rng(0)
+    frames = two_class_frames(rng)
+    free, clipped, loose = (tiny_gmm(gmm_llr_clip=clip) for clip in (0.0, 0.5, 1e6))
+    free.fit(frames, iterations=20, seed=0)
+    clipped.load_state_dict(free.state_dict())
+    loose.load_state_dict(free.state_dict())
+    test = torch.tensor(rng.normal(0.2, 2.0, (40, 6)), dtype=torch.float32)
+    per_frame = free.frame_log_likelihoods(test)
+    ratio = per_frame[:, 1] - per_frame[:, 0]
+    assert (ratio.abs() > 0.5).any() and (ratio.abs() < 0.5).any()  # the bound is met by some frames, not all
+    window = test.T[None, None]  # (1, 1, rows, frames)
+    logits = clipped(window)[0]
+    assert logits[0].item() == pytest.approx(per_frame[:, 0].mean().item(), rel=1e-5)
+    assert (logits[1] - logits[0]).item() == pytest.approx(ratio.clamp(-0.5, 0.5).mean().item(), rel=1e-5, abs=1e-6)
+    assert torch.allclose(loose(window), free(window))
+    best = train(family_runs["stores"]["lfcc"], tmp_path / "clip", TrainConfig(**{**FAMILY_TRAIN["lfcc-gmm"],
+                                                                                 "gmm_llr_clip": 0.5}))
+    assert load_checkpoint(best)["train_config"].gmm_llr_clip == 0.5
+    scores = predict_and_export(best, [it.path for it in family_runs["items"][:4]], tmp_path / "clip.onnx")
+    assert all(abs(s) <= 0.5 + 1e-5 for s in scores)  # no narrowband offset here: |mean| <= the bound
+    with pytest.raises(SpoofscanError, match="gmm_llr_clip must be >= 0"):
+        TrainConfig(model="lfcc-gmm", gmm_llr_clip=-1.0)
 
 
 def test_em_finds_every_cluster_and_fits_at_least_as_well_as_scikit_learn():
@@ -587,13 +628,19 @@ def test_low_band_view_is_the_cepstrum_of_the_band_below_whatever_lies_above_it(
         low_band_view(config, 400)
 
 
-def test_gmm_narrowband_view_scores_narrowband_windows_with_a_pair_fitted_on_every_window(tmp_path):
+@pytest.mark.parametrize("fits", [1, 2])
+def test_gmm_narrowband_view_scores_narrowband_windows_with_a_pair_fitted_on_every_window(fits, tmp_path):
+    """With gmm_fits = 2 too: each fit has its own narrowband pair, and the view's row statistics are the first's."""
     config = FeatureConfig(**KIND_FEATURES["lfcc"], window_cmn=True)
     store = narrowband_corpus(tmp_path, config)
-    settings = dict(model="lfcc-gmm", gmm_components=2, gmm_frames=100_000, gmm_iterations=10, gmm_narrowband_hz=6000)
+    settings = dict(model="lfcc-gmm", gmm_components=2, gmm_frames=100_000, gmm_iterations=10, gmm_narrowband_hz=6000,
+                    gmm_fits=fits)
     best = train(store, tmp_path / "view", TrainConfig(**settings, gmm_narrowband_view_hz=3500))
     state = load_checkpoint(best)
     model = model_from_checkpoint(state)
+    assert model.narrow_means.shape[1] == 2 * fits
+    if fits == 2:  # the two narrowband pairs started from different seeds
+        assert not torch.equal(model.narrow_means[:, :2], model.narrow_means[:, 2:])
     assert describe(state)["narrowband route"] == (
         "windows whose band ends below 6000 Hz are scored by a GMM pair on the band below 3500 Hz with "
         f"{float(model.narrowband_offset):+.3f} log-odds added")

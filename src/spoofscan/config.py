@@ -168,6 +168,9 @@ class TrainConfig:
     # > 1: fit this many GMM pairs, each on its own random frames from its own k-means start, and average their frame
     # log-likelihoods: EM's local optima move a held-out EER by up to 4 points from one start to another
     gmm_fits: int = 1
+    # > 0 (nats): bound each frame's log-likelihood ratio to +-this before a window's mean, so that frames neither GMM
+    # explains (whose ratio runs to tens of nats) do not outvote the rest; 0 = unbounded (WaveFake's score)
+    gmm_llr_clip: float = 0.0
     # > 0: fit and score only the frames within this many dB of their window's loudest frame (pauses left out)
     gmm_speech_db: float = 0.0
     # > 0 (Hz): fit the GMMs on wideband windows only (band edge at or above this) and score narrowband windows with
@@ -203,6 +206,8 @@ class TrainConfig:
                 raise SpoofscanError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
         if not self.gmm_speech_db >= 0:
             raise SpoofscanError(f"TrainConfig.gmm_speech_db must be >= 0 (0 = every frame), got {self.gmm_speech_db}")
+        if not self.gmm_llr_clip >= 0:
+            raise SpoofscanError(f"TrainConfig.gmm_llr_clip must be >= 0 (0 = unbounded), got {self.gmm_llr_clip}")
         if not self.gmm_narrowband_hz >= 0:
             raise SpoofscanError("TrainConfig.gmm_narrowband_hz must be >= 0 (0 = every window fitted alike), got "
                                  f"{self.gmm_narrowband_hz}")

@@ -44,7 +44,7 @@ def get_model(name: str, config: FeatureConfig, *, train_config=None) -> nn.Modu
         raise SpoofscanError(f"--model {name!r}: use one of {', '.join(MODELS)}")
     if name == "lfcc-gmm" and train_config is not None:
         return GMMDetector(config, components=train_config.gmm_components, fits=train_config.gmm_fits,
-                           speech_db=train_config.gmm_speech_db,
+                           llr_clip=train_config.gmm_llr_clip, speech_db=train_config.gmm_speech_db,
                            narrowband_hz=train_config.gmm_narrowband_hz,
                            narrowband_view_hz=train_config.gmm_narrowband_view_hz)
     return MODELS[name](config)

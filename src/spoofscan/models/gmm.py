@@ -4,7 +4,9 @@ Each GMM has diagonal covariances and is fitted by EM (fit_diagonal_gmm) on fram
 frames' mean and std. A window's logits are the mean per-frame log-likelihood under each GMM, so its log-odds of
 fake is the mean frame log-likelihood ratio, the score WaveFake uses. With fits > 1, each class has several GMMs,
 fitted from different frames and starts, and a frame's log-likelihood is their mean: one EM's local optimum is
-noise, which the average cuts. With speech_db > 0, only the frames within speech_db of their window's loudest frame
+noise, which the average cuts. With llr_clip > 0, each frame's log-likelihood ratio is bounded to +-llr_clip before
+the window's mean: a frame that neither GMM explains (an unseen recording chain, a click) gets a ratio of tens of
+nats, and a few such frames would otherwise decide the window. With speech_db > 0, only the frames within speech_db of their window's loudest frame
 are fitted and averaged: pauses and silence, whose noise floor tells more about a recording than about how the
 speech was made, are left out. With window_cmn, each window's cepstral mean is removed first. With narrowband_hz > 0
 the GMMs are fitted on wideband windows only (band edge at or above it, features.lfcc.window_band_edges) and a
@@ -38,13 +40,14 @@ class GMMDetector(nn.Module):
     inference_threads = 1
 
     def __init__(self, config: FeatureConfig | None = None, *, components: int = 128, fits: int = 1,
-                 speech_db: float = 0.0, narrowband_hz: float = 0.0, narrowband_view_hz: float = 0.0) -> None:
+                 llr_clip: float = 0.0, speech_db: float = 0.0, narrowband_hz: float = 0.0, narrowband_view_hz: float = 0.0) -> None:
         super().__init__()
         config = config or FeatureConfig(input_kind="lfcc")
         rows = config.stored_shape[0]
         self.config = config
         self.fits = fits  # GMMs a class, their components side by side in each buffer
         components *= fits
+        self.llr_clip = llr_clip
         self.narrowband_hz = narrowband_hz
         self.narrowband_view_hz = narrowband_view_hz
         if narrowband_hz > 0:  # only then: checkpoints of GMMs without it load unchanged
@@ -108,10 +111,15 @@ class GMMDetector(nn.Module):
 
     def window_log_likelihoods(self, frames: torch.Tensor, kept: torch.Tensor | None, pair: str = "") -> torch.Tensor:
         """(B, frames, rows) frames (window mean removed, not standardized) -> (B, 2) mean log-likelihoods over the
-        frames kept ((B, frames) 0/1, None = all) under one pair."""
+        frames kept ((B, frames) 0/1, None = all) under one pair; with llr_clip, the fake column is the real one plus
+        the mean bounded ratio."""
         batch, n_frames, rows = frames.shape
         standardized = (frames - getattr(self, pair + "row_mean")) / getattr(self, pair + "row_std")
         likelihoods = self.frame_log_likelihoods(standardized.reshape(-1, rows), pair).view(batch, n_frames, 2)
+        if self.llr_clip > 0:
+            real = likelihoods[:, :, 0]
+            ratio = (likelihoods[:, :, 1] - real).clamp(-self.llr_clip, self.llr_clip)
+            likelihoods = torch.stack([real, real + ratio], dim=2)
         if kept is None:
             return likelihoods.mean(dim=1)
         return (likelihoods * kept.unsqueeze(2)).sum(dim=1) / kept.sum(dim=1, keepdim=True)
