@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# spoofscan-base v14: WaveFake's LFCC-GMM with 60 cepstral coefficients, each window's cepstral mean and each frame's
+# spoofscan-base v15: WaveFake's LFCC-GMM with 60 cepstral coefficients, each window's cepstral mean and each frame's
 # DC removed, fitted on the windows whose band reaches 8.5 kHz, narrowband windows scored with an offset, four GMMs a
-# class averaged (configs/base.toml), trained on real deepfakes (public-demos-train), extra real speech from other
+# class averaged, each frame's log-likelihood ratio bounded to +-4 nats (configs/base.toml), trained on real deepfakes (public-demos-train), extra real speech from other
 # recording chains (KDE's klettres-data and hedgewars-data, and Tux Paint's stamp descriptions, each source's words
 # joined into utterance-length clips: Debian packages, installed here if missing; experiments/extra_reals.py) and
 # paired fakes of every real clip (at its band edge, crest factor and, for a lossy file, bitrate too; HiFi-GAN, WORLD,
@@ -21,7 +21,8 @@
 #   as a 25-35 kHz vocoder on the 514 wideband real clips (1,028 more fakes, about what v13's 24 kHz copies of all
 #   1,082 clips cost: 35-46 min; FAMILIES.md: "Only wideband clips get the rate-moved copies"); its four GMMs a class
 #   take 7-8 min a fit against v13's 4.6 min for one (scikit-learn's EM), about 11 min more over the four fits of the
-#   gmm step (FAMILIES.md: "Four GMMs a class"). Estimated in all: about 2.5 hours, not yet timed from an empty WORK.
+#   gmm step (FAMILIES.md: "Four GMMs a class"); v15's bound on the frame ratios costs no time. Estimated
+#   in all: about 2.5 hours, not yet timed from an empty WORK.
 #   What it was chosen against: bash experiments/families.sh WORK and the variants in variant.sh's header.
 #   PAIR_OPTIONS: more options for the corpus step's pair, e.g. PAIR_OPTIONS="--system hifigan_ljspeech" (FAMILIES.md:
 #   "A vocoder that does not know the speaker", WORK b9j).
