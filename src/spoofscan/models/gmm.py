@@ -6,18 +6,18 @@ fake is the mean frame log-likelihood ratio, the score WaveFake uses. With fits 
 fitted from different frames and starts, and a frame's log-likelihood is their mean: one EM's local optimum is
 noise, which the average cuts. With llr_clip > 0, each frame's log-likelihood ratio is bounded to +-llr_clip before
 the window's mean: a frame that neither GMM explains (an unseen recording chain, a click) gets a ratio of tens of
-nats, and a few such frames would otherwise decide the window. With speech_db > 0, only the frames within speech_db of their window's loudest frame
-are fitted and averaged: pauses and silence, whose noise floor tells more about a recording than about how the
-speech was made, are left out. With window_cmn, each window's cepstral mean is removed first. With narrowband_hz > 0
-the GMMs are fitted on wideband windows only (band edge at or above it, features.lfcc.window_band_edges) and a
-narrowband window is scored by the same GMMs plus narrowband_offset, which train sets so that held-in narrowband
-real windows get the median score of held-in wideband ones: a band limit then neither counts as evidence nor takes
-model capacity from how speech was made. With narrowband_view_hz > 0 as well, a narrowband window is scored by a
-second GMM pair instead, fitted on every window's cepstra of the band below narrowband_view_hz
-(features.lfcc.low_band_view), where wideband and narrowband clips look alike, so every fake teaches it; the offset
-then aligns its real scores with the wideband pair's. With map_relevance > 0 (fit), the two GMMs are MAP-adapted
-from one background model instead of fitted apart. The fitted parameters are buffers of this module: the checkpoint,
-ONNX export and every command treat it like the networks.
+nats, and a few such frames would otherwise decide the window. With speech_db > 0, only the frames within speech_db
+of their window's loudest frame are fitted and averaged: pauses and silence, whose noise floor tells more about a
+recording than about how the speech was made, are left out. With window_cmn, each window's cepstral mean is removed
+first. With narrowband_hz > 0 the GMMs are fitted on wideband windows only (band edge at or above it,
+features.lfcc.window_band_edges) and a narrowband window is scored by the same GMMs plus narrowband_offset, which
+train sets so that held-in narrowband real windows get the median score of held-in wideband ones: a band limit then
+neither counts as evidence nor takes model capacity from how speech was made. With narrowband_view_hz > 0 as well, a
+narrowband window is scored by a second GMM pair instead, fitted on every window's cepstra of the band below
+narrowband_view_hz (features.lfcc.low_band_view), where wideband and narrowband clips look alike, so every fake
+teaches it; the offset then aligns its real scores with the wideband pair's. With map_relevance > 0 (fit), the two
+GMMs are MAP-adapted from one background model instead of fitted apart. The fitted parameters are buffers of this
+module: the checkpoint, ONNX export and every command treat it like the networks.
 """
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ class GMMDetector(nn.Module):
     inference_threads = 1
 
     def __init__(self, config: FeatureConfig | None = None, *, components: int = 128, fits: int = 1,
-                 llr_clip: float = 0.0, speech_db: float = 0.0, narrowband_hz: float = 0.0, narrowband_view_hz: float = 0.0) -> None:
+                 llr_clip: float = 0.0, speech_db: float = 0.0, narrowband_hz: float = 0.0,
+                 narrowband_view_hz: float = 0.0) -> None:
         super().__init__()
         config = config or FeatureConfig(input_kind="lfcc")
         rows = config.stored_shape[0]
