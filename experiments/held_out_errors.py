@@ -22,6 +22,12 @@
       fold EERs of other ways to pool a held-out clip's frame log-likelihood ratios (lfcc-gmm) than their mean
       (v10's score, the first row): median, trimmed mean, mean over std, only the frames within 20, 30 or 40 dB of
       the clip's loudest, and those minus alpha x the quieter frames' mean (a clip scored against its own pauses)
+  python experiments/held_out_errors.py ratios LOO_DIR [--seed N]
+      fold EERs of other rules that turn a window's frame log-likelihood ratios (lfcc-gmm) into its score than their
+      mean (the first row, which reproduces loo's EERs): each ratio clamped to +-BOUND (gmm_llr_clip) for bounds 2-8
+      nats, softly bounded (4 tanh(ratio / 4)), a window's frames trimmed at both ends, and a class's gmm_fits GMMs
+      taken as one mixture or by the best of them; the narrowband offset set again per rule as train sets it; the
+      fold models of training seed N (`loo --seeds`)
   python experiments/held_out_errors.py clean-offset LOO_AUGMENTED LOO_CLEAN
       an lfcc-gmm run trained with `--augment` copies, its narrowband offset set from the clean windows only (the
       windows of LOO_CLEAN's fold stores, same clips, no copies): fold EERs with the stored and that offset
@@ -38,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.signal
+from scipy.special import logsumexp
 import soundfile as sf
 import torch
 
@@ -48,6 +55,7 @@ from spoofscan.features.lfcc import remove_window_mean
 from spoofscan.io import read_csv
 from spoofscan.layouts import Item
 from spoofscan.metrics import eer
+from spoofscan.models.gmm import component_log_probs
 from spoofscan.splits import write_manifest
 from spoofscan.store import Store
 from spoofscan.synth import check_systems, pair, paired_name, paired_path
@@ -158,19 +166,100 @@ def copy_scores(loo: Path, out: Path, system: str = "hifigan_universal") -> None
 
 
 @torch.no_grad()
-def frame_llrs(model, images: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(windows, frames) fake-minus-real frame log-likelihood ratios of the chosen windows, and which are narrowband."""
-    llrs, narrow = [], []
+def fit_log_likelihoods(model, images: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(windows, frames, fits, 2) log-likelihoods of the chosen windows' frames under each of a class's gmm_fits GMMs
+    and which windows are narrowband."""
+    out, narrow = [], []
     for start in range(0, len(chosen), 256):
-        windows = torch.from_numpy(np.asarray(images[chosen[start:start + 256]], dtype=np.float32))
+        windows = torch.from_numpy(np.asarray(images[chosen[start:start + 256]], dtype=np.float32)).squeeze(1)
         narrow.append(model.narrow_windows(windows).numpy())
         if model.config.window_cmn:
             windows = remove_window_mean(windows, model.config.n_lfcc)
         frames = windows.transpose(1, 2)
-        both = model.frame_log_likelihoods(((frames - model.row_mean) / model.row_std).flatten(0, 1))
-        both = both.view(*frames.shape[:2], 2)
-        llrs.append((both[..., 1] - both[..., 0]).numpy())
-    return np.concatenate(llrs), np.concatenate(narrow)
+        x = ((frames - model.row_mean) / model.row_std).flatten(0, 1)
+        per_class = [torch.logsumexp(component_log_probs(x, model.log_weights[label], model.means[label],
+                                                         model.precisions[label]).view(len(x), model.fits, -1), dim=2)
+                     for label in (0, 1)]
+        out.append(torch.stack(per_class, dim=2).view(*frames.shape[:2], model.fits, 2).numpy())
+    if not out:
+        return np.zeros((0, 1, model.fits, 2), np.float32), np.zeros(0, dtype=bool)
+    return np.concatenate(out), np.concatenate(narrow)
+
+
+def frame_llrs(model, images: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(windows, frames) fake-minus-real frame log-likelihood ratios of the chosen windows (unbounded, whatever the
+    model's gmm_llr_clip), and which are narrowband."""
+    log_likelihoods, narrow = fit_log_likelihoods(model, images, chosen)
+    return window_ratios(log_likelihoods, ("mean", 0.0)), narrow
+
+
+def window_ratios(log_likelihoods: np.ndarray, rule: tuple[str, float]) -> np.ndarray:
+    """(windows, frames, fits, 2) log-likelihoods -> (windows, frames) frame ratios under one rule: a class's GMMs
+    by their mean log-likelihood ("mean", the model's own), as one mixture ("mixture") or by the best ("best"), and
+    each ratio clamped to +-value ("clamp") or softly bounded, value x tanh(ratio / value) ("tanh")."""
+    kind, value = rule
+    ll = log_likelihoods
+    if kind == "mixture":
+        per_class = logsumexp(ll, axis=2) - np.log(ll.shape[2])
+    elif kind == "best":
+        per_class = ll.max(axis=2)
+    else:
+        per_class = ll.mean(axis=2)
+    ratio = per_class[..., 1] - per_class[..., 0]
+    if kind == "clamp":
+        return np.clip(ratio, -value, value)
+    if kind == "tanh":
+        return value * np.tanh(ratio / value)
+    return ratio
+
+
+def window_score(log_likelihoods: np.ndarray, rule: tuple[str, float]) -> np.ndarray:
+    """(windows,) scores: the mean of window_ratios, or with ("trim", pct) of the frames between a window's pct-th
+    and (100 - pct)-th percentiles."""
+    if rule[0] != "trim":
+        return window_ratios(log_likelihoods, rule).mean(axis=1)
+    ratio = window_ratios(log_likelihoods, ("mean", 0.0))
+    low, high = np.percentile(ratio, [rule[1], 100 - rule[1]], axis=1, keepdims=True)
+    kept = (ratio >= low) & (ratio <= high)
+    return (ratio * kept).sum(axis=1) / kept.sum(axis=1)
+
+
+RATIO_RULES = ([("unbounded mean", ("mean", 0.0))] + [(f"clamp +-{b}", ("clamp", float(b))) for b in (2, 3, 4, 5, 6, 8)]
+               + [("tanh 4", ("tanh", 4.0))] + [(f"trim {p} %", ("trim", float(p))) for p in (5, 10, 25)]
+               + [("mixture", ("mixture", 0.0)), ("best GMM", ("best", 0.0))])
+
+
+def ratio_rules(loo: Path, seed: int = 0) -> None:
+    """Fold EERs of each of RATIO_RULES on the fold models of one training seed, the narrowband offset set again for
+    each rule as train sets it (val's wideband real windows against every narrowband real window)."""
+    torch.set_num_threads(1)
+    folds = sorted(p.parent.parent.name for p in loo.glob(f"*/run_seed{seed}/best.pt"))
+    if not folds:
+        raise SystemExit(f"{loo}: no */run_seed{seed}/best.pt; give a finished `spoofscan loo` folder of an lfcc-gmm")
+    eers = defaultdict(list)
+    for fold in folds:
+        model = model_from_checkpoint(load_checkpoint(loo / fold / f"run_seed{seed}" / "best.pt")).eval()
+        store = Store(loo / fold / "store")
+        test, val, train = store.split("test"), store.split("val"), store.split("train")
+        held_out, narrow = fit_log_likelihoods(model, test.images, np.arange(len(test.images)))
+        val_real, val_narrow = fit_log_likelihoods(model, val.images, np.flatnonzero(val.labels == 0))
+        train_real = np.flatnonzero(train.labels == 0)
+        train_narrow = np.concatenate([model.narrow_windows(torch.from_numpy(np.asarray(
+            train.images[train_real[s:s + 2048]], dtype=np.float32)).squeeze(1)).numpy()
+            for s in range(0, len(train_real), 2048)] or [np.zeros(0, dtype=bool)])
+        train_narrow_real = fit_log_likelihoods(model, train.images, train_real[train_narrow])[0]
+        labels = np.array([c["label"] == "fake" for c in test.clips])
+        counts = np.bincount(test.clip_of_window, minlength=len(test.clips))
+        for name, rule in RATIO_RULES:
+            windows = window_score(held_out, rule)
+            if narrow.any():
+                reference = window_score(val_real, rule)
+                narrow_real = np.r_[reference[val_narrow], window_score(train_narrow_real, rule)]
+                windows = windows + narrow * (np.median(reference[~val_narrow]) - np.median(narrow_real))
+            eers[name].append(100 * eer(labels, np.bincount(test.clip_of_window, windows, len(test.clips)) / counts)[0])
+    print(f"{loo} seed {seed}: held-out EER per fold ({', '.join(folds)}) and their mean")
+    for name, fold_eers in eers.items():
+        print(f"{name:16s} " + " / ".join(f"{e:4.1f}" for e in fold_eers) + f" = {np.mean(fold_eers):.2f} %")
 
 
 def clean_offset(loo_aug: Path, loo_clean: Path) -> None:
@@ -252,9 +341,10 @@ def frame_aggregates(loo: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("sources", "holes", "average", "copies", "clean-offset", "frames"))
+    parser.add_argument("what", choices=("sources", "holes", "average", "copies", "clean-offset", "frames", "ratios"))
     parser.add_argument("paths", nargs="+")
     parser.add_argument("--seed-b", type=int, default=0, help="average: the training seed of LOO_B's scores")
+    parser.add_argument("--seed", type=int, default=0, help="ratios: the training seed of the fold models")
     parser.add_argument("--system", default="hifigan_universal", help="copies: the vocoder that re-synthesizes")
     args = parser.parse_args()
     if args.what == "sources":
@@ -276,6 +366,9 @@ def main() -> None:
     elif args.what == "frames":
         for loo in args.paths:
             frame_aggregates(Path(loo))
+    elif args.what == "ratios":
+        for loo in args.paths:
+            ratio_rules(Path(loo), args.seed)
     else:
         clean_offset(Path(args.paths[0]), Path(args.paths[1]))
 

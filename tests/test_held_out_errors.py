@@ -1,11 +1,13 @@
 """experiments/held_out_errors.py: per-source errors of a leave-sources-out run, spectral holes, score averaging."""
 import importlib.util
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conftest import loo_folder, speechlike, vocode, write
 from spoofscan.audio import brickwall
@@ -180,3 +182,12 @@ def test_frames_pools_held_out_frames_and_its_mean_is_the_runs_own_score(tiny_ru
     assert len(rows) == 16 and all(row[29:].count(" / ") == 1 for row in rows) and rows[0].startswith("mean ")
     result = script("frames", tmp_path / "nothing")
     assert result.returncode != 0 and "no */run_seed0/best.pt" in result.stderr and result.stderr.count("\n") == 1
+    # ratios: the unbounded mean reproduces loo's fold EERs; every rule gets a row of fold EERs
+    result = script("ratios", loo)
+    assert result.returncode == 0, result.stderr
+    rows = {line[:16].strip(): line[16:] for line in result.stdout.splitlines()[1:]}
+    assert len(rows) == len(held_out_errors.RATIO_RULES) and "clamp +-4" in rows and "mixture" in rows
+    loo_eers = [100 * json.loads((loo / fold / "report_seed0" / "metrics.json").read_text())["eer"] for fold in folds]
+    assert [float(e) for e in rows["unbounded mean"].split(" = ")[0].split(" / ")] == pytest.approx(loo_eers, abs=0.06)
+    result = script("ratios", loo, "--seed", "3")
+    assert result.returncode != 0 and "no */run_seed3/best.pt" in result.stderr
