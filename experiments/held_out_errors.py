@@ -55,10 +55,10 @@ from spoofscan.features.lfcc import remove_window_mean
 from spoofscan.io import read_csv
 from spoofscan.layouts import Item
 from spoofscan.metrics import eer
-from spoofscan.models.gmm import component_log_probs
 from spoofscan.splits import write_manifest
 from spoofscan.store import Store
 from spoofscan.synth import check_systems, pair, paired_name, paired_path
+from spoofscan.train import window_summaries
 
 LOSSY = (".mp3", ".ogg", ".opus")
 
@@ -177,10 +177,7 @@ def fit_log_likelihoods(model, images: np.ndarray, chosen: np.ndarray) -> tuple[
             windows = remove_window_mean(windows, model.config.n_lfcc)
         frames = windows.transpose(1, 2)
         x = ((frames - model.row_mean) / model.row_std).flatten(0, 1)
-        per_class = [torch.logsumexp(component_log_probs(x, model.log_weights[label], model.means[label],
-                                                         model.precisions[label]).view(len(x), model.fits, -1), dim=2)
-                     for label in (0, 1)]
-        out.append(torch.stack(per_class, dim=2).view(*frames.shape[:2], model.fits, 2).numpy())
+        out.append(model.fit_log_likelihoods(x).view(*frames.shape[:2], model.fits, 2).numpy())
     if not out:
         return np.zeros((0, 1, model.fits, 2), np.float32), np.zeros(0, dtype=bool)
     return np.concatenate(out), np.concatenate(narrow)
@@ -244,9 +241,7 @@ def ratio_rules(loo: Path, seed: int = 0) -> None:
         held_out, narrow = fit_log_likelihoods(model, test.images, np.arange(len(test.images)))
         val_real, val_narrow = fit_log_likelihoods(model, val.images, np.flatnonzero(val.labels == 0))
         train_real = np.flatnonzero(train.labels == 0)
-        train_narrow = np.concatenate([model.narrow_windows(torch.from_numpy(np.asarray(
-            train.images[train_real[s:s + 2048]], dtype=np.float32)).squeeze(1)).numpy()
-            for s in range(0, len(train_real), 2048)] or [np.zeros(0, dtype=bool)])
+        train_narrow = window_summaries(model, train, model.config)[1][train_real]
         train_narrow_real = fit_log_likelihoods(model, train.images, train_real[train_narrow])[0]
         labels = np.array([c["label"] == "fake" for c in test.clips])
         counts = np.bincount(test.clip_of_window, minlength=len(test.clips))

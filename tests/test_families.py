@@ -167,6 +167,10 @@ def test_gmm_fits_average_the_log_likelihoods_of_several_gmms_a_class(family_run
     test = torch.tensor(rng.normal(0.2, 1.2, (50, 6)), dtype=torch.float32)
     expected = (single.frame_log_likelihoods(test) + other.frame_log_likelihoods(test)) / 2
     assert torch.allclose(both.frame_log_likelihoods(test), expected, rtol=1e-5)
+    per_fit = both.fit_log_likelihoods(test)  # (frames, fits, classes): each fit's own GMMs
+    assert per_fit.shape == (50, 2, 2)
+    assert torch.allclose(per_fit[:, 0], single.frame_log_likelihoods(test), rtol=1e-5)
+    assert torch.allclose(per_fit[:, 1], other.frame_log_likelihoods(test), rtol=1e-5)
     best = train(family_runs["stores"]["lfcc"], tmp_path / "fits", TrainConfig(**{**FAMILY_TRAIN["lfcc-gmm"],
                                                                                  "gmm_fits": 2}))
     state = load_checkpoint(best)

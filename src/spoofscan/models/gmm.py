@@ -99,16 +99,21 @@ class GMMDetector(nn.Module):
             getattr(self, pair + "means")[label, fitted] = means
             getattr(self, pair + "precisions")[label, fitted] = precisions
 
-    def frame_log_likelihoods(self, frames: torch.Tensor, pair: str = "") -> torch.Tensor:
-        """(N, rows) standardized frames -> (N, 2) log-likelihood under the real and the fake GMM (of the narrowband
-        pair with pair="narrow_"); with fits > 1, the mean of the log-likelihoods under each class's GMMs."""
+    def fit_log_likelihoods(self, frames: torch.Tensor, pair: str = "") -> torch.Tensor:
+        """(N, rows) standardized frames -> (N, fits, 2) log-likelihood under each of the real and the fake class's
+        GMMs (of the narrowband pair with pair="narrow_")."""
         out = []
         for label in (0, 1):
             joint = component_log_probs(frames, *(getattr(self, pair + name)[label]
                                                   for name in ("log_weights", "means", "precisions")))
             # -1 for the frame count: a traced (ONNX) graph must not fix it
-            out.append(torch.logsumexp(joint.reshape(-1, self.fits, joint.shape[1] // self.fits), dim=2).mean(dim=1))
-        return torch.stack(out, dim=1)
+            out.append(torch.logsumexp(joint.reshape(-1, self.fits, joint.shape[1] // self.fits), dim=2))
+        return torch.stack(out, dim=2)
+
+    def frame_log_likelihoods(self, frames: torch.Tensor, pair: str = "") -> torch.Tensor:
+        """(N, rows) standardized frames -> (N, 2) log-likelihood under the real and the fake class: with fits > 1,
+        the mean of the log-likelihoods under each class's GMMs."""
+        return self.fit_log_likelihoods(frames, pair).mean(dim=1)
 
     def window_log_likelihoods(self, frames: torch.Tensor, kept: torch.Tensor | None, pair: str = "") -> torch.Tensor:
         """(B, frames, rows) frames (window mean removed, not standardized) -> (B, 2) mean log-likelihoods over the
