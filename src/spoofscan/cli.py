@@ -14,7 +14,9 @@ from rich.table import Table
 from .config import FeatureConfig, from_dict, load_toml, with_overrides
 from .errors import SpoofscanError
 
+# Markdown: a help text's lines flow together at any terminal width, and [brackets] are text, not Rich markup
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode="markdown",
                   help="Tell real speech from vocoded / synthesized speech. Scores are P(fake): higher = more fake.")
 console = Console(soft_wrap=True)  # long paths stay on one line, so a printed command can be copied
 
@@ -730,7 +732,7 @@ def calibrate(
 @app.command()
 def synth(
     real: Annotated[Path, typer.Argument(help="Folder of real speech (any format, any rate; searched recursively).")],
-    out: Annotated[Path, typer.Option(help="Corpus folder: real/, fake/<system>/, manifest.csv.")] = Path("corpus"),
+    out: Annotated[Path, typer.Option(help="Corpus folder: real/, fake/SYSTEM/, manifest.csv.")] = Path("corpus"),
     system: Annotated[Optional[list[str]], typer.Option(
         help="hifigan_universal, hifigan_ljspeech, hifigan_universal_24k (run as a 24 kHz vocoder), "
              "hifigan_universal_25_35k (as a 25-35 kHz one, the rate drawn per clip), world, world_vc "
@@ -768,7 +770,7 @@ def synth(
 @app.command()
 def pair(
     data: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest whose real clips get fake copies.")],
-    out: Annotated[Path, typer.Option(help="Folder: fake/<system>/ and manifest.csv (the data plus its paired "
+    out: Annotated[Path, typer.Option(help="Folder: fake/SYSTEM/ and manifest.csv (the data plus its paired "
                                            "fakes).")] = Path("paired"),
     system: Annotated[Optional[list[str]], typer.Option(
         help="hifigan_universal, hifigan_ljspeech, hifigan_universal_24k (run as a 24 kHz vocoder), "
