@@ -735,7 +735,8 @@ def synth(
     out: Annotated[Path, typer.Option(help="Corpus folder: real/, fake/SYSTEM/, manifest.csv.")] = Path("corpus"),
     system: Annotated[Optional[list[str]], typer.Option(
         help="hifigan_universal, hifigan_ljspeech, hifigan_universal_24k (run as a 24 kHz vocoder), "
-             "hifigan_universal_25_35k (as a 25-35 kHz one, the rate drawn per clip), world, world_vc "
+             "hifigan_universal_25_35k (as a 25-35 kHz one, the rate drawn per clip), hifigan_universal_24_35k (24-35 "
+             "kHz), world, world_vc "
              "(WORLD with a new pitch and formants), griffin_lim, lpc, mlsa (needs spoofscan\\[mlsa]), piper "
              "(default: all but the two rate-moved HiFi-GANs, world_vc and mlsa; piper only with --transcripts). "
              "Repeatable.")] = None,
@@ -774,7 +775,8 @@ def pair(
                                            "fakes).")] = Path("paired"),
     system: Annotated[Optional[list[str]], typer.Option(
         help="hifigan_universal, hifigan_ljspeech, hifigan_universal_24k (run as a 24 kHz vocoder), "
-             "hifigan_universal_25_35k (as a 25-35 kHz one, the rate drawn per clip), world, world_vc "
+             "hifigan_universal_25_35k (as a 25-35 kHz one, the rate drawn per clip), hifigan_universal_24_35k (24-35 "
+             "kHz), world, world_vc "
              "(WORLD with a new pitch and formants), griffin_lim, lpc, mlsa (needs spoofscan\\[mlsa]), piper (text "
              "to speech reading --sentences) (default: the five vocoders). Repeatable.")] = None,
     max_seconds: Annotated[float, typer.Option(help="Fake only the first seconds of each real clip (0 = all).")] = 0.0,

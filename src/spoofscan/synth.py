@@ -7,6 +7,8 @@ Systems (all run offline, no download at run time):
   opt-in;
 - hifigan_universal_25_35k: the same, run as a vocoder of a rate between 25 and 35 kHz drawn per clip, so its
   artifacts sit anywhere from 6.25 to 8.75 kHz instead of at one place; opt-in;
+- hifigan_universal_24_35k: the same with the rate drawn from 24-35 kHz: one copy a clip over the rates of the two
+  above, for half their time (spoofscan-base v16); opt-in;
 - world: WORLD analysis/synthesis (pyworld);
 - world_vc: a crude voice conversion: WORLD with the pitch moved 3-8 semitones and the formants with it, up or down
   (drawn from the clip itself, so a clip always gets the same voice and no direction is a cue); opt-in;
@@ -50,10 +52,12 @@ from .shortcuts import CLIP_LEVEL, band_edge, long_term_spectrum
 from .store import parallel_map
 
 VOCODERS = ("hifigan_universal", "hifigan_ljspeech", "world", "griffin_lim", "lpc")  # the default: wheels only
-SYSTEMS = VOCODERS + ("hifigan_universal_24k", "hifigan_universal_25_35k", "world_vc", "mlsa", "piper")
+SYSTEMS = VOCODERS + ("hifigan_universal_24k", "hifigan_universal_25_35k", "hifigan_universal_24_35k", "world_vc",
+                      "mlsa", "piper")
 # system -> (HiFi-GAN generator, the rate it runs as, or the range a clip's rate is drawn from)
 RATE_WARPED = {"hifigan_universal_24k": ("universal", 24000),
-               "hifigan_universal_25_35k": ("universal", (25000, 35000))}
+               "hifigan_universal_25_35k": ("universal", (25000, 35000)),
+               "hifigan_universal_24_35k": ("universal", (24000, 35000))}
 FAKE_CODECS = ("", "mp3", "ogg_vorbis", "opus", "telephone", "gsm", "g722")  # what real recordings may have been through
 RATE = 22050  # HiFi-GAN's rate and spoofscan's default
 TARGET_RMS_DB = -26.0
