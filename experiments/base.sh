@@ -21,9 +21,15 @@
 #   as a 25-35 kHz vocoder on the 514 wideband real clips (1,028 more fakes, about what v13's 24 kHz copies of all
 #   1,082 clips cost: 35-46 min; FAMILIES.md: "Only wideband clips get the rate-moved copies"); its four GMMs a class
 #   take 7-8 min a fit against v13's 4.6 min for one (scikit-learn's EM), about 11 min more over the four fits of the
-#   gmm step (FAMILIES.md: "Four GMMs a class"); v15's bound on the frame ratios costs no time. Estimated
-#   in all: about 2.5 hours, not yet timed from an empty WORK.
+#   gmm step (FAMILIES.md: "Four GMMs a class"); v15's bound on the frame ratios costs no time. Those
+#   times were taken on an Intel Xeon machine; on an AMD EPYC one (2026-12-06, 1.2-1.5x slower: predict 178x real
+#   time against 221-275x) v15's corpus step made 510 of its 5,356 fakes in its first 13 min (stopped): about 2.3
+#   hours for the fakes alone, over the issue's 2.5 hours with the other steps. CORPUS=wideband (below) took there,
+#   from an empty WORK: corpus 81 min, gmm 47 min, ship not timed (13 min on Intel), and scored 16.3 % on
+#   leave-sources-out against v15's 14.1 % (FAMILIES.md: "The build on a slower machine").
 #   What it was chosen against: bash experiments/families.sh WORK and the variants in variant.sh's header.
+#   CORPUS=wideband: the corpus of the v16 candidate (FAMILIES.md: "The build on a slower machine"): every maker on
+#   the 514 wideband real clips only and one rate-moved HiFi-GAN copy a clip (24-35 kHz), 2,570 paired fakes.
 #   PAIR_OPTIONS: more options for the corpus step's pair, e.g. PAIR_OPTIONS="--system hifigan_ljspeech" (FAMILIES.md:
 #   "A vocoder that does not know the speaker", WORK b9j).
 set -euo pipefail
@@ -49,11 +55,14 @@ corpus)  # every real clip re-synthesized at its own rate, band, band edge, leve
     # Tux Paint's 337 into 80
     "$ROOT/.venv/bin/python" "$ROOT/experiments/extra_reals.py" "$TRAIN" combined.csv \
         --source klettres --source hedgewars --source tuxpaint --join klettres --join hedgewars --join tuxpaint
-    # of the wideband real clips only: the GMMs fit no narrowband window, and the narrowband offset is set from real
-    # windows, so a narrowband clip's fakes would take 30 min and teach the model nothing
+    MAKERS=(hifigan_universal world griffin_lim lpc hifigan_universal_24k hifigan_universal_25_35k)
+    WIDEBAND_ONLY=(hifigan_universal_24k hifigan_universal_25_35k)
+    if [ "${CORPUS:-}" = wideband ]; then  # the v16 candidate: no narrowband clip's fakes (no GMM fits them), one
+        MAKERS=(hifigan_universal world griffin_lim lpc hifigan_universal_24_35k)  # rate-moved copy a clip
+        WIDEBAND_ONLY=("${MAKERS[@]}")
+    fi
     $S pair combined.csv --out paired --workers 2 --match-edge --match-crest --match-bitrate ${PAIR_OPTIONS:-} \
-        $(for s in hifigan_universal world griffin_lim lpc hifigan_universal_24_35k; do
-              printf -- "--system %s --wideband-only %s " $s $s; done)
+        $(printf -- "--system %s " "${MAKERS[@]}") $(printf -- "--wideband-only %s " "${WIDEBAND_ONLY[@]}")
     [ -f split.csv ] || $S split paired/manifest.csv --out split.csv --val 0.1 --test 0
     $S audit "$TRAIN" --shortcuts --json shortcuts_public.json   # as published: strong cues, reported
     $S audit paired/manifest.csv --shortcuts --json shortcuts_paired.json   # with the paired fakes, reported
