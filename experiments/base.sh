@@ -40,6 +40,8 @@ DEV=$(realpath "${3:-$ROOT/../shared/data/vocoder-demos-dev/MANIFEST.csv}")
 STEPS=("${@:4}")
 [ ${#STEPS[@]} -eq 0 ] && STEPS=(corpus gmm ship)
 S="$ROOT/.venv/bin/spoofscan"
+case ${CORPUS:-} in ""|wideband) ;; *) echo "base.sh: CORPUS=$CORPUS is unknown; use wideband or leave it unset" >&2
+                                     exit 2 ;; esac
 mkdir -p "$WORK" && WORK=$(realpath "$WORK") && cd "$WORK"
 
 for step in "${STEPS[@]}"; do case $step in

@@ -110,6 +110,7 @@ UNTESTED=$(for d in paired/fake/*/; do printf -- "--untested-system %s " "$(base
 [ -f "store_$NAME/header.json" ] || $S prepare split.csv --out "store_$NAME" --config "$CONFIG" --workers 2 "${OPTIONS[@]}"
 [ -f "run_$NAME/best.pt" ] || $S train "store_$NAME" --out "run_$NAME" --config "$CONFIG"
 $S evaluate "run_$NAME/best.pt" "$DEV" --split all --by system --out "dev_$NAME" --bootstrap 1000
+case ${DEGRADE:-1} in 0|1) ;; *) echo "variant.sh: DEGRADE=$DEGRADE: use 0 (skip the degradation suite) or 1" >&2; exit 2;; esac
 [ "${DEGRADE:-1}" = 0 ] || $S degrade "run_$NAME/best.pt" "$DEV" --split all --out "degrade_$NAME"
 # FOLDS_FROM=LOO_DIR (or its loo.json) holds out that run's source sets (the default, 3 folds balanced by clip count,
 # moves sources between folds when a corpus gains paired fakes: compare with other variants on the same folds)
