@@ -30,6 +30,8 @@
 #   What it was chosen against: bash experiments/families.sh WORK and the variants in variant.sh's header.
 #   CORPUS=wideband: the corpus of the v16 candidate (FAMILIES.md: "The build on a slower machine"): every maker on
 #   the 514 wideband real clips only and one rate-moved HiFi-GAN copy a clip (24-35 kHz), 2,570 paired fakes.
+#   CORPUS=wideband24: the same and HiFi-GAN run as a 24 kHz vocoder too (v15's two rate-moved copies a wideband
+#   clip, without its narrowband clips' fakes), 3,084 paired fakes.
 #   PAIR_OPTIONS: more options for the corpus step's pair, e.g. PAIR_OPTIONS="--system hifigan_ljspeech" (FAMILIES.md:
 #   "A vocoder that does not know the speaker", WORK b9j).
 set -euo pipefail
@@ -40,8 +42,8 @@ DEV=$(realpath "${3:-$ROOT/../shared/data/vocoder-demos-dev/MANIFEST.csv}")
 STEPS=("${@:4}")
 [ ${#STEPS[@]} -eq 0 ] && STEPS=(corpus gmm ship)
 S="$ROOT/.venv/bin/spoofscan"
-case ${CORPUS:-} in ""|wideband) ;; *) echo "base.sh: CORPUS=$CORPUS is unknown; use wideband or leave it unset" >&2
-                                     exit 2 ;; esac
+case ${CORPUS:-} in ""|wideband|wideband24) ;;
+    *) echo "base.sh: CORPUS=$CORPUS is unknown; use wideband, wideband24 or leave it unset" >&2; exit 2 ;; esac
 mkdir -p "$WORK" && WORK=$(realpath "$WORK") && cd "$WORK"
 
 for step in "${STEPS[@]}"; do case $step in
@@ -61,6 +63,9 @@ corpus)  # every real clip re-synthesized at its own rate, band, band edge, leve
     WIDEBAND_ONLY=(hifigan_universal_24k hifigan_universal_25_35k)
     if [ "${CORPUS:-}" = wideband ]; then  # the v16 candidate: no narrowband clip's fakes (no GMM fits them), one
         MAKERS=(hifigan_universal world griffin_lim lpc hifigan_universal_24_35k)  # rate-moved copy a clip
+        WIDEBAND_ONLY=("${MAKERS[@]}")
+    elif [ "${CORPUS:-}" = wideband24 ]; then  # the same and a 24 kHz copy too: v15's two rate-moved copies a clip
+        MAKERS=(hifigan_universal world griffin_lim lpc hifigan_universal_24k hifigan_universal_24_35k)
         WIDEBAND_ONLY=("${MAKERS[@]}")
     fi
     $S pair combined.csv --out paired --workers 2 --match-edge --match-crest --match-bitrate ${PAIR_OPTIONS:-} \

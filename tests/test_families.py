@@ -24,7 +24,7 @@ from spoofscan.features.lfcc import (lfcc_coefficients, linear_filters, low_band
                                      window_band_edges)
 from spoofscan.layouts import load_items
 from spoofscan.models import MODELS, build_model, get_model
-from spoofscan.models.gmm import fit_diagonal_gmm
+from spoofscan.models.gmm import expanded_frames, fit_diagonal_gmm, sufficient_statistics
 from spoofscan.predict import Detector, FusedDetector
 from spoofscan.splits import grouped_split
 from spoofscan.store import SplitData, Store, prepare
@@ -232,6 +232,25 @@ def test_em_finds_every_cluster_and_fits_at_least_as_well_as_scikit_learn():
     # the same seed gives the same model
     again = fit_diagonal_gmm(torch.from_numpy(x), 8, iterations=30, seed=0)
     assert all(torch.equal(a, b) for a, b in zip(again, (log_weights, means, precisions)))
+
+
+def test_em_statistics_match_responsibilities_computed_directly():
+    """The E-step (one matrix product of the frames and their squares a chunk) gives the summed responsibilities
+    and the responsibility-weighted sums of the frames and of their squares that scipy's densities give, across
+    chunk boundaries."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 2, (1000, 5)).astype(np.float32)
+    log_weights = torch.log(torch.tensor([0.2, 0.3, 0.5]))
+    means = torch.tensor(rng.normal(0, 1, (3, 5)), dtype=torch.float32)
+    precisions = torch.tensor(rng.uniform(0.2, 2, (3, 5)), dtype=torch.float32)
+    counts, sums, squares = sufficient_statistics(expanded_frames(torch.from_numpy(x)), log_weights, means,
+                                                  precisions, chunk=300)
+    weights, mu, precision = (a.double().numpy() for a in (log_weights, means, precisions))
+    joint = weights + norm.logpdf(x[:, None, :], mu[None], 1 / np.sqrt(precision[None])).sum(axis=2)
+    responsibility = np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
+    assert counts.numpy() == pytest.approx(responsibility.sum(axis=0), rel=1e-4)
+    assert sums.numpy() == pytest.approx(responsibility.T @ x, rel=1e-4, abs=1e-3)
+    assert squares.numpy() == pytest.approx(responsibility.T @ x.astype(np.float64) ** 2, rel=1e-4)
 
 
 def test_gmm_map_adapts_both_classes_from_one_background_model(family_runs, tmp_path):

@@ -92,7 +92,7 @@ class GMMDetector(nn.Module):
             log_weights, means, precisions = ubm or fit_diagonal_gmm(data[label], components, iterations=iterations,
                                                                      seed=seed)
             if ubm is not None:
-                counts, sums, _ = sufficient_statistics(data[label], *ubm)
+                counts, sums, _ = sufficient_statistics(expanded_frames(data[label]), *ubm)
                 adaptation = (counts / (counts + map_relevance)).unsqueeze(1)
                 means = adaptation * sums / counts.clamp(min=1e-10).unsqueeze(1) + (1 - adaptation) * means
             getattr(self, pair + "log_weights")[label, fitted] = log_weights
@@ -160,31 +160,45 @@ class GMMDetector(nn.Module):
         return logits
 
 
+def gaussian_terms(log_weights: torch.Tensor, means: torch.Tensor, precisions: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A diagonal GMM's log of weight times density, log p_k(x) = constant_k - 0.5 [x**2, x] . weights_k, as the
+    (components,) constant and the (2 rows, components) weights: the squared distance expanded, so that every
+    frame's log-probabilities are one matrix product, which is what makes EM and scoring fast on a CPU."""
+    log_norm = 0.5 * (precisions.log().sum(1) - means.shape[1] * math.log(2 * math.pi))
+    constant = log_weights + log_norm - 0.5 * (means**2 * precisions).sum(1)
+    return constant, torch.cat([precisions, -2 * means * precisions], dim=1).T
+
+
 def component_log_probs(frames: torch.Tensor, log_weights: torch.Tensor, means: torch.Tensor,
                         precisions: torch.Tensor) -> torch.Tensor:
-    """(N, rows) frames -> (N, components) log of weight times Gaussian density of each diagonal component, by
-    matrix products (the squared distance expanded), which is what makes EM and scoring fast on a CPU."""
-    squared = (frames**2) @ precisions.T - 2 * frames @ (means * precisions).T + (means**2 * precisions).sum(1)
-    log_norm = 0.5 * (precisions.log().sum(1) - means.shape[1] * math.log(2 * math.pi))
-    return log_weights + log_norm - 0.5 * squared
+    """(N, rows) frames -> (N, components) log of weight times Gaussian density of each diagonal component."""
+    constant, weights = gaussian_terms(log_weights, means, precisions)
+    rows = frames.shape[1]
+    return constant - 0.5 * ((frames**2) @ weights[:rows] + frames @ weights[rows:])
 
 
-def sufficient_statistics(frames: torch.Tensor, log_weights: torch.Tensor, means: torch.Tensor,
+def expanded_frames(frames: torch.Tensor) -> torch.Tensor:
+    """(n, rows) frames -> (n, 2 rows) [frames**2, frames]: the E-step's operand, made once for all of EM."""
+    return torch.cat([frames**2, frames], dim=1)
+
+
+def sufficient_statistics(expanded: torch.Tensor, log_weights: torch.Tensor, means: torch.Tensor,
                           precisions: torch.Tensor, *, chunk: int = 32768
                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The E-step over (n, rows) frames in chunks: per component the summed responsibilities (components,), the
-    responsibility-weighted sums of the frames and of their squares (components, rows), all float64."""
+    """The E-step over (n, 2 rows) expanded frames (expanded_frames) in chunks: per component the summed
+    responsibilities (components,), the responsibility-weighted sums of the frames and of their squares
+    (components, rows), all float64: one matrix product a chunk for the responsibilities and one for both sums."""
     components, rows = means.shape
+    constant, weights = gaussian_terms(log_weights, means, precisions)
     counts = torch.zeros(components, dtype=torch.float64)
-    sums = torch.zeros(components, rows, dtype=torch.float64)
-    squares = torch.zeros(components, rows, dtype=torch.float64)
-    for start in range(0, len(frames), chunk):
-        block = frames[start:start + chunk]
-        responsibility = torch.softmax(component_log_probs(block, log_weights, means, precisions), dim=1)
+    moments = torch.zeros(2 * rows, components, dtype=torch.float64)  # [squares; sums], transposed
+    for start in range(0, len(expanded), chunk):
+        block = expanded[start:start + chunk]
+        responsibility = torch.softmax(torch.addmm(constant, block, weights, alpha=-0.5), dim=1)
         counts += responsibility.sum(0).double()
-        sums += (responsibility.T @ block).double()
-        squares += (responsibility.T @ block**2).double()
-    return counts, sums, squares
+        moments += (block.T @ responsibility).double()
+    return counts, moments[rows:].T, moments[:rows].T
 
 
 def maximization(counts: torch.Tensor, sums: torch.Tensor, squares: torch.Tensor, *, reg_covar: float
@@ -227,6 +241,7 @@ def fit_diagonal_gmm(frames: torch.Tensor, components: int, *, iterations: int =
         centers = torch.where(counts.unsqueeze(1) > 0, sums / counts.clamp(min=1).unsqueeze(1), centers)
     parameters = maximization(counts, sums, torch.zeros_like(sums).index_add_(0, nearest, sample**2),
                               reg_covar=reg_covar)
+    expanded = expanded_frames(frames)
     for _ in range(iterations):
-        parameters = maximization(*sufficient_statistics(frames, *parameters), reg_covar=reg_covar)
+        parameters = maximization(*sufficient_statistics(expanded, *parameters), reg_covar=reg_covar)
     return parameters
