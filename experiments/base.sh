@@ -12,9 +12,9 @@
 # Usage: bash experiments/base.sh WORK [PUBLIC_DEMOS_MANIFEST] [VOCODER_DEMOS_MANIFEST] [STEP...]
 #   STEP: corpus (extra real speech, paired fakes, split.csv and the shortcut audits), gmm (the recipe trained on
 #   split.csv, its external test and leave-sources-out, the extra speech in every fold's training set: variant.sh
-#   with configs/base.toml, outputs named base_gmm), ship (calibrate, external test, degradation suite, model-view
-#   shortcut audit over 10 fold assignments, export). Default: all three. v10's build from an empty WORK took 1 h
-#   46 min on 2 CPU cores (WORK b10: corpus 59 min, 57 of them the 7,064 paired fakes, a lossy real file's fakes each
+#   with configs/base.toml, outputs named base_gmm), ship (calibrate and export the weights, then the external test,
+#   degradation suite and model-view shortcut audit over 10 fold assignments). Default: all three. v10's build from
+#   an empty WORK took 1 h 46 min on 2 CPU cores (WORK b10: corpus 59 min, 57 of them the 7,064 paired fakes, a lossy real file's fakes each
 #   coded up to 8 times to find its bitrate; gmm 33 min; ship 13 min), peak memory 4.4 GB; v12's corpus joins the
 #   extra speech's 1,352 short words into 331 clips and so has 4,328 paired fakes instead of v11's 7,384
 #   (experiments/FAMILIES.md: "klettres' and hedgewars' words joined too"); v14's adds HiFi-GAN run as a 24 kHz and
@@ -31,7 +31,9 @@
 #   CORPUS=wideband: the corpus of the v16 candidate (FAMILIES.md: "The build on a slower machine"): every maker on
 #   the 514 wideband real clips only and one rate-moved HiFi-GAN copy a clip (24-35 kHz), 2,570 paired fakes.
 #   CORPUS=wideband24: the same and HiFi-GAN run as a 24 kHz vocoder too (v15's two rate-moved copies a wideband
-#   clip, without its narrowband clips' fakes), 3,084 paired fakes.
+#   clip, without its narrowband clips' fakes), 3,084 paired fakes: the v17 candidate with gmm_iterations = 30 in
+#   configs/base.toml (FAMILIES.md: "Both rate-moved copies back"): corpus about 112 min from an empty WORK there,
+#   gmm 38 min, 15.0 % on leave-sources-out.
 #   PAIR_OPTIONS: more options for the corpus step's pair, e.g. PAIR_OPTIONS="--system hifigan_ljspeech" (FAMILIES.md:
 #   "A vocoder that does not know the speaker", WORK b9j).
 set -euo pipefail
@@ -84,13 +86,13 @@ gmm)  # run_base_gmm/ is configs/base.toml's recipe on split.csv (= variant.sh's
 ship)
     # calibrated on its own recipe's out-of-fold leave-sources-out scores: LLRs for sources it has not seen
     $S calibrate run_base_gmm/best.pt --scores loso_base_gmm --out calibrated.pt
+    $S export calibrated.pt --fp16 spoofscan-base.pt   # the shipped weights (a GMM stays in fp32); then its report:
     $S evaluate calibrated.pt "$DEV" --split all --by system --out dev_base --bootstrap 1000
     $S degrade calibrated.pt "$DEV" --split all --out degrade_base
     # the training set's shortcut audit as this model sees the audio (the model card's second figure), its mean over
     # 10 assignments of utterance groups to folds
     $S audit paired/manifest.csv --shortcuts --as-model "$ROOT/configs/base.toml" --repeats 10 \
         --json shortcuts_paired_model_view.json
-    $S export calibrated.pt --fp16 spoofscan-base.pt   # a GMM stays in fp32
     echo "copy $WORK/spoofscan-base.pt to src/spoofscan/weights/ to ship it"
     ;;
 *) echo "unknown step $step: use corpus, gmm or ship" >&2; exit 2 ;;

@@ -210,15 +210,21 @@ def maximization(counts: torch.Tensor, sums: torch.Tensor, squares: torch.Tensor
     return (counts / counts.sum()).log().float(), means.float(), (1 / variances).float()
 
 
+def squared_distances(points: torch.Tensor, center: torch.Tensor, *, rows: int = 1024) -> torch.Tensor:
+    """(n,) squared distances of the (n, d) points from one (d,) center, a block of rows at a time: the same sums as
+    ((points - center) ** 2).sum(1), faster as no temporary outgrows the cache (benchmarks/gmm_em.py)."""
+    return torch.cat([((points[start:start + rows] - center) ** 2).sum(1) for start in range(0, len(points), rows)])
+
+
 def kmeans_plus_plus(points: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
     """count of the (n, rows) points as k-means seeds: each next one drawn with probability proportional to its
     squared distance from the nearest seed so far (Arthur and Vassilvitskii 2007), so that no cluster is missed."""
     seeds = points[torch.randint(len(points), (1,), generator=generator)]
-    nearest = ((points - seeds[0]) ** 2).sum(1)
+    nearest = squared_distances(points, seeds[0])
     for _ in range(count - 1):
         chosen = points[torch.multinomial(nearest.clamp(min=0) + 1e-12, 1, generator=generator)]
         seeds = torch.cat([seeds, chosen])
-        nearest = torch.minimum(nearest, ((points - chosen[0]) ** 2).sum(1))
+        nearest = torch.minimum(nearest, squared_distances(points, chosen[0]))
     return seeds
 
 
@@ -234,8 +240,9 @@ def fit_diagonal_gmm(frames: torch.Tensor, components: int, *, iterations: int =
     generator = torch.Generator().manual_seed(seed)
     sample = frames[torch.randperm(len(frames), generator=generator)[:kmeans_frames]].double()
     centers = kmeans_plus_plus(sample, components, generator)
+    sample_norms = (sample**2).sum(1, keepdim=True)
     for _ in range(kmeans_iterations + 1):  # the last pass's partition (and its statistics) starts EM
-        nearest = ((sample**2).sum(1, keepdim=True) - 2 * sample @ centers.T + (centers**2).sum(1)).argmin(1)
+        nearest = (sample_norms - 2 * sample @ centers.T + (centers**2).sum(1)).argmin(1)
         counts = torch.bincount(nearest, minlength=components).double()
         sums = torch.zeros_like(centers).index_add_(0, nearest, sample)
         centers = torch.where(counts.unsqueeze(1) > 0, sums / counts.clamp(min=1).unsqueeze(1), centers)
