@@ -234,8 +234,8 @@ def fit_diagonal_gmm(frames: torch.Tensor, components: int, *, iterations: int =
     """EM for a diagonal-covariance GMM on (n, rows) float32 frames: (log_weights, means, precisions), float32.
     Started, as scikit-learn's GaussianMixture is, from a k-means partition (k-means++ seeds, then Lloyd's algorithm,
     on at most kmeans_frames random frames); reg_covar is added to every variance. It does in float32 matrix products
-    what GaussianMixture does in float64, 2-4x faster (benchmarks/gmm_em.py); its start, k-means on a sample, is
-    cruder than GaussianMixture's: on LFCC frames it ends about 0.7 nats a frame lower in held-out log-likelihood
+    what GaussianMixture does in float64, 2-6x faster (benchmarks/gmm_em.py); its start, k-means on a sample, is
+    cruder than GaussianMixture's: on LFCC frames it ends 0.1-0.7 nats a frame lower in held-out log-likelihood
     after 50 iterations (benchmarks/gmm_em.py --store)."""
     generator = torch.Generator().manual_seed(seed)
     sample = frames[torch.randperm(len(frames), generator=generator)[:kmeans_frames]].double()
