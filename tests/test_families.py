@@ -24,7 +24,7 @@ from spoofscan.features.lfcc import (lfcc_coefficients, linear_filters, low_band
                                      window_band_edges)
 from spoofscan.layouts import load_items
 from spoofscan.models import MODELS, build_model, get_model
-from spoofscan.models.gmm import expanded_frames, fit_diagonal_gmm, sufficient_statistics
+from spoofscan.models.gmm import expanded_frames, fit_diagonal_gmm, squared_distances, sufficient_statistics
 from spoofscan.predict import Detector, FusedDetector
 from spoofscan.splits import grouped_split
 from spoofscan.store import SplitData, Store, prepare
@@ -251,6 +251,15 @@ def test_em_statistics_match_responsibilities_computed_directly():
     assert counts.numpy() == pytest.approx(responsibility.sum(axis=0), rel=1e-4)
     assert sums.numpy() == pytest.approx(responsibility.T @ x, rel=1e-4, abs=1e-3)
     assert squares.numpy() == pytest.approx(responsibility.T @ x.astype(np.float64) ** 2, rel=1e-4)
+
+
+def test_kmeans_distances_in_row_blocks_are_the_direct_sums_bit_for_bit():
+    """The k-means++ seeding's distances, summed a block of rows at a time, equal the one-pass sums exactly (so a
+    fit's start, and the fitted model, does not change with the block size), a last short block included."""
+    points = torch.randn(1000, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    direct = ((points - points[3]) ** 2).sum(1)
+    for rows in (1, 64, 333, 1024):
+        assert torch.equal(squared_distances(points, points[3], rows=rows), direct)
 
 
 def test_gmm_map_adapts_both_classes_from_one_background_model(family_runs, tmp_path):
