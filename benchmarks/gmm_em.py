@@ -74,6 +74,8 @@ def main() -> None:
     parser.add_argument("--curve", type=int, default=0, help="only spoofscan's EM, its fit every CURVE iterations")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    if not 0 <= args.curve <= args.iterations:
+        parser.error(f"--curve {args.curve}: use 1 to --iterations ({args.iterations}), or 0 for the speed comparison")
     from sklearn.mixture import GaussianMixture
 
     rng = np.random.default_rng(0)
