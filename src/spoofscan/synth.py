@@ -43,7 +43,7 @@ import scipy.signal
 import soundfile as sf
 import torch
 
-from .audio import AUDIO_EXTENSIONS, brickwall, coded_bytes, load_audio, native_rate, resample
+from .audio import AUDIO_EXTENSIONS, brickwall, coded_bytes, fft_filter, load_audio, native_rate, resample
 from .degrade import degrade
 from .errors import SpoofscanError
 from .io import atomic_write_bytes, write_csv
@@ -93,9 +93,7 @@ def match_spectrum(wave: np.ndarray, reference: np.ndarray, rate: int, *, smooth
     gain_db = np.where((freqs >= from_hz) & (freqs <= to_hz), gain_db, 0.0)
     width = max(1, round(smooth_hz / (freqs[1] - freqs[0])))
     gain_db = np.clip(np.convolve(gain_db, np.ones(width) / width, mode="same"), -max_gain_db, max_gain_db)
-    spectrum = np.fft.rfft(wave)
-    spectrum *= 10 ** (np.interp(np.fft.rfftfreq(wave.size, 1 / rate), freqs, gain_db) / 20)
-    return np.fft.irfft(spectrum, n=wave.size).astype(np.float32)
+    return fft_filter(wave, lambda hz: 10 ** (np.interp(hz, freqs, gain_db) / 20), rate)
 
 
 def crest_db(wave: np.ndarray) -> float:
