@@ -72,6 +72,37 @@ def test_existing_store_needs_force_and_config_mismatch_is_an_error(generic_tree
         Store(path, feature_config=SMALL)
 
 
+def test_prepare_copies_the_windows_another_store_holds_bit_for_bit(generic_tree, tmp_path, monkeypatch):
+    """reuse: the clips another store holds (split another way) are copied, not extracted again, and the store equals
+    one extracted afresh; clips it lacks, a store of other settings and degraded train copies are extracted."""
+    extracted = []
+    real_extract = store_module._extract
+
+    def counted_extract(args):
+        extracted.append(args[1])
+        return real_extract(args)
+
+    items = split_items(generic_tree)
+    other_split = grouped_split(load_items(generic_tree), seed=1)[0]
+    assert [it.split for it in other_split] != [it.split for it in items]
+    half = prepare(items[: len(items) // 2], tmp_path / "half", SMALL, workers=1, progress=False)
+    fresh = Store(prepare(other_split, tmp_path / "fresh", SMALL, workers=1, progress=False))
+    monkeypatch.setattr(store_module, "_extract", counted_extract)
+    copied = Store(prepare(other_split, tmp_path / "copied", SMALL, workers=1, progress=False, reuse=(half,)))
+    assert sorted(extracted) == sorted(it.path for it in items[len(items) // 2:])
+    assert copied.header["files"] == fresh.header["files"]  # the same SHA-256 of every data file
+    assert (copied.path / "index.csv").read_text() == (fresh.path / "index.csv").read_text()
+
+    extracted.clear()
+    coarser = prepare(items, tmp_path / "coarser", FeatureConfig(**{**SMALL.__dict__, "n_mels": 32}), workers=1,
+                      progress=False)
+    augmented = prepare(items, tmp_path / "augmented", SMALL, workers=1, progress=False, augment=("noise_random",),
+                        augment_copies=1)
+    extracted.clear()
+    prepare(other_split, tmp_path / "again", SMALL, workers=1, progress=False, reuse=(coarser, augmented))
+    assert sorted(extracted) == sorted(it.path for it in items if it.split == "train")
+
+
 def test_interrupted_prepare_leaves_no_store_and_resumes(generic_tree, tmp_path, monkeypatch):
     items = split_items(generic_tree)
     calls = {"n": 0}

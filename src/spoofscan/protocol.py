@@ -67,7 +67,8 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
     so that a fold measures the published fakes of unseen sources only). always_train are values of key that are
     never held out: every fold trains on them (e.g. extra real speech from other recording chains, with its paired
     fakes), and no fold scores them. augment and augment_copies add degraded copies of each fold's training clips, as
-    `prepare --augment` does.
+    `prepare --augment` does. A fold's store copies the clean windows of the clips earlier folds' stores hold
+    (prepare's reuse): every clip's features are extracted once.
     """
     from .evaluate import evaluate
     from .splits import grouped_split, write_manifest
@@ -108,7 +109,7 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
                                  f"only one class, so no EER can be measured on it alone; use --folds K to hold "
                                  f"out sets of {key}s")
     held_out_sets = (fold_sets or fold_values(items, values, key, folds)) if folds else [(v,) for v in values]
-    rows = []
+    rows, stores = [], []
     for number, held_out in enumerate(held_out_sets):
         name = f"fold{number}" if folds else held_out[0]
         fold = out / f"{key}={name}"
@@ -117,9 +118,10 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
         fold_items = [it for it in fold_items if not (it.split == "test" and it.system in untested_systems)]
         write_manifest(fold / "split.csv", fold_items)
         store = fold / "store"
-        if not (store / "header.json").exists():
+        if not (store / "header.json").exists():  # the clips of earlier folds' stores copied, not extracted again
             prepare(fold_items, store, features, workers=workers, progress=False, augment=augment,
-                    augment_copies=augment_copies)
+                    augment_copies=augment_copies, reuse=tuple(stores))
+        stores.append(store)
         for seed in seeds:
             run = fold / f"run_seed{seed}"
             best = run / "best.pt"

@@ -131,11 +131,12 @@ def _resume_state(partial: Path, signature: str) -> dict[int, tuple[int, str]]:
 
 def prepare(items: list[Item], out: str | Path, config: FeatureConfig, *, workers: int = 0, force: bool = False,
             strict: bool = False, progress: bool = True, augment: tuple[str, ...] = (), augment_copies: int = 0,
-            seed: int = 0) -> Path:
+            seed: int = 0, reuse: tuple[str | Path, ...] = ()) -> Path:
     """Extract features of all items into a packed store at out. Returns the store path.
 
     augment_copies > 0 adds that many degraded copies of every train clip (each with a condition drawn from
-    augment, seeded), stored as extra windows of the same clip; val and test stay clean.
+    augment, seeded), stored as extra windows of the same clip; val and test stay clean. reuse: stores made from
+    the same files, whose windows of a clip (stored_windows) are copied instead of extracted again.
     """
     out = Path(out)
     if not items:
@@ -172,9 +173,13 @@ def prepare(items: list[Item], out: str | Path, config: FeatureConfig, *, worker
 
     copies = train_copies(items, augment, augment_copies, seed=seed)
     todo = [(i, it.path, config, copies[i]) for i, it in enumerate(items) if i not in done]
+    stored = stored_windows(reuse, config) if reuse else {}
+    copied = {i for i, path, _, degradations in todo if not degradations and path in stored}
     workers = workers or max(1, (os.cpu_count() or 1))
     try:
-        results = _run(todo, workers=workers, progress=progress, total=len(items), already=len(done))
+        extracted = _run([job for job in todo if job[0] not in copied], workers=workers, progress=progress,
+                         total=len(items), already=len(done) + len(copied))
+        results = ((i, stored[path], "") if i in copied else next(extracted) for i, path, *_ in todo)
         for index, images, error in results:
             if error and strict:
                 raise SpoofscanError(f"{error} (--strict stops at the first unusable file)")
@@ -193,6 +198,24 @@ def prepare(items: list[Item], out: str | Path, config: FeatureConfig, *, worker
             f.close()
         progress_file.close()
     return _finish(items, done, partial, out, config, augmentation, force=force)
+
+
+def stored_windows(stores: tuple[str | Path, ...], config: FeatureConfig) -> dict[str, np.ndarray]:
+    """path -> windows (memory-mapped) of every clip that stores hold as config extracts it, without degraded copies:
+    what prepare copies instead of extracting again. A store of other settings or an older format is passed over."""
+    found: dict[str, np.ndarray] = {}
+    for path in stores:
+        store = Store(path)
+        if store.header["format"] != STORE_FORMAT or store.feature_config != config:
+            continue
+        for split in SPLITS:
+            if split == "train" and store.header.get("train_augmentation", {}).get("copies"):
+                continue  # its train clips' windows include their degraded copies
+            data = store.split(split)
+            for row in data.clips:
+                first = int(row["first_window"])
+                found.setdefault(row["path"], data.images[first:first + int(row["n_windows"])])
+    return found
 
 
 def _run(todo, *, workers: int, progress: bool, total: int, already: int):
