@@ -118,4 +118,6 @@ FOLDS=(--folds 3)
 [ -n "${FOLDS_FROM:-}" ] && FOLDS=(--folds-from "$(realpath "$FOLDS_FROM")")
 # ALWAYS_TRAIN="SOURCE ...": sources that every fold trains on and none scores (extra real speech, its paired fakes)
 for source in ${ALWAYS_TRAIN:-}; do FOLDS+=(--always-train "$source"); done
-$S loo paired/manifest.csv --by source "${FOLDS[@]}" $UNTESTED --out "loso_$NAME" --config "$CONFIG" --workers 2 "${OPTIONS[@]}"
+# the fold stores copy the windows store_NAME holds (the same clips and features) instead of extracting them again
+$S loo paired/manifest.csv --by source "${FOLDS[@]}" $UNTESTED --out "loso_$NAME" --config "$CONFIG" --workers 2 \
+    --reuse-store "store_$NAME" "${OPTIONS[@]}"

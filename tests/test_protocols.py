@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from conftest import speechlike
+from spoofscan import store as store_module
 from spoofscan.cli import run
 from spoofscan.config import TrainConfig
 from spoofscan.degrade import BAND_LIMIT_HZ, CONDITIONS, PEAK_LIMIT_DB, degrade, degradation_suite
@@ -15,6 +16,7 @@ from spoofscan.layouts import load_items
 from spoofscan.predict import Detector
 from spoofscan.shortcuts import band_edge
 from spoofscan.splits import audit, grouped_split
+from spoofscan.store import Store
 from spoofscan.train import make_criterion
 
 
@@ -95,14 +97,21 @@ def test_degradation_suite_and_cli(tiny_run, tmp_path, capsys):
     assert run(["degrade", str(tiny_run["best"]), str(tiny_run["store"]), "--condition", "fog"]) == 2
 
 
-def test_leave_one_system_out_cli(tiny_run, tmp_path, capsys):
+def test_leave_one_system_out_cli(tiny_run, tmp_path, capsys, monkeypatch):
+    """Two systems held out in turn, two seeds each; every fold store copies the windows of tiny_run's store (the
+    same clips and features, --reuse-store), so no clip's features are extracted again."""
+    extracted = []
+    monkeypatch.setattr(store_module, "_extract", lambda args: extracted.append(args[1]))
     out = tmp_path / "loo"
     code = run(["loo", str(tiny_run["data"]), "--out", str(out), "--seeds", "0,1", "--set", "epochs=1",
                 "--set", "weights=none", "--set", "n_mels=40", "--set", "sample_rate=16000", "--set", "n_fft=512",
                 "--set", "win_length=512", "--set", "hop_length=128", "--set", "window_frames=40",
                 "--set", "window_hop_frames=40", "--set", "image_size=32", "--set", "batch_size=16",
-                "--set", "unfreeze_epoch=1", "--workers", "1"])
-    assert code == 0
+                "--set", "unfreeze_epoch=1", "--workers", "1", "--reuse-store", str(tiny_run["store"])])
+    assert code == 0 and extracted == []
+    fold_store = Store(out / "system=buzz" / "store")
+    assert sum(c["clips"] for c in fold_store.header["counts"].values()) == len(load_items(out / "system=buzz" /
+                                                                                         "split.csv"))
     summary = json.loads((out / "loo.json").read_text())
     assert [f["held_out"] for f in summary["folds"]] == ["buzz", "hiss"] and all(f["seeds"] == 2 for f in summary["folds"])
     assert summary["worst_eer"] >= summary["mean_eer"]

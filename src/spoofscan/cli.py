@@ -623,6 +623,9 @@ def loo(
     workers: Annotated[int, typer.Option(help="Feature extraction processes (0 = all cores).")] = 0,
     augment: AugmentOpt = None,
     augment_copies: AugmentCopiesOpt = 0,
+    reuse_store: Annotated[Optional[list[Path]], typer.Option(
+        help="A store prepared from the same files with the same features (e.g. `prepare`'s of the same corpus): "
+             "its clips' windows are copied into the fold stores, not extracted again. Repeatable.")] = None,
 ) -> None:
     """Leave-one-out protocol: for each system (or source) train without it, test on it; one table.
 
@@ -650,7 +653,8 @@ def loo(
     summary = leave_one_out(_items(data, layout), out, features, train_config, key=by, seeds=seed_list,
                             folds=folds, fold_sets=fold_sets, untested_systems=tuple(untested_system or ()),
                             always_train=tuple(always_train or ()), workers=workers,
-                            augment=tuple(augment or ()), augment_copies=augment_copies)
+                            augment=tuple(augment or ()), augment_copies=augment_copies,
+                            reuse=tuple(reuse_store or ()))
     table = Table(title=f"leave one {by} out: EER on the held-out {by}")
     for column in ("held out", "EER mean", "std", "seeds"):
         table.add_column(column)

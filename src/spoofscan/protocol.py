@@ -56,7 +56,8 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
                   key: str = "system", seeds: tuple[int, ...] = (0,), fractions=(0.7, 0.15, 0.15),
                   folds: int = 0, fold_sets: list[tuple[str, ...]] | None = None,
                   untested_systems: tuple[str, ...] = (), always_train: tuple[str, ...] = (), workers: int = 0,
-                  augment: tuple[str, ...] = (), augment_copies: int = 0) -> dict:
+                  augment: tuple[str, ...] = (), augment_copies: int = 0,
+                  reuse: tuple[str | Path, ...] = ()) -> dict:
     """Run the protocol and write loo.csv, loo.md and loo.json to out. Returns the summary.
 
     folds > 0 holds out sets of values instead of one value at a time (leave-sources-out cross-validation with
@@ -67,8 +68,9 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
     so that a fold measures the published fakes of unseen sources only). always_train are values of key that are
     never held out: every fold trains on them (e.g. extra real speech from other recording chains, with its paired
     fakes), and no fold scores them. augment and augment_copies add degraded copies of each fold's training clips, as
-    `prepare --augment` does. A fold's store copies the clean windows of the clips earlier folds' stores hold
-    (prepare's reuse): every clip's features are extracted once.
+    `prepare --augment` does. A fold's store copies the clean windows of the clips that the reuse stores (e.g. the
+    store `prepare` made of the same corpus) and earlier folds' stores hold (prepare's reuse): every clip's features
+    are extracted once.
     """
     from .evaluate import evaluate
     from .splits import grouped_split, write_manifest
@@ -109,7 +111,7 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
                                  f"only one class, so no EER can be measured on it alone; use --folds K to hold "
                                  f"out sets of {key}s")
     held_out_sets = (fold_sets or fold_values(items, values, key, folds)) if folds else [(v,) for v in values]
-    rows, stores = [], []
+    rows, stores = [], list(reuse)
     for number, held_out in enumerate(held_out_sets):
         name = f"fold{number}" if folds else held_out[0]
         fold = out / f"{key}={name}"

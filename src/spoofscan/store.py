@@ -174,12 +174,12 @@ def prepare(items: list[Item], out: str | Path, config: FeatureConfig, *, worker
     copies = train_copies(items, augment, augment_copies, seed=seed)
     todo = [(i, it.path, config, copies[i]) for i, it in enumerate(items) if i not in done]
     stored = stored_windows(reuse, config) if reuse else {}
-    copied = {i for i, path, _, degradations in todo if not degradations and path in stored}
+    copied = {i for i, path, _, degradations in todo if not degradations and os.path.abspath(path) in stored}
     workers = workers or max(1, (os.cpu_count() or 1))
     try:
         extracted = _run([job for job in todo if job[0] not in copied], workers=workers, progress=progress,
                          total=len(items), already=len(done) + len(copied))
-        results = ((i, stored[path], "") if i in copied else next(extracted) for i, path, *_ in todo)
+        results = ((i, stored[os.path.abspath(path)], "") if i in copied else next(extracted) for i, path, *_ in todo)
         for index, images, error in results:
             if error and strict:
                 raise SpoofscanError(f"{error} (--strict stops at the first unusable file)")
@@ -201,8 +201,9 @@ def prepare(items: list[Item], out: str | Path, config: FeatureConfig, *, worker
 
 
 def stored_windows(stores: tuple[str | Path, ...], config: FeatureConfig) -> dict[str, np.ndarray]:
-    """path -> windows (memory-mapped) of every clip that stores hold as config extracts it, without degraded copies:
-    what prepare copies instead of extracting again. A store of other settings or an older format is passed over."""
+    """Absolute path -> windows (memory-mapped) of every clip that stores hold as config extracts it, without
+    degraded copies: what prepare copies instead of extracting again. A store of other settings or an older format
+    is passed over. Relative paths are taken from the working folder, as prepare reads them."""
     found: dict[str, np.ndarray] = {}
     for path in stores:
         store = Store(path)
@@ -214,7 +215,7 @@ def stored_windows(stores: tuple[str | Path, ...], config: FeatureConfig) -> dic
             data = store.split(split)
             for row in data.clips:
                 first = int(row["first_window"])
-                found.setdefault(row["path"], data.images[first:first + int(row["n_windows"])])
+                found.setdefault(os.path.abspath(row["path"]), data.images[first:first + int(row["n_windows"])])
     return found
 
 
