@@ -146,6 +146,8 @@ def test_class_balance_and_label_smoothing():
 def test_protocol_and_split_option_errors(tiny_run, tmp_path, capsys):
     assert run(["loo", str(tiny_run["data"]), "--out", str(tmp_path / "l"), "--by", "colour"]) == 2
     assert "--by 'colour'" in capsys.readouterr().err
+    assert run(["loo", str(tiny_run["data"]), "--out", str(tmp_path / "l"), "--reuse-store", str(tmp_path)]) == 2
+    assert "not a spoofscan store (no header.json)" in capsys.readouterr().err and not (tmp_path / "l").exists()
     assert run(["split", str(tiny_run["data"]), "--out", str(tmp_path / "s.csv"), "--val", "0.6", "--test", "0.6"]) == 2
     assert "fractions" in capsys.readouterr().err
     assert run(["split", str(tiny_run["data"]), "--out", str(tmp_path / "s.csv"), "--holdout-system", "buzz",

@@ -74,7 +74,7 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
     """
     from .evaluate import evaluate
     from .splits import grouped_split, write_manifest
-    from .store import check_augmentation, prepare
+    from .store import Store, check_augmentation, prepare
     from .train import train
 
     out = Path(out)
@@ -110,6 +110,8 @@ def leave_one_out(items: list[Item], out: str | Path, features: FeatureConfig, c
             raise SpoofscanError(f"{key} {', '.join(one_class[:3])}{' ...' if len(one_class) > 3 else ''} holds "
                                  f"only one class, so no EER can be measured on it alone; use --folds K to hold "
                                  f"out sets of {key}s")
+    for path in reuse:  # not a store: one line before any fold folder is written
+        Store(path)
     held_out_sets = (fold_sets or fold_values(items, values, key, folds)) if folds else [(v,) for v in values]
     rows, stores = [], list(reuse)
     for number, held_out in enumerate(held_out_sets):
