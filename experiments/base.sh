@@ -33,7 +33,9 @@
 #   CORPUS=wideband24: the same and HiFi-GAN run as a 24 kHz vocoder too (v15's two rate-moved copies a wideband
 #   clip, without its narrowband clips' fakes), 3,084 paired fakes: the v17 candidate with gmm_iterations = 30 in
 #   configs/base.toml (FAMILIES.md: "Both rate-moved copies back"): corpus about 112 min from an empty WORK there,
-#   gmm 38 min, 15.0 % on leave-sources-out.
+#   gmm 38 min, 15.0 % on leave-sources-out (EM seed 1 15.1 %). pair's bitrate search and FFT filters and loo's
+#   fold stores have since got faster (benchmarks/RESULTS.md, sections 8 and 9): about 106 + 25 min, and a minute
+#   for the weights, by the steps' times (FAMILIES.md: "The 15 % goal sits inside this recipe's noise").
 #   PAIR_OPTIONS: more options for the corpus step's pair, e.g. PAIR_OPTIONS="--system hifigan_ljspeech" (FAMILIES.md:
 #   "A vocoder that does not know the speaker", WORK b9j).
 set -euo pipefail
