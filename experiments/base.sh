@@ -39,7 +39,8 @@
 #   CORPUS=wideband15: v15's makers (24 kHz and 25-35 kHz copies) on the 514 wideband real clips only, 3,084 paired
 #   fakes: what v15's GMMs fit, as they fit no narrowband window, without the narrowband clips' fakes that bring the
 #   file-property audit from 0.968 to 0.873; about 107 min of corpus from an empty WORK on the AMD machine, gmm step
-#   26 min: v15's recipe within 2.5 hours there, 15.3 % on leave-sources-out and 5.5 % on the demos (WORK v15w;
+#   26 min: v15's recipe within 2.5 hours there, 15.3 % on leave-sources-out, 5.5 % on the demos, model-view audit
+#   0.603 (WORK v15w;
 #   FAMILIES.md: "The 15 % goal sits inside this recipe's noise").
 #   PAIR_OPTIONS: more options for the corpus step's pair, e.g. PAIR_OPTIONS="--system hifigan_ljspeech" (FAMILIES.md:
 #   "A vocoder that does not know the speaker", WORK b9j).
