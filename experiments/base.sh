@@ -38,10 +38,11 @@
 #   for the weights, by the steps' times (FAMILIES.md: "The 15 % goal sits inside this recipe's noise").
 #   CORPUS=wideband15: v15's makers (24 kHz and 25-35 kHz copies) on the 514 wideband real clips only, 3,084 paired
 #   fakes: what v15's GMMs fit, as they fit no narrowband window, without the narrowband clips' fakes that bring the
-#   file-property audit from 0.968 to 0.873; about 107 min of corpus from an empty WORK on the AMD machine, gmm step
-#   26 min: v15's recipe within 2.5 hours there, 15.3 % on leave-sources-out, 5.5 % on the demos, model-view audit
-#   0.603 (WORK v15w;
-#   FAMILIES.md: "The 15 % goal sits inside this recipe's noise").
+#   file-property audit from 0.968 to 0.873: v15's recipe within 2.5 hours on the AMD machine, measured in one run
+#   from an empty WORK (w15full, 2026-12-06): corpus 106 min 38 s, gmm step 28 min 47 s, the weights after 2 h 15 min
+#   39 s, 10.0 / 13.0 / 21.6 % = 14.9 % on leave-sources-out, 6.5 % on the demos (an earlier build from v17's
+#   hard-linked fakes, WORK v15w: 15.3 % and 5.5 %, model-view audit 0.603; FAMILIES.md: "v15's recipe on the
+#   wideband corpus in one run").
 #   PAIR_OPTIONS: more options for the corpus step's pair, e.g. PAIR_OPTIONS="--system hifigan_ljspeech" (FAMILIES.md:
 #   "A vocoder that does not know the speaker", WORK b9j).
 set -euo pipefail
