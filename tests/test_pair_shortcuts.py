@@ -233,9 +233,43 @@ def test_pair_match_edge_and_crest(mixed_rates, tmp_path, capsys):
     assert "leave out edge" in err and err.count("\n") == 1 and not (tmp_path / "p").exists()
     from spoofscan.synth import pair
 
-    with pytest.raises(SpoofscanError, match="--match level: unknown; use spectrum, edge, crest, bitrate$"):
+    with pytest.raises(SpoofscanError, match="--match level: unknown; use spectrum, edge, crest, clipping, bitrate$"):
         pair(mixed_rates, tmp_path / "p", systems=("lpc",), match=("crest", "level"), workers=1)
     assert not (tmp_path / "p").exists()
+
+
+def test_pair_match_clipping_clips_a_clipped_real_clips_fakes_as_much(tmp_path):
+    """pair --match-clipping: the fakes of a real clip recorded too hot have about its share of samples at full scale
+    (without it, and for an unclipped real clip, no fake reaches full scale), so clipping is no cue of the real class."""
+    from spoofscan.shortcuts import CLIP_LEVEL
+    from spoofscan.synth import clip_like
+
+    hot = np.clip(speechlike(1.0, sr=22050, seed=1) * 6.0, -1.0, 1.0)  # peaks 1.8 x full scale: clipped
+    clean = speechlike(1.0, sr=22050, seed=2)
+    write(tmp_path / "data" / "hot.wav", hot, 22050)
+    write(tmp_path / "data" / "clean.wav", clean, 22050)
+    manifest = _manifest(tmp_path / "data" / "MANIFEST.csv",
+                         [{"path": f"{n}.wav", "label": "real", "system": "ground_truth", "utterance_id": n,
+                           "source": "s"} for n in ("hot", "clean")])
+    share = lambda path: float(np.mean(np.abs(sf.read(path)[0]) >= CLIP_LEVEL))
+    assert share(tmp_path / "data" / "hot.wav") > 0.01
+    made = {}
+    for name, options in (("plain", []), ("matched", ["--match-clipping"])):
+        assert run(["pair", str(manifest), "--out", str(tmp_path / name), "--system", "griffin_lim", "--system", "lpc",
+                    *options, "--workers", "1"]) == 0
+        made[name] = {(it.system, Path(it.path).name): it.path
+                      for it in load_items(tmp_path / name / "manifest.csv") if it.label == "fake"}
+    assert len(made["matched"]) == 4
+    for fake, path in made["matched"].items():
+        if "hot" in fake[1]:
+            assert 0.5 < share(path) / share(tmp_path / "data" / "hot.wav") < 2.0
+        else:  # an unclipped real clip's fakes are made as without the option
+            assert np.array_equal(sf.read(path)[0], sf.read(made["plain"][fake])[0])
+        assert share(made["plain"][fake]) == 0.0
+    wave = np.linspace(-1.0, 1.0, 1001, dtype=np.float32)
+    assert np.mean(np.abs(clip_like(wave, 0.1, ceiling=0.9)) >= 0.9 - 1e-6) == pytest.approx(0.1, abs=0.005)
+    with pytest.raises(SpoofscanError, match="silent"):
+        clip_like(np.zeros(100, dtype=np.float32), 0.1)
 
 
 def test_pair_wideband_only_copies_only_clips_whose_band_reaches_the_edge(mixed_rates, tmp_path, capsys):

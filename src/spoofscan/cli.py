@@ -797,6 +797,9 @@ def pair(
     match_crest: Annotated[bool, typer.Option(
         help="Bring each fake's crest factor (peak over RMS) down to its real clip's where it is higher (LPC's "
              "pulses): all-pass dispersion, then a smooth look-ahead limiter.")] = False,
+    match_clipping: Annotated[bool, typer.Option(
+        help="Drive each fake of a clipped real clip into full scale until as large a share of its samples sits "
+             "there (otherwise fakes stay below it, and clipping tells the real clips apart).")] = False,
     match_bitrate: Annotated[bool, typer.Option(
         help="Code each fake of a lossy real file (Vorbis, Opus, MP3) at the real file's bitrate, not the coder's "
              "default, so coding artefacts do not tell the classes apart.")] = False,
@@ -820,7 +823,8 @@ def pair(
     manifest = run_pair(data, out, systems=tuple(system or VOCODERS), max_seconds=max_seconds, workers=workers,
                         layout=layout, sentences=sentences,
                         match=tuple(m for m, on in (("spectrum", match_spectrum), ("edge", match_edge),
-                                                    ("crest", match_crest), ("bitrate", match_bitrate)) if on),
+                                                    ("crest", match_crest), ("clipping", match_clipping),
+                                                    ("bitrate", match_bitrate)) if on),
                         wideband_only=tuple(wideband_only or ()), wideband_hz=wideband_hz)
     if (out / "failed.csv").exists():
         console.print(f"[yellow]some real clips could not be paired[/]: see {out / 'failed.csv'}")

@@ -62,7 +62,8 @@ FAKE_CODECS = ("", "mp3", "ogg_vorbis", "opus", "telephone", "gsm", "g722")  # w
 RATE = 22050  # HiFi-GAN's rate and spoofscan's default
 TARGET_RMS_DB = -26.0
 EDGE_BAND_HZ = 1000.0  # pair's match="edge": the top of the band whose spectrum is matched
-MATCHES = ("spectrum", "edge", "crest", "bitrate")  # what pair can match besides rate, band, level, DC, length, format
+MATCHES = ("spectrum", "edge", "crest", "clipping", "bitrate")  # what pair can match besides rate, band, level, DC,
+# length and format
 LOSSY_SUBTYPES = ("VORBIS", "OPUS", "MPEG_LAYER_III")  # what match="bitrate" codes at the real file's bitrate
 MAX_LEVEL = 127 / 128  # the coarsest compression level searched: libsndfile refuses MP3 at 1.0
 SENTENCES = Path(__file__).parent / "data" / "sentences.txt"  # what piper reads for `pair`
@@ -141,6 +142,15 @@ def match_crest(wave: np.ndarray, crest: float, rate: int, *, sections: int = 24
         if lowest <= crest:
             break
     return ride_peaks(best, crest, rate).astype(np.float32)
+
+
+def clip_like(wave: np.ndarray, share: float, *, ceiling: float = FULL_SCALE) -> np.ndarray:
+    """wave driven into a hard ceiling until share of its samples sit there, as a recording made too hot is: the
+    level follows from the clipping (a clipped real clip's paired fake clips as much, so clipping is no cue)."""
+    top = float(np.quantile(np.abs(wave), 1.0 - share))
+    if top <= 0:
+        raise SpoofscanError("silent audio; remove the file or check the recording")
+    return np.clip(wave * (ceiling / top), -ceiling, ceiling).astype(np.float32)
 
 
 def rms_of(wave: np.ndarray) -> float:
@@ -641,6 +651,7 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, 
             raise SpoofscanError("silent audio; remove the file or check the recording")
         cutoff = band_edge(original, rate)  # the real clip's own band, measured at its own rate
         dc = float(original.mean())
+        clipped = float(np.mean(np.abs(original) >= CLIP_LEVEL))  # the share of its samples at full scale
         wave = resample(original, rate, RATE, name=path)
         made = []
         for system in systems:
@@ -668,6 +679,8 @@ def _paired_clip(args: tuple[str, str, Path, tuple[str, ...], float, tuple[str, 
                 # the real clip's level and DC offset, made quieter where a vocoder with a higher crest factor (LPC's
                 # pulses) would reach the level the shortcut audit counts as clipped: a cue the real clip lacks
                 gain = min(level / rms_of(fake), (CLIP_LEVEL - 1e-3 - abs(dc)) / float(np.abs(fake).max()))
+                if "clipping" in match and clipped > 0:
+                    fake, gain = clip_like(fake, clipped, ceiling=FULL_SCALE - abs(dc)), 1.0
                 atomic_write_bytes(fake_path, encode_like(np.clip(fake * gain + dc, -1.0, FULL_SCALE), path,
                                                           match_bitrate="bitrate" in match))
             made.append((system, str(fake_path)))
@@ -687,7 +700,8 @@ def pair(data: str | Path, out: str | Path, *, systems: tuple[str, ...] = VOCODE
     apart. match adds: "spectrum", the real
     clip's long-term spectrum (match_spectrum); "edge", that spectrum only in the top EDGE_BAND_HZ of the band the
     vocoder made (where its roll-off would put the fake's band edge below the real clip's); "crest", no higher a crest
-    factor than the real clip's (match_crest: LPC's pulses); "bitrate", a lossy real file's bitrate (encode_like).
+    factor than the real clip's (match_crest: LPC's pulses); "clipping", a clipped real clip's share of samples at
+    full scale (clip_like; otherwise a fake stays below it); "bitrate", a lossy real file's bitrate (encode_like).
     The piper system (text to speech) reads lines of the sentences file (default: SENTENCES) instead of vocoding the
     clip (see spoken). The systems in wideband_only copy only the real clips whose band edge reaches wideband_hz: a
     detector fitted on wideband windows only (configs/base.toml's gmm_narrowband_hz, the same 8.5 kHz) never learns
