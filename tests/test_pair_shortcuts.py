@@ -321,6 +321,23 @@ def test_pair_is_reproducible_byte_for_byte(tmp_path):
         assert name.suffix == ".ogg" or first.read_bytes() == second.read_bytes()
 
 
+def test_base_sh_refuses_an_unknown_corpus_before_writing_anything(tmp_path):
+    """experiments/base.sh CORPUS=...: an unknown corpus is a one-line error (exit 2) naming the known ones, before
+    the WORK folder is made."""
+    import os
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "experiments" / "base.sh"
+    for name in ("train.csv", "dev.csv"):
+        (tmp_path / name).write_text("path,label\n")
+    done = subprocess.run(["bash", str(script), str(tmp_path / "work"), str(tmp_path / "train.csv"),
+                           str(tmp_path / "dev.csv")], env={**os.environ, "CORPUS": "bogus"},
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and not (tmp_path / "work").exists()
+    assert done.stderr == ("base.sh: CORPUS=bogus is unknown; use v15, wideband, wideband24, wideband15 or leave it "
+                           "unset\n")
+
+
 def test_pair_match_bitrate_codes_each_fake_as_coarsely_as_its_lossy_real_file(tmp_path):
     """Two Vorbis real clips coded coarsely and finely, and an MP3 one, also with 100 kB of ID3 tags: with
     --match-bitrate each fake's file is about its real file's size (tags left out); without it libsndfile's default
