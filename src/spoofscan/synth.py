@@ -62,8 +62,8 @@ FAKE_CODECS = ("", "mp3", "ogg_vorbis", "opus", "telephone", "gsm", "g722")  # w
 RATE = 22050  # HiFi-GAN's rate and spoofscan's default
 TARGET_RMS_DB = -26.0
 EDGE_BAND_HZ = 1000.0  # pair's match="edge": the top of the band whose spectrum is matched
-MATCHES = ("spectrum", "edge", "crest", "clipping", "bitrate")  # what pair can match besides rate, band, level, DC,
-# length and format
+# what pair can match besides the real clip's rate, band, level, DC offset, length and format
+MATCHES = ("spectrum", "edge", "crest", "clipping", "bitrate")
 LOSSY_SUBTYPES = ("VORBIS", "OPUS", "MPEG_LAYER_III")  # what match="bitrate" codes at the real file's bitrate
 MAX_LEVEL = 127 / 128  # the coarsest compression level searched: libsndfile refuses MP3 at 1.0
 SENTENCES = Path(__file__).parent / "data" / "sentences.txt"  # what piper reads for `pair`
