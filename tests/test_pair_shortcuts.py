@@ -242,7 +242,7 @@ def test_pair_match_clipping_clips_a_clipped_real_clips_fakes_as_much(tmp_path):
     """pair --match-clipping: the fakes of a real clip recorded too hot have about its share of samples at full scale
     (without it, and for an unclipped real clip, no fake reaches full scale), so clipping is no cue of the real class."""
     from spoofscan.shortcuts import CLIP_LEVEL
-    from spoofscan.synth import clip_like
+    from spoofscan.synth import FULL_SCALE, clip_like
 
     hot = np.clip(speechlike(1.0, sr=22050, seed=1) * 6.0, -1.0, 1.0)  # peaks 1.8 x full scale: clipped
     clean = speechlike(1.0, sr=22050, seed=2)
@@ -268,6 +268,10 @@ def test_pair_match_clipping_clips_a_clipped_real_clips_fakes_as_much(tmp_path):
         assert share(made["plain"][fake]) == 0.0
     wave = np.linspace(-1.0, 1.0, 1001, dtype=np.float32)
     assert np.mean(np.abs(clip_like(wave, 0.1, ceiling=0.9)) >= 0.9 - 1e-6) == pytest.approx(0.1, abs=0.005)
+    # a fake that is mostly digital silence cannot clip as much as asked: every sound sample goes to the ceiling
+    gappy = np.concatenate([np.zeros(800, dtype=np.float32), wave[:200]])
+    assert np.mean(np.abs(clip_like(gappy, 0.9)) >= FULL_SCALE - 1e-6) == pytest.approx(0.2)
+    assert np.mean(np.abs(clip_like(wave, 1.0)) >= FULL_SCALE - 1e-6) > 0.99
     with pytest.raises(SpoofscanError, match="silent"):
         clip_like(np.zeros(100, dtype=np.float32), 0.1)
 

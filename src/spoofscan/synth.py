@@ -147,9 +147,12 @@ def match_crest(wave: np.ndarray, crest: float, rate: int, *, sections: int = 24
 def clip_like(wave: np.ndarray, share: float, *, ceiling: float = FULL_SCALE) -> np.ndarray:
     """wave driven into a hard ceiling until share of its samples sit there, as a recording made too hot is: the
     level follows from the clipping (a clipped real clip's paired fake clips as much, so clipping is no cue)."""
-    top = float(np.quantile(np.abs(wave), 1.0 - share))
-    if top <= 0:
+    magnitude = np.abs(wave)
+    if not magnitude.any():
         raise SpoofscanError("silent audio; remove the file or check the recording")
+    top = float(np.quantile(magnitude, 1.0 - min(share, 1.0)))
+    if top <= 0:  # more of the fake is digital silence than share leaves: every sound sample is driven to the ceiling
+        top = float(magnitude[magnitude > 0].min())
     return np.clip(wave * (ceiling / top), -ceiling, ceiling).astype(np.float32)
 
 
