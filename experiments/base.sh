@@ -19,8 +19,9 @@
 #   export 14 s: the weights after 2 h 15 min 39 s (the issue's budget is 2.5 hours), then about 12 min for the
 #   report; peak memory 5.3 GB. --match-clipping changes how 780 of those fakes are scaled, not how many are made.
 #   v18 itself (WORK w15c, 2026-12-07): that WORK's 780 fakes of clipped real clips made again (36 min 38 s), then
-#   the gmm and ship steps: leave-sources-out 11.0 / 13.3 / 21.1 % (15.1 %), vocoder demos 4.0 %, model-view shortcut
-#   audit 0.574 (experiments/FAMILIES.md: "Clipped fakes for clipped real clips: v18").
+#   the gmm and ship steps: leave-sources-out 11.0 / 13.3 / 21.1 % (15.1 %; EM seed 1 16.7 %, the two seeds 15.9 %),
+#   vocoder demos 4.0 %, model-view shortcut audit 0.574 (experiments/FAMILIES.md: "Clipped fakes for clipped real
+#   clips: v18").
 #   What it was chosen against: bash experiments/families.sh WORK and the variants in variant.sh's header.
 #   CORPUS=v15: v15's corpus (shipped before v18): the narrowband real clips' fakes too (but for the rate-moved
 #   copies), 5,356 paired fakes that never clip: about 2.5 hours on an Intel Xeon machine, 2.3 hours for the fakes

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 import tempfile
 import threading
 import time
@@ -82,8 +83,11 @@ def test_model_health_card_docs_and_page_are_served_offline(tiny_run, client):
 def test_built_in_model_card_is_served():
     app = create_app(ServeConfig())
     with TestClient(app) as client:
-        assert "model card" in client.get("/model-card").text
+        card = client.get("/model-card").text
+        assert "model card" in card
         assert client.get("/v1/model").json()["name"] == "spoofscan-base (built-in)"
+    # every figure filled in: no template field ("4.0 %CI", "{eer}") left where a number belongs
+    assert not re.findall(r"%[A-Z]{2,}|\{[a-z_]+\}", card)
 
 
 def test_every_bad_input_is_a_4xx_with_a_reason(client):
