@@ -33,6 +33,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (pair's workers use one each)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    for name in ("seconds", "repeat", "threads"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name} {getattr(args, name)}: use a positive number")
     torch.set_num_threads(args.threads)
     mel = hifigan_mel(speechlike(args.seconds, np.random.default_rng(0)))[None]
     generators = {"as the wheel builds it": load_hifigan("universal"), "2-D channels-last (spoofscan)":

@@ -257,3 +257,13 @@ def test_convs_as_2d_gives_the_same_output_as_the_1d_convolutions():
     assert torch.allclose(after, before, atol=1e-5)
     assert not any(isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)) for m in block.modules())
     assert sum(isinstance(m, Conv1dAs2d) for m in block.modules()) == 5
+    # a transposed convolution's output padding is kept; convolutions padded other than with zeros stay 1-D
+    others = torch.nn.Sequential(torch.nn.ConvTranspose1d(4, 4, 5, stride=2, padding=2, output_padding=1),
+                                 torch.nn.Conv1d(4, 4, 5, padding=2, padding_mode="reflect"),
+                                 torch.nn.Conv1d(4, 4, 3, padding="same")).eval()
+    x = torch.randn(1, 4, 30)
+    with torch.inference_mode():
+        before = others(x)
+        after = convs_as_2d(others)(x)
+    assert after.shape == before.shape == (1, 4, 60) and torch.allclose(after, before, atol=1e-5)
+    assert [type(m).__name__ for m in others] == ["Conv1dAs2d", "Conv1d", "Conv1d"]

@@ -232,9 +232,10 @@ class Conv1dAs2d(torch.nn.Module):
     def __init__(self, conv: torch.nn.Conv1d | torch.nn.ConvTranspose1d):
         super().__init__()
         twin = torch.nn.ConvTranspose2d if isinstance(conv, torch.nn.ConvTranspose1d) else torch.nn.Conv2d
+        extra = {"output_padding": (0, conv.output_padding[0])} if twin is torch.nn.ConvTranspose2d else {}
         self.conv = twin(conv.in_channels, conv.out_channels, (1, conv.kernel_size[0]), stride=(1, conv.stride[0]),
                          padding=(0, conv.padding[0]), dilation=(1, conv.dilation[0]), groups=conv.groups,
-                         bias=conv.bias is not None)
+                         bias=conv.bias is not None, **extra)
         with torch.no_grad():
             self.conv.weight.copy_(conv.weight[:, :, None])
             if conv.bias is not None:
@@ -246,9 +247,11 @@ class Conv1dAs2d(torch.nn.Module):
 
 
 def convs_as_2d(module: torch.nn.Module) -> torch.nn.Module:
-    """module with every Conv1d and ConvTranspose1d inside it replaced, in place, by its Conv1dAs2d."""
+    """module with every Conv1d and ConvTranspose1d inside it replaced, in place, by its Conv1dAs2d; one that pads
+    other than with zeros on given sides ("same", "reflect", ...) is left as it is."""
     for name, child in module.named_children():
-        if isinstance(child, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
+        if (isinstance(child, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)) and child.padding_mode == "zeros"
+                and not isinstance(child.padding, str)):
             setattr(module, name, Conv1dAs2d(child))
         else:
             convs_as_2d(child)
