@@ -591,7 +591,7 @@ def narrowband_corpus(root: Path, config: FeatureConfig, *, narrow_reals: bool =
     return prepare(items, root / "store", config, workers=1, progress=False)
 
 
-def test_gmm_narrowband_windows_are_not_fitted_and_get_an_offset_that_aligns_real_medians(tmp_path):
+def test_gmm_narrowband_windows_are_not_fitted_and_get_an_offset_that_aligns_real_quantiles(tmp_path):
     config = FeatureConfig(**KIND_FEATURES["lfcc"], window_cmn=True)
     store = narrowband_corpus(tmp_path, config)
     settings = dict(model="lfcc-gmm", gmm_components=2, gmm_frames=3000, gmm_iterations=10)
@@ -621,6 +621,17 @@ def test_gmm_narrowband_windows_are_not_fitted_and_get_an_offset_that_aligns_rea
     narrow_real = np.concatenate([log_odds(splits[name], np.flatnonzero(real[name] & narrow[name].numpy()))
                                   for name in splits])
     assert np.median(narrow_real) == pytest.approx(np.median(wide_real_val), abs=1e-4)
+    # gmm_narrowband_quantile = 0.9: the same GMMs, with their upper tails aligned instead
+    tail = load_checkpoint(train(store, tmp_path / "tail", TrainConfig(**settings, gmm_narrowband_hz=6000,
+                                                                        gmm_narrowband_quantile=0.9)))
+    assert all(torch.equal(tail["model"][k], v) for k, v in state["model"].items() if k != "narrowband_offset")
+    tail_offset = float(tail["model"]["narrowband_offset"])
+    assert tail_offset != pytest.approx(offset, abs=1e-3)
+    assert np.quantile(narrow_real - offset + tail_offset, 0.9) == pytest.approx(np.quantile(wide_real_val, 0.9),
+                                                                                 abs=1e-4)
+    for bad in (0, 1, 1.5):
+        with pytest.raises(SpoofscanError, match="gmm_narrowband_quantile=.* must lie between 0 and 1"):
+            TrainConfig(model="lfcc-gmm", gmm_narrowband_quantile=bad)
     # a narrowband window scores as without the route, plus the offset; a wideband one exactly as without it
     plain = get_model("lfcc-gmm", config, train_config=TrainConfig(**settings))
     plain.load_state_dict({k: v for k, v in state["model"].items() if k != "narrowband_offset"})

@@ -174,8 +174,10 @@ class TrainConfig:
     # > 0: fit and score only the frames within this many dB of their window's loudest frame (pauses left out)
     gmm_speech_db: float = 0.0
     # > 0 (Hz): fit the GMMs on wideband windows only (band edge at or above this) and score narrowband windows with
-    # an offset that gives held-in narrowband real windows the median score of held-in wideband real ones (val)
+    # an offset that gives held-in narrowband real windows the score of held-in wideband real ones (val) at the
+    # gmm_narrowband_quantile of each (0.5: their medians; 0.9: their upper tails, where a detection threshold sits)
     gmm_narrowband_hz: float = 0.0
+    gmm_narrowband_quantile: float = 0.5
     # > 0 (Hz, below gmm_narrowband_hz): score narrowband windows with a second GMM pair instead, fitted on every
     # train window's cepstra of the band below this frequency (features.lfcc.low_band_view), plus the same offset
     gmm_narrowband_view_hz: float = 0.0
@@ -211,6 +213,9 @@ class TrainConfig:
         if not self.gmm_narrowband_hz >= 0:
             raise SpoofscanError("TrainConfig.gmm_narrowband_hz must be >= 0 (0 = every window fitted alike), got "
                                  f"{self.gmm_narrowband_hz}")
+        if not 0 < self.gmm_narrowband_quantile < 1:
+            raise SpoofscanError(f"TrainConfig.gmm_narrowband_quantile={self.gmm_narrowband_quantile:g} must lie "
+                                 "between 0 and 1 (0.5 aligns the two bands' median real scores)")
         if self.gmm_narrowband_view_hz and not 0 < self.gmm_narrowband_view_hz < self.gmm_narrowband_hz:
             raise SpoofscanError(f"TrainConfig.gmm_narrowband_view_hz={self.gmm_narrowband_view_hz:g} must lie "
                                  f"between 0 and gmm_narrowband_hz ({self.gmm_narrowband_hz:g}), the band a narrowband "

@@ -474,20 +474,22 @@ def narrowband_reals(store: Store, splits: dict[str, SplitData], narrow: dict[st
 
 
 def narrowband_offset(model: nn.Module, splits: dict[str, SplitData], reference: np.ndarray,
-                      narrow_real: dict[str, np.ndarray], *, features: FeatureConfig, batch_size: int) -> float:
-    """The offset that gives the narrowband real windows the median log-odds of the reference (wideband real val)
-    windows."""
-    def median_log_odds(parts: list[tuple[SplitData, np.ndarray]]) -> float:
+                      narrow_real: dict[str, np.ndarray], *, features: FeatureConfig, batch_size: int,
+                      quantile: float = 0.5) -> float:
+    """The offset that gives the narrowband real windows the log-odds of the reference (wideband real val) windows
+    at the given quantile of each: 0.5 aligns their medians; a higher one their upper tails, so that a threshold
+    there flags as large a share of real windows in either band when one band's real scores spread wider."""
+    def quantile_log_odds(parts: list[tuple[SplitData, np.ndarray]]) -> float:
         scores = []
         for split, chosen in parts:
             subset = SplitData(np.asarray(split.images[chosen]), split.labels[chosen], np.arange(len(chosen)), [])
             logits = window_logits(model, subset, features=features, batch_size=batch_size, device=torch.device("cpu"))
             scores.append(logits[:, 1] - logits[:, 0])
-        return float(np.median(np.concatenate(scores)))
+        return float(np.quantile(np.concatenate(scores), quantile))
 
     model.narrowband_offset.zero_()
-    wide = median_log_odds([(splits["val"], reference)])
-    return wide - median_log_odds([(splits[name], chosen) for name, chosen in narrow_real.items()])
+    wide = quantile_log_odds([(splits["val"], reference)])
+    return wide - quantile_log_odds([(splits[name], chosen) for name, chosen in narrow_real.items()])
 
 
 def fit_gmm(store: Store, out_dir: Path, config: TrainConfig, *, device: torch.device) -> Path:
@@ -550,7 +552,7 @@ def fit_gmm(store: Store, out_dir: Path, config: TrainConfig, *, device: torch.d
     seconds = time.perf_counter() - start
     if config.gmm_narrowband_hz > 0:
         offset = narrowband_offset(model, splits, reference, narrow_real, features=features,
-                                   batch_size=config.batch_size * 2)
+                                   batch_size=config.batch_size * 2, quantile=config.gmm_narrowband_quantile)
         model.narrowband_offset.fill_(offset)
         console.print(f"narrowband windows (band edge below {config.gmm_narrowband_hz:g} Hz): {int(narrow.sum())} of "
                       f"{len(narrow)} train windows, " + ("scored by the narrowband pair" if

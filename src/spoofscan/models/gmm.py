@@ -11,8 +11,9 @@ of their window's loudest frame are fitted and averaged: pauses and silence, who
 recording than about how the speech was made, are left out. With window_cmn, each window's cepstral mean is removed
 first. With narrowband_hz > 0 the GMMs are fitted on wideband windows only (band edge at or above it,
 features.lfcc.window_band_edges) and a narrowband window is scored by the same GMMs plus narrowband_offset, which
-train sets so that held-in narrowband real windows get the median score of held-in wideband ones: a band limit then
-neither counts as evidence nor takes model capacity from how speech was made. With narrowband_view_hz > 0 as well, a
+train sets so that held-in narrowband real windows get the score of held-in wideband ones at one quantile of each
+(gmm_narrowband_quantile: the median, or the upper tail where a threshold sits): a band limit then neither counts as
+evidence nor takes model capacity from how speech was made. With narrowband_view_hz > 0 as well, a
 narrowband window is scored by a second GMM pair instead, fitted on every window's cepstra of the band below
 narrowband_view_hz (features.lfcc.low_band_view), where wideband and narrowband clips look alike, so every fake
 teaches it; the offset then aligns its real scores with the wideband pair's. With map_relevance > 0 (fit), the two
