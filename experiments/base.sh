@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# spoofscan-base v18: WaveFake's LFCC-GMM with 60 cepstral coefficients, each window's cepstral mean and each frame's
-# DC removed, fitted on the windows whose band reaches 8.5 kHz, narrowband windows scored with an offset, four GMMs a
+# spoofscan-base v19: WaveFake's LFCC-GMM with 60 cepstral coefficients, each window's cepstral mean and each frame's
+# DC removed, fitted on the windows whose band reaches 8.5 kHz, narrowband windows scored with an offset that aligns
+# the two bands' real window scores at their 90th percentile (v18: their medians), four GMMs a
 # class averaged, each frame's log-likelihood ratio bounded to +-4 nats (configs/base.toml), trained on real deepfakes
 # (public-demos-train), extra real speech from other recording chains (KDE's klettres-data and hedgewars-data, and Tux
 # Paint's stamp descriptions, each source's words joined into utterance-length clips: Debian packages, installed here
@@ -21,7 +22,9 @@
 #   v18 itself (WORK w15c, 2026-12-07): that WORK's 780 fakes of clipped real clips made again (36 min 38 s), then
 #   the gmm and ship steps: leave-sources-out 11.0 / 13.3 / 21.1 % (15.1 %; EM seed 1 16.7 %, the two seeds 15.9 %),
 #   vocoder demos 4.0 %, model-view shortcut audit 0.574 (experiments/FAMILIES.md: "Clipped fakes for clipped real
-#   clips: v18").
+#   clips: v18"). v19 (WORK w19, 2026-12-07): w15c's corpus and fold stores hard-linked, then the gmm (36 min) and
+#   ship (14 min) steps with gmm_narrowband_quantile = 0.9: the same GMMs, leave-sources-out 10.8 / 10.2 / 19.9 %
+#   (13.6 %; EM seed 1 16.2 %, the two seeds 14.9 %), vocoder demos 4.0 %, audit 0.574 (FAMILIES.md: "v19").
 #   What it was chosen against: bash experiments/families.sh WORK and the variants in variant.sh's header.
 #   CORPUS=v15: v15's corpus (shipped before v18): the narrowband real clips' fakes too (but for the rate-moved
 #   copies), 5,356 paired fakes that never clip: about 2.5 hours on an Intel Xeon machine, 2.3 hours for the fakes

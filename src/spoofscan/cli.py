@@ -468,8 +468,8 @@ def predict(
     if checkpoint is None:
         from .checkpoint import BASE_MODEL_CARD
 
-        Console(stderr=True).print("[yellow]built-in spoofscan-base v18[/] (LFCC-GMM): EER 4.0 % on real vocoder "
-                                   "demos, about 16 % on unseen vocoder/TTS/VC sources; mp3, codecs, noise and reverb "
+        Console(stderr=True).print("[yellow]built-in spoofscan-base v19[/] (LFCC-GMM): EER 4.0 % on real vocoder "
+                                   "demos, about 15 % on unseen vocoder/TTS/VC sources; mp3, codecs, noise and reverb "
                                    "undo it. "
                                    f"Read its model card ({BASE_MODEL_CARD}) before trusting a verdict, or pass a "
                                    "checkpoint trained on data like yours")
