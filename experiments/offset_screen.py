@@ -28,7 +28,7 @@ from spoofscan.errors import SpoofscanError
 from spoofscan.metrics import eer
 from spoofscan.scores import pool_windows
 from spoofscan.store import SplitData, Store
-from spoofscan.train import window_logits, window_summaries
+from spoofscan.train import chosen_window_log_odds, window_summaries
 
 RULES = ("q50", "q75", "q85", "q90", "q95", "clip50", "clip85")
 
@@ -36,10 +36,8 @@ RULES = ("q50", "q75", "q85", "q90", "q95", "clip50", "clip85")
 def window_log_odds(model: torch.nn.Module, split: SplitData, features, chosen: np.ndarray) -> np.ndarray:
     """Each chosen window's log-odds (bool mask over the split's windows); NaN for the others."""
     index = np.flatnonzero(chosen)
-    subset = SplitData(np.asarray(split.images[index]), split.labels[index], np.arange(len(index)), [])
-    logits = window_logits(model, subset, features=features, batch_size=256, device=torch.device("cpu"))
     out = np.full(len(split.labels), np.nan, dtype=np.float32)
-    out[index] = logits[:, 1] - logits[:, 0]
+    out[index] = chosen_window_log_odds(model, split, index, features=features, batch_size=256)
     return out
 
 
@@ -97,11 +95,14 @@ def main() -> int:
     torch.set_num_threads(2)
     folds = sorted(args.loo.glob("source=fold*"))
     try:
-        seeds = [int(s) for s in args.seeds.split(",")]
+        try:
+            seeds = [int(s) for s in args.seeds.split(",")]
+        except ValueError:
+            raise SpoofscanError(f"--seeds {args.seeds!r}: use comma-separated integers, e.g. 0,1") from None
         if not folds:
             raise SpoofscanError(f"{args.loo}: no source=fold* folders; give a `spoofscan loo --by source` folder")
         table = {seed: [fold_eers(fold, seed) for fold in folds] for seed in seeds}
-    except (SpoofscanError, ValueError) as exc:
+    except SpoofscanError as exc:
         print(f"offset_screen.py: {exc}", file=sys.stderr)
         return 2
     print("| offset rule | " + " | ".join(f"seed {s}: folds / mean" for s in seeds) + " | mean of seeds |")

@@ -442,6 +442,7 @@ def test_a_number_given_as_text_in_a_config_fails_in_one_line(tmp_path):
     config = tmp_path / "bad.toml"
     for table, line in (("train", 'gmm_narrowband_hz = "8500"'), ("train", "gmm_speech_db = true"),
                         ("train", 'gmm_map_relevance = "16"'), ("train", 'gmm_narrowband_view_hz = "7000"'),
+                        ("train", 'gmm_narrowband_quantile = "0.9"'),
                         ("features", 'n_lfcc = "60"')):
         body = f"[train]\n{line}" if table == "train" else line
         config.write_text(f'[features]\ninput_kind = "lfcc"\n{body}\n')
@@ -629,9 +630,11 @@ def test_gmm_narrowband_windows_are_not_fitted_and_get_an_offset_that_aligns_rea
     assert tail_offset != pytest.approx(offset, abs=1e-3)
     assert np.quantile(narrow_real - offset + tail_offset, 0.9) == pytest.approx(np.quantile(wide_real_val, 0.9),
                                                                                  abs=1e-4)
-    for bad in (0, 1, 1.5):
+    for bad in (0, 1, 1.5, float("nan")):
         with pytest.raises(SpoofscanError, match="gmm_narrowband_quantile=.* must lie between 0 and 1"):
-            TrainConfig(model="lfcc-gmm", gmm_narrowband_quantile=bad)
+            TrainConfig(model="lfcc-gmm", gmm_narrowband_hz=6000, gmm_narrowband_quantile=bad)
+    with pytest.raises(SpoofscanError, match="only gmm_narrowband_hz > 0 makes; set gmm_narrowband_hz too"):
+        TrainConfig(model="lfcc-gmm", gmm_narrowband_quantile=0.9)
     # a narrowband window scores as without the route, plus the offset; a wideband one exactly as without it
     plain = get_model("lfcc-gmm", config, train_config=TrainConfig(**settings))
     plain.load_state_dict({k: v for k, v in state["model"].items() if k != "narrowband_offset"})

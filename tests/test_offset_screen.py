@@ -29,7 +29,12 @@ def test_each_rule_aligns_its_quantile_of_windows_or_of_clips():
         np.median(clip_means[0]) - np.median(clip_means[1]))
 
 
-def test_a_folder_that_is_not_a_loo_run_is_one_line_of_error(tmp_path):
+def test_a_folder_that_is_not_a_loo_run_or_bad_seeds_are_one_line_of_error(tmp_path):
     result = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 2
     assert "no source=fold* folders" in result.stderr and result.stderr.count("\n") == 1
+    (tmp_path / "source=fold0").mkdir()
+    result = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path), "--seeds", "0,one"], capture_output=True,
+                            text=True)
+    assert result.returncode == 2
+    assert "--seeds '0,one': use comma-separated integers" in result.stderr and result.stderr.count("\n") == 1

@@ -216,6 +216,10 @@ class TrainConfig:
         if not 0 < self.gmm_narrowband_quantile < 1:
             raise SpoofscanError(f"TrainConfig.gmm_narrowband_quantile={self.gmm_narrowband_quantile:g} must lie "
                                  "between 0 and 1 (0.5 aligns the two bands' median real scores)")
+        if self.gmm_narrowband_quantile != 0.5 and not self.gmm_narrowband_hz:
+            raise SpoofscanError(f"TrainConfig.gmm_narrowband_quantile={self.gmm_narrowband_quantile:g} sets the "
+                                 "narrowband offset, which only gmm_narrowband_hz > 0 makes; set gmm_narrowband_hz "
+                                 "too, or leave the quantile at 0.5")
         if self.gmm_narrowband_view_hz and not 0 < self.gmm_narrowband_view_hz < self.gmm_narrowband_hz:
             raise SpoofscanError(f"TrainConfig.gmm_narrowband_view_hz={self.gmm_narrowband_view_hz:g} must lie "
                                  f"between 0 and gmm_narrowband_hz ({self.gmm_narrowband_hz:g}), the band a narrowband "

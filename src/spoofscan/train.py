@@ -465,12 +465,20 @@ def narrowband_reals(store: Store, splits: dict[str, SplitData], narrow: dict[st
     if not len(reference):
         raise SpoofscanError(f"{store.path}: the val split holds no wideband real windows to set the narrowband offset "
                              f"against; make a split with real val clips whose band reaches {narrowband_hz:g} Hz, or "
-                             "set gmm_narrowband_hz = 0")
+                             "set gmm_narrowband_hz = 0 (and drop gmm_narrowband_quantile)")
     if not sum(map(len, narrow_real.values())):
         raise SpoofscanError(f"{store.path}: no real window has a band edge below {narrowband_hz:g} Hz, so the "
                              "narrowband offset cannot be set; add narrowband real clips (e.g. 16 kHz recordings) or "
-                             "set gmm_narrowband_hz = 0")
+                             "set gmm_narrowband_hz = 0 (and drop gmm_narrowband_quantile)")
     return reference, narrow_real
+
+
+def chosen_window_log_odds(model: nn.Module, split: SplitData, chosen: np.ndarray, *, features: FeatureConfig,
+                           batch_size: int) -> np.ndarray:
+    """The log-odds of the windows of a split at the chosen indices, on the CPU (only those are read and scored)."""
+    subset = SplitData(np.asarray(split.images[chosen]), split.labels[chosen], np.arange(len(chosen)), [])
+    logits = window_logits(model, subset, features=features, batch_size=batch_size, device=torch.device("cpu"))
+    return logits[:, 1] - logits[:, 0]
 
 
 def narrowband_offset(model: nn.Module, splits: dict[str, SplitData], reference: np.ndarray,
@@ -480,11 +488,8 @@ def narrowband_offset(model: nn.Module, splits: dict[str, SplitData], reference:
     at the given quantile of each: 0.5 aligns their medians; a higher one their upper tails, so that a threshold
     there flags as large a share of real windows in either band when one band's real scores spread wider."""
     def quantile_log_odds(parts: list[tuple[SplitData, np.ndarray]]) -> float:
-        scores = []
-        for split, chosen in parts:
-            subset = SplitData(np.asarray(split.images[chosen]), split.labels[chosen], np.arange(len(chosen)), [])
-            logits = window_logits(model, subset, features=features, batch_size=batch_size, device=torch.device("cpu"))
-            scores.append(logits[:, 1] - logits[:, 0])
+        scores = [chosen_window_log_odds(model, split, chosen, features=features, batch_size=batch_size)
+                  for split, chosen in parts]
         return float(np.quantile(np.concatenate(scores), quantile))
 
     model.narrowband_offset.zero_()
